@@ -1,0 +1,180 @@
+import { z } from "zod";
+import { resolveDevSecret } from "./dev-secret.ts";
+
+/** Everything a process can run, by the name `SERVICES` uses. */
+export const ROLE_NAMES = ["users", "vendors", "discovery", "geo", "webhooks", "api", "live"] as const;
+export type RoleName = (typeof ROLE_NAMES)[number];
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type Config = {
+	nodeEnv: string;
+	production: boolean;
+	nodeId: string | undefined;
+	namespace: string;
+	natsUrl: string | undefined;
+	redisUrl: string | undefined;
+	mongoUrl: string | undefined;
+	services: RoleName[];
+	port: number;
+	livePort: number;
+	h3Res: number;
+	logLevel: LogLevel;
+	logPretty: boolean;
+	clerkJwtKey: string | undefined;
+	clerkAuthorizedParties: string[];
+	clerkWebhookSecret: string | undefined;
+	revenuecatWebhookAuth: string | undefined;
+	/** HS256 key for local tokens: AUTH_DEV_SECRET, or the generated one under DATA_DIR. */
+	devSecret: string | undefined;
+	dataDir: string;
+	requireSubscription: boolean;
+	positionMaxHz: number;
+	vendorOfflineAfterS: number;
+	watchMaxCells: number;
+	mapTilesUrl: string | undefined;
+};
+
+/** A bad environment: the message is one line naming each offending variable. */
+export class ConfigError extends Error {
+	override name = "ConfigError";
+}
+
+const optionalString = z
+	.string()
+	.optional()
+	.transform(v => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const urlWithScheme = (schemes: string[]) =>
+	optionalString.refine(
+		v => v === undefined || schemes.some(s => v.startsWith(`${s}://`)),
+		`must be a URL starting with ${schemes.map(s => `${s}://`).join(" or ")}`
+	);
+
+const integer = (fallback: number, min: number, max: number) =>
+	optionalString.transform((v, ctx) => {
+		if (v === undefined) return fallback;
+		const n = Number(v);
+		if (!Number.isInteger(n) || n < min || n > max) {
+			ctx.addIssue({ code: "custom", message: `must be an integer from ${min} to ${max}, got "${v}"` });
+			return z.NEVER;
+		}
+		return n;
+	});
+
+const positive = (fallback: number, max: number) =>
+	optionalString.transform((v, ctx) => {
+		if (v === undefined) return fallback;
+		const n = Number(v);
+		if (!Number.isFinite(n) || n <= 0 || n > max) {
+			ctx.addIssue({ code: "custom", message: `must be a number above 0 and at most ${max}, got "${v}"` });
+			return z.NEVER;
+		}
+		return n;
+	});
+
+const boolean = optionalString.transform((v, ctx) => {
+	if (v === undefined) return false;
+	if (/^(1|true|yes|on)$/i.test(v)) return true;
+	if (/^(0|false|no|off)$/i.test(v)) return false;
+	ctx.addIssue({ code: "custom", message: `must be true or false, got "${v}"` });
+	return z.NEVER;
+});
+
+const commaList = optionalString.transform(v =>
+	v === undefined ? [] : v.split(",").map(s => s.trim()).filter(Boolean)
+);
+
+const envSchema = z.object({
+	NODE_ENV: optionalString.transform(v => v ?? "development"),
+	NODE_ID: optionalString.refine(v => v === undefined || /^[\w.-]{1,64}$/.test(v), "letters, digits, '.', '-' and '_' only (at most 64)"),
+	NAMESPACE: optionalString.transform(v => v ?? "venta").refine(v => /^[\w.-]{1,64}$/.test(v), "letters, digits, '.', '-' and '_' only (at most 64)"),
+	NATS_URL: urlWithScheme(["nats", "tls"]),
+	REDIS_URL: urlWithScheme(["redis", "rediss"]),
+	MONGO_URL: urlWithScheme(["mongodb", "mongodb+srv"]),
+	SERVICES: commaList.transform((names, ctx) => {
+		if (names.length === 0) return [...ROLE_NAMES];
+		const unknown = names.filter(n => !(ROLE_NAMES as readonly string[]).includes(n));
+		if (unknown.length > 0) {
+			ctx.addIssue({ code: "custom", message: `unknown name(s) ${unknown.join(", ")}; known: ${ROLE_NAMES.join(", ")}` });
+			return z.NEVER;
+		}
+		return [...new Set(names)] as RoleName[];
+	}),
+	PORT: integer(3000, 1, 65535),
+	LIVE_PORT: integer(3001, 1, 65535),
+	H3_RES: integer(8, 0, 15),
+	LOG_LEVEL: optionalString
+		.transform(v => (v ?? "info").toLowerCase())
+		.refine(v => (LOG_LEVELS as readonly string[]).includes(v), `must be one of ${LOG_LEVELS.join(", ")}`),
+	LOG_PRETTY: boolean,
+	CLERK_JWT_KEY: optionalString
+		.transform(v => v?.replace(/\\n/g, "\n"))
+		.refine(v => v === undefined || /-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----/.test(v), "must be a PEM public key (-----BEGIN PUBLIC KEY----- …)"),
+	CLERK_AUTHORIZED_PARTIES: commaList.refine(
+		list => list.every(o => /^https?:\/\/[^/\s]+$/.test(o)),
+		"must be a comma list of origins such as https://app.example.com"
+	),
+	CLERK_WEBHOOK_SECRET: optionalString.refine(
+		v => v === undefined || /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(v),
+		"must look like whsec_<base64>"
+	),
+	REVENUECAT_WEBHOOK_AUTH: optionalString,
+	AUTH_DEV_SECRET: optionalString.refine(v => v === undefined || v.length >= 32, "must be at least 32 characters"),
+	DATA_DIR: optionalString.transform(v => v ?? "./data"),
+	REQUIRE_SUBSCRIPTION: boolean,
+	POSITION_MAX_HZ: positive(5, 100),
+	VENDOR_OFFLINE_AFTER_S: positive(60, 86_400),
+	WATCH_MAX_CELLS: integer(2000, 1, 100_000),
+	MAP_TILES_URL: urlWithScheme(["http", "https"]),
+});
+
+/** Reads and validates the environment once; throws ConfigError with one line on bad input. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+	const parsed = envSchema.safeParse(env);
+	if (!parsed.success) {
+		const problems = parsed.error.issues.map(i => `${String(i.path[0])} ${i.message}`);
+		throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+	}
+	const e = parsed.data;
+	const production = e.NODE_ENV === "production";
+	if (production && e.AUTH_DEV_SECRET) {
+		throw new ConfigError("Invalid configuration: AUTH_DEV_SECRET is refused when NODE_ENV=production (dev tokens are for local use only)");
+	}
+	if (production && !e.CLERK_JWT_KEY) {
+		throw new ConfigError("Invalid configuration: CLERK_JWT_KEY is required when NODE_ENV=production");
+	}
+	const devSecret = production ? undefined : (e.AUTH_DEV_SECRET ?? (e.CLERK_JWT_KEY ? undefined : resolveDevSecret(e.DATA_DIR)));
+	return {
+		nodeEnv: e.NODE_ENV,
+		production,
+		nodeId: e.NODE_ID,
+		namespace: e.NAMESPACE,
+		natsUrl: e.NATS_URL,
+		redisUrl: e.REDIS_URL,
+		mongoUrl: e.MONGO_URL,
+		services: e.SERVICES,
+		port: e.PORT,
+		livePort: e.LIVE_PORT,
+		h3Res: e.H3_RES,
+		logLevel: e.LOG_LEVEL as LogLevel,
+		logPretty: e.LOG_PRETTY,
+		clerkJwtKey: e.CLERK_JWT_KEY,
+		clerkAuthorizedParties: e.CLERK_AUTHORIZED_PARTIES,
+		clerkWebhookSecret: e.CLERK_WEBHOOK_SECRET,
+		revenuecatWebhookAuth: e.REVENUECAT_WEBHOOK_AUTH,
+		devSecret,
+		dataDir: e.DATA_DIR,
+		requireSubscription: e.REQUIRE_SUBSCRIPTION,
+		positionMaxHz: e.POSITION_MAX_HZ,
+		vendorOfflineAfterS: e.VENDOR_OFFLINE_AFTER_S,
+		watchMaxCells: e.WATCH_MAX_CELLS,
+		mapTilesUrl: e.MAP_TILES_URL,
+	};
+}
+
+/** True when data lives in memory only (`DATA_DIR=:memory:`). */
+export function isMemoryDataDir(config: Pick<Config, "dataDir">): boolean {
+	return config.dataDir === ":memory:";
+}

@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
+import { Errors, type Context, type ServiceSchema } from "moleculer";
+import ApiGateway from "moleculer-web";
+import type { VentaSettings } from "../../lib/engine.ts";
+import { checkReadiness } from "../../lib/health.ts";
+import { prometheusText } from "../../lib/metrics.ts";
+import { bearerToken, createTokenVerifier, type TokenVerifier } from "../../lib/auth.ts";
+
+/** Largest JSON body accepted on any route (webhooks included). */
+export const BODY_LIMIT = "256kb";
+
+type GatewayRequest = IncomingMessage & { $action?: { auth?: string }; $ctx?: Context };
+
+declare module "moleculer" {
+	interface ActionSchema {
+		/** "required": the gateway refuses anonymous callers with 401 before the action runs. */
+		auth?: "required" | "optional";
+	}
+}
+
+/** moleculer-web reads its own keys (port, routes, cors …) from the same settings. */
+type ApiSettings = VentaSettings & Record<string, unknown>;
+
+type ApiThis = { settings: ApiSettings; verifyToken: TokenVerifier; broker: import("moleculer").ServiceBroker };
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+	res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
+	res.end(JSON.stringify(body));
+}
+
+const ApiService: ServiceSchema<ApiSettings> = {
+	name: "api",
+	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
+
+	settings: {
+		config: undefined as never,
+		ip: "0.0.0.0",
+		// An untrusted X-Request-ID is replaced: it ends up in every log line of the request.
+		rootCallOptions(this: unknown, options: { requestID?: string }) {
+			if (!options.requestID || !REQUEST_ID.test(options.requestID)) options.requestID = randomUUID();
+		},
+		cors: {
+			origin: "*",
+			methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+			allowedHeaders: ["Authorization", "Content-Type", "X-Request-ID"],
+			exposedHeaders: ["X-Request-ID"],
+			maxAge: 3600,
+		},
+		routes: [
+			{
+				path: "/",
+				mappingPolicy: "restrict",
+				aliases: {
+					async "GET health/live"(this: ApiThis, _req: IncomingMessage, res: ServerResponse) {
+						sendJson(res, 200, { status: "ok", nodeID: this.broker.nodeID });
+					},
+					async "GET health/ready"(this: ApiThis, _req: IncomingMessage, res: ServerResponse) {
+						const readiness = await checkReadiness(this.broker);
+						sendJson(res, readiness.ready ? 200 : 503, readiness);
+					},
+					"GET metrics"(this: ApiThis, _req: IncomingMessage, res: ServerResponse) {
+						res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+						res.end(prometheusText(this.broker));
+					},
+				},
+			},
+			{
+				path: "/api",
+				authentication: true,
+				authorization: true,
+				autoAliases: true,
+				mappingPolicy: "restrict",
+				bodyParsers: { json: { limit: BODY_LIMIT, strict: false }, urlencoded: false },
+			},
+		],
+		log4XXResponses: false,
+		logRequestParams: null,
+		logResponseData: null,
+	},
+
+	methods: {
+		/** Resolves the caller from the bearer token; anonymous when there is none. */
+		async authenticate(ctx: Context, _route: unknown, req: GatewayRequest) {
+			const token = bearerToken(req.headers.authorization);
+			if (!token) return null;
+			const verified = await this.verifyToken(token);
+			return { id: verified.sub, role: "customer" };
+		},
+
+		/** Enforces the actions' `auth` property, the one place where anonymous calls are refused. */
+		async authorize(ctx: Context<unknown, { user?: unknown }>, _route: unknown, req: GatewayRequest) {
+			if (req.$action?.auth === "required" && !ctx.meta.user) {
+				throw new Errors.MoleculerClientError("A bearer token is required", 401, "NO_TOKEN");
+			}
+		},
+	},
+
+	created() {
+		const { config } = this.settings;
+		this.settings.port = config.port;
+		this.verifyToken = createTokenVerifier({
+			clerkJwtKey: config.clerkJwtKey,
+			authorizedParties: config.clerkAuthorizedParties,
+			devSecret: config.devSecret,
+		});
+	},
+};
+
+export default ApiService;

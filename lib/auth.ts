@@ -1,0 +1,77 @@
+import { errors as joseErrors, decodeProtectedHeader, importSPKI, jwtVerify, SignJWT, type CryptoKey, type JWTPayload } from "jose";
+import { Errors } from "moleculer";
+
+/** What a verified session token says about its bearer. */
+export type VerifiedToken = { sub: string; claims: JWTPayload };
+
+export type TokenVerifierOptions = {
+	/** PEM public key: Clerk session tokens, RS256. */
+	clerkJwtKey?: string | undefined;
+	/** Allowed `azp` origins; empty = not checked. */
+	authorizedParties?: string[];
+	/** HS256 secret for local dev tokens. */
+	devSecret?: string | undefined;
+};
+
+export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
+
+const CLOCK_SKEW_S = 5;
+
+const unauthorized = (message: string, code = "INVALID_TOKEN") => new Errors.MoleculerClientError(message, 401, code);
+
+/**
+ * Offline verification of bearer tokens. Each algorithm is accepted only with its own key:
+ * RS256 with CLERK_JWT_KEY, HS256 with the dev secret; anything else (and `alg: none`) is refused.
+ */
+export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
+	let rsaKey: Promise<CryptoKey> | undefined;
+	const hsKey = opts.devSecret ? new TextEncoder().encode(opts.devSecret) : undefined;
+	const parties = opts.authorizedParties ?? [];
+
+	return async function verify(token: string): Promise<VerifiedToken> {
+		let alg: string | undefined;
+		try {
+			alg = decodeProtectedHeader(token).alg;
+		} catch {
+			throw unauthorized("Malformed token");
+		}
+		let key: CryptoKey | Uint8Array;
+		if (alg === "RS256" && opts.clerkJwtKey) key = await (rsaKey ??= importSPKI(opts.clerkJwtKey, "RS256"));
+		else if (alg === "HS256" && hsKey) key = hsKey;
+		else throw unauthorized(`Token algorithm ${alg ?? "none"} is not accepted`);
+
+		let payload: JWTPayload;
+		try {
+			({ payload } = await jwtVerify(token, key, { algorithms: [alg], clockTolerance: CLOCK_SKEW_S, requiredClaims: ["exp", "sub"] }));
+		} catch (err) {
+			if (err instanceof joseErrors.JWTExpired) throw unauthorized("Token expired", "TOKEN_EXPIRED");
+			if (err instanceof joseErrors.JWTClaimValidationFailed) throw unauthorized(`Token rejected: ${err.message}`);
+			throw unauthorized("Token signature is not valid");
+		}
+		if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 128) {
+			throw unauthorized("Token has no valid subject");
+		}
+		const azp = payload.azp;
+		if (parties.length > 0 && azp !== undefined && (typeof azp !== "string" || !parties.includes(azp))) {
+			throw unauthorized("Token was issued for another origin");
+		}
+		return { sub: payload.sub, claims: payload };
+	};
+}
+
+/** A local HS256 token with the claims `sub`, `iat`, `exp` (what `npm run token` prints). */
+export function mintDevToken(secret: string, sub: string, ttlSeconds = 3600): Promise<string> {
+	return new SignJWT({})
+		.setProtectedHeader({ alg: "HS256", typ: "JWT" })
+		.setSubject(sub)
+		.setIssuedAt()
+		.setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+		.sign(new TextEncoder().encode(secret));
+}
+
+/** The bearer token of an `Authorization` header, if any. */
+export function bearerToken(header: string | undefined | null): string | undefined {
+	if (!header) return undefined;
+	const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+	return match?.[1];
+}

@@ -1,0 +1,37 @@
+import { ServiceBroker, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
+import type { Config, RoleName } from "../config/index.ts";
+import { createBrokerOptions } from "../moleculer.config.ts";
+
+/** Settings every Venta service receives: the validated config (never published to other nodes). */
+export type VentaSettings = ServiceSettingSchema & { config: Config };
+
+type SchemaModule = { default: ServiceSchema<any, any, any, any> };
+
+/** What `SERVICES` can name, loaded lazily so a role only loads the code it runs. */
+const catalog: Partial<Record<RoleName, () => Promise<SchemaModule>>> = {
+	api: () => import("../gateways/api/api.service.ts"),
+};
+
+/** Hands the config to a service through its settings, marked secure so it stays on this node. */
+export function withConfig(schema: ServiceSchema<any, any, any, any>, config: Config): ServiceSchema {
+	const settings = (schema.settings ?? {}) as ServiceSettingSchema;
+	return {
+		...schema,
+		settings: { ...settings, config, $secureSettings: [...(settings.$secureSettings ?? []), "config"] },
+	} as ServiceSchema;
+}
+
+/**
+ * A broker with the services `config.services` names (plus `extra`), not yet started.
+ * `server.ts` runs it; tests build engines the same way.
+ */
+export async function createEngine(config: Config, extra: ServiceSchema<any, any, any, any>[] = []): Promise<ServiceBroker> {
+	const broker = new ServiceBroker(createBrokerOptions(config));
+	for (const name of config.services) {
+		const load = catalog[name];
+		if (!load) throw new Error(`SERVICES names "${name}", which this build does not include`);
+		broker.createService(withConfig((await load()).default, config));
+	}
+	for (const schema of extra) broker.createService(withConfig(schema, config));
+	return broker;
+}

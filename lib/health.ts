@@ -1,0 +1,38 @@
+import type { ServiceBroker } from "moleculer";
+
+/** A service that owns a store implements this method; readiness asks every local one. */
+export type StoreCheck = { checkStore(): Promise<void> };
+
+export type Readiness = { ready: boolean; nodeID: string; checks: Record<string, string> };
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const timeout = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+	});
+	return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Ready = the broker has started, its transporter is connected, and every local store answers. */
+export async function checkReadiness(broker: ServiceBroker): Promise<Readiness> {
+	const checks: Record<string, string> = {};
+	checks.broker = broker.started ? "ok" : "starting";
+	if (broker.transit) checks.transporter = broker.transit.connected ? "ok" : "disconnected";
+	const cacher = broker.cacher as unknown as { client?: { ping?: () => Promise<unknown> } } | null;
+	if (cacher?.client?.ping) {
+		checks.cacher = await withTimeout(cacher.client.ping(), CHECK_TIMEOUT_MS).then(() => "ok", (err: Error) => err.message);
+	}
+	await Promise.all(
+		broker.services.map(async service => {
+			const check = (service as unknown as Partial<StoreCheck>).checkStore;
+			if (typeof check !== "function") return;
+			checks[service.fullName] = await withTimeout(check.call(service), CHECK_TIMEOUT_MS).then(
+				() => "ok",
+				(err: Error) => err.message || "unavailable"
+			);
+		})
+	);
+	return { ready: Object.values(checks).every(v => v === "ok"), nodeID: broker.nodeID, checks };
+}

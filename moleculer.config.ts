@@ -1,0 +1,73 @@
+import type { BrokerOptions, Errors } from "moleculer";
+import type { Config } from "./config/index.ts";
+import { ScrapeReporter } from "./lib/metrics.ts";
+
+/** Server-side faults are worth retrying or tripping a breaker on; client mistakes are not. */
+const isServerFault = (err: Errors.MoleculerError | Error): boolean => {
+	const code = (err as Errors.MoleculerError).code;
+	return typeof code !== "number" || code >= 500;
+};
+
+/**
+ * Broker options for one process. Fault tolerance is Moleculer's own, tuned here once:
+ * callers see a timeout after 10 s, retryable errors are retried with backoff, a node
+ * failing half of its calls is avoided for a while, and each action limits concurrency.
+ */
+export function createBrokerOptions(config: Config): BrokerOptions {
+	return {
+		namespace: config.namespace,
+		nodeID: config.nodeId ?? null,
+
+		logger: {
+			type: "Pino",
+			options: {
+				level: config.logLevel,
+				pino: {
+					options: {
+						base: null,
+						timestamp: () => `,"time":"${new Date().toISOString()}"`,
+						...(config.logPretty ? { transport: { target: "pino-pretty", options: { colorize: true } } } : {}),
+					},
+				},
+			},
+		},
+
+		transporter: config.natsUrl ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1 } } : null,
+		cacher: config.redisUrl
+			? { type: "Redis", options: { prefix: `${config.namespace}-cache`, ttl: 60, redis: config.redisUrl as unknown as Record<string, never> } }
+			: { type: "Memory", options: { ttl: 60, maxParamsLength: 200 } },
+
+		// Dead nodes leave the registry within ~10 s; a killed replica's traffic moves sooner
+		// through retries and the breaker.
+		heartbeatInterval: 3,
+		heartbeatTimeout: 10,
+
+		requestTimeout: 10_000,
+		retryPolicy: {
+			enabled: true,
+			retries: 3,
+			delay: 100,
+			maxDelay: 1_000,
+			factor: 2,
+			check: err => Boolean((err as Errors.MoleculerRetryableError).retryable),
+		},
+		circuitBreaker: {
+			enabled: true,
+			threshold: 0.5,
+			minRequestCount: 10,
+			windowTime: 30,
+			halfOpenTime: 10_000,
+			check: isServerFault,
+		},
+		bulkhead: { enabled: true, concurrency: 64, maxQueueSize: 1_000 },
+		// Shutdown waits for in-flight calls (within the 10 s the process allows itself).
+		tracking: { enabled: true, shutdownTimeout: 7_000 },
+
+		registry: { strategy: "RoundRobin", preferLocal: true },
+
+		metrics: { enabled: true, reporter: [new ScrapeReporter({}) as never] },
+
+		// server.ts owns the signals so that it can bound the drain and choose the exit code.
+		skipProcessEventRegistration: true,
+	};
+}

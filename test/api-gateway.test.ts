@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestEngine, type TestEngine } from "./helpers/engine.ts";
+
+describe("REST gateway basics", () => {
+	let engine: TestEngine;
+	beforeAll(async () => {
+		engine = await startTestEngine({ SERVICES: "api" });
+	});
+	afterAll(() => engine?.stop());
+
+	it("answers liveness and readiness", async () => {
+		const live = await fetch(`${engine.baseUrl}/health/live`);
+		expect(live.status).toBe(200);
+		const ready = await fetch(`${engine.baseUrl}/health/ready`);
+		expect(ready.status).toBe(200);
+		expect(await ready.json()).toMatchObject({ ready: true, checks: { broker: "ok" } });
+	});
+
+	it("serves Prometheus metrics", async () => {
+		const res = await fetch(`${engine.baseUrl}/metrics`);
+		expect(res.headers.get("content-type")).toContain("text/plain");
+		expect(await res.text()).toMatch(/^moleculer_broker_services_total\{/m);
+	});
+
+	it("answers unknown routes with the JSON error format", async () => {
+		const res = await fetch(`${engine.baseUrl}/api/nothing-here`);
+		expect(res.status).toBe(404);
+		expect(await res.json()).toEqual({ name: "NotFoundError", message: "Not found", code: 404, type: "NOT_FOUND" });
+	});
+
+	it("allows cross-origin calls", async () => {
+		const res = await fetch(`${engine.baseUrl}/health/live`, { method: "OPTIONS", headers: { Origin: "https://app.example", "Access-Control-Request-Method": "GET" } });
+		expect(res.headers.get("access-control-allow-origin")).toBe("*");
+	});
+});
