@@ -19,7 +19,7 @@ describe("REST gateway basics", () => {
 	it("serves Prometheus metrics", async () => {
 		const res = await fetch(`${engine.baseUrl}/metrics`);
 		expect(res.headers.get("content-type")).toContain("text/plain");
-		expect(await res.text()).toMatch(/^moleculer_broker_services_total\{/m);
+		expect(await res.text()).toMatch(/^moleculer_registry_nodes_total\{/m);
 	});
 
 	it("answers unknown routes with the JSON error format", async () => {
