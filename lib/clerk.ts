@@ -1,0 +1,87 @@
+import { z } from "zod";
+
+/** Clerk webhook events (delivered through Svix): envelope shape and user mapping. */
+
+const text = z.string().nullish();
+
+/** The envelope; `data` stays loose because every event type has its own. */
+export const clerkEnvelope = z.looseObject({
+	type: z.string().min(1).max(100),
+	object: z.string().nullish(),
+	data: z.looseObject({}),
+});
+export type ClerkEnvelope = z.infer<typeof clerkEnvelope>;
+
+const clerkUser = z.looseObject({
+	id: z.string().min(1).max(200),
+	email_addresses: z.array(z.looseObject({ id: z.string(), email_address: z.string() })).nullish(),
+	primary_email_address_id: text,
+	first_name: text,
+	last_name: text,
+	image_url: text,
+	public_metadata: z.looseObject({ role: z.unknown().optional() }).nullish(),
+});
+
+const deletedUser = z.looseObject({ id: z.string().min(1).max(200) });
+
+export const CLERK_ROLES = ["customer", "vendor", "admin"] as const;
+export type ClerkRole = (typeof CLERK_ROLES)[number];
+
+/** What users.upsertFromClerk takes. */
+export type ClerkProfile = {
+	id: string;
+	email?: string;
+	firstName?: string;
+	lastName?: string;
+	imageUrl?: string;
+	role?: ClerkRole;
+};
+
+export type ClerkPlan =
+	| { kind: "upsert"; profile: ClerkProfile }
+	| { kind: "delete"; userId: string }
+	/** Recorded and acknowledged, nothing to apply. */
+	| { kind: "record" };
+
+/** A field that does not fit its event type is a 422 for the sender, with the paths listed. */
+export class ClerkPayloadError extends Error {
+	override name = "ClerkPayloadError";
+	fields: string[];
+	constructor(fields: string[]) {
+		super(`Invalid Clerk event data: ${fields.join(", ")}`);
+		this.fields = fields;
+	}
+}
+
+function parseData<T>(schema: z.ZodType<T>, data: unknown): T {
+	const parsed = schema.safeParse(data);
+	if (!parsed.success) throw new ClerkPayloadError(parsed.error.issues.map(i => ["data", ...i.path].join(".")));
+	return parsed.data;
+}
+
+/** The user's profile as Clerk describes it; the e-mail is the one `primary_email_address_id` names. */
+export function clerkProfile(data: unknown): ClerkProfile {
+	const user = parseData(clerkUser, data);
+	const email = user.email_addresses?.find(e => e.id === user.primary_email_address_id)?.email_address;
+	const role = user.public_metadata?.role;
+	const profile: ClerkProfile = { id: user.id };
+	if (email) profile.email = email;
+	if (user.first_name) profile.firstName = user.first_name;
+	if (user.last_name) profile.lastName = user.last_name;
+	if (user.image_url) profile.imageUrl = user.image_url;
+	if (typeof role === "string" && (CLERK_ROLES as readonly string[]).includes(role)) profile.role = role as ClerkRole;
+	return profile;
+}
+
+/** What an event asks of the users and vendors services. */
+export function planClerkEvent(event: ClerkEnvelope): ClerkPlan {
+	switch (event.type) {
+		case "user.created":
+		case "user.updated":
+			return { kind: "upsert", profile: clerkProfile(event.data) };
+		case "user.deleted":
+			return { kind: "delete", userId: parseData(deletedUser, event.data).id };
+		default:
+			return { kind: "record" };
+	}
+}

@@ -1,0 +1,115 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+
+/** RevenueCat webhooks: authorization check, payload shape, and event → subscription state. */
+
+/**
+ * True when the Authorization header equals the configured value. Both sides are hashed first so
+ * the comparison is constant-time whatever their lengths.
+ */
+export function revenueCatAuthorized(expected: string, header: string | undefined): boolean {
+	if (header === undefined) return false;
+	const digest = (s: string) => createHash("sha256").update(s).digest();
+	return timingSafeEqual(digest(expected), digest(header));
+}
+
+const ids = z.array(z.string()).nullish();
+
+/** The fields we use; anything else RevenueCat sends is kept in the recorded payload. */
+export const revenueCatBody = z.looseObject({
+	api_version: z.string().nullish(),
+	event: z.looseObject({
+		id: z.string().min(1).max(200),
+		type: z.string().min(1).max(100),
+		app_user_id: z.string().nullish(),
+		original_app_user_id: z.string().nullish(),
+		aliases: ids,
+		entitlement_id: z.string().nullish(),
+		entitlement_ids: ids,
+		product_id: z.string().nullish(),
+		period_type: z.string().nullish(),
+		purchased_at_ms: z.number().nullish(),
+		expiration_at_ms: z.number().nullish(),
+		environment: z.string().nullish(),
+		store: z.string().nullish(),
+		event_timestamp_ms: z.number().nullish(),
+		transferred_from: ids,
+		transferred_to: ids,
+	}),
+});
+export type RevenueCatBody = z.infer<typeof revenueCatBody>;
+export type RevenueCatEvent = RevenueCatBody["event"];
+
+/** A vendor owner's subscription as vendors.setSubscription takes it. */
+export type SubscriptionState = {
+	active: boolean;
+	entitlements: string[];
+	/** ISO-8601; null = no end (lifetime purchase) or unknown. */
+	expiresAt: string | null;
+	store: string | null;
+	environment: string | null;
+	/** ISO-8601 of the event that produced this state: older events never overwrite newer state. */
+	updatedAt: string;
+};
+
+/** Grant access until `expiration_at_ms`. */
+export const GRANTING_TYPES = [
+	"INITIAL_PURCHASE",
+	"RENEWAL",
+	"UNCANCELLATION",
+	"PRODUCT_CHANGE",
+	"NON_RENEWING_PURCHASE",
+	"SUBSCRIPTION_EXTENDED",
+	"TEMPORARY_ENTITLEMENT_GRANT",
+] as const;
+/** The subscription will end, but access stays until `expiration_at_ms`. */
+export const KEEP_UNTIL_EXPIRY_TYPES = ["CANCELLATION", "BILLING_ISSUE", "SUBSCRIPTION_PAUSED"] as const;
+
+export type RevenueCatPlan =
+	/** Set the subscription of the first known user among `candidates` (in that order). */
+	| { kind: "set"; candidates: string[]; subscription: SubscriptionState }
+	/** Move the subscription of the first known user in `from` to the first known user in `to`. */
+	| { kind: "transfer"; from: string[]; to: string[]; updatedAt: string }
+	/** Nothing to apply: TEST events and types this build does not know are only recorded. */
+	| { kind: "record"; reason: "test" | "unknown_type" };
+
+const includes = (list: readonly string[], value: string) => list.includes(value);
+
+function iso(ms: number | null | undefined): string | null {
+	return typeof ms === "number" && Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+/** The user ids an event may belong to, most specific first, without repeats. */
+export function candidateUserIds(event: RevenueCatEvent): string[] {
+	const all = [event.app_user_id, event.original_app_user_id, ...(event.aliases ?? [])];
+	return [...new Set(all.filter((id): id is string => typeof id === "string" && id.length > 0))];
+}
+
+/** The state an owner has after losing access at `updatedAt`. */
+export function revokedState(updatedAt: string, store: string | null = null, environment: string | null = null): SubscriptionState {
+	return { active: false, entitlements: [], expiresAt: null, store, environment, updatedAt };
+}
+
+/** What an event means for subscription state, evaluated at `nowMs` (an expiry already passed grants nothing). */
+export function planRevenueCatEvent(event: RevenueCatEvent, nowMs = Date.now()): RevenueCatPlan {
+	const updatedAt = iso(event.event_timestamp_ms) ?? new Date(nowMs).toISOString();
+	const store = event.store ?? null;
+	const environment = event.environment ?? null;
+
+	if (event.type === "TEST") return { kind: "record", reason: "test" };
+	if (event.type === "TRANSFER") {
+		return { kind: "transfer", from: event.transferred_from ?? [], to: event.transferred_to ?? [], updatedAt };
+	}
+
+	const candidates = candidateUserIds(event);
+	if (event.type === "EXPIRATION") {
+		return { kind: "set", candidates, subscription: { ...revokedState(updatedAt, store, environment), expiresAt: iso(event.expiration_at_ms) } };
+	}
+	if (includes(GRANTING_TYPES, event.type) || includes(KEEP_UNTIL_EXPIRY_TYPES, event.type)) {
+		const expiresAt = iso(event.expiration_at_ms);
+		const active = event.expiration_at_ms == null || event.expiration_at_ms > nowMs;
+		const entitlements = active ? (event.entitlement_ids ?? (event.entitlement_id ? [event.entitlement_id] : [])) : [];
+		return { kind: "set", candidates, subscription: { active, entitlements, expiresAt, store, environment, updatedAt } };
+	}
+	return { kind: "record", reason: "unknown_type" };
+}

@@ -1,0 +1,72 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+/** Svix (Standard Webhooks) signing, as Clerk uses it. */
+
+/** Svix refuses messages whose timestamp is further than this from now, either way. */
+export const SVIX_TOLERANCE_S = 5 * 60;
+
+export type SvixHeaders = { id: string; timestamp: string; signature: string };
+
+export type SvixFailure = "MISSING_HEADERS" | "BAD_TIMESTAMP" | "STALE_TIMESTAMP" | "FUTURE_TIMESTAMP" | "BAD_SIGNATURE";
+
+export type SvixResult = { ok: true; id: string; timestamp: number } | { ok: false; reason: SvixFailure; message: string };
+
+type HeaderBag = Record<string, string | string[] | undefined>;
+
+function header(headers: HeaderBag, name: string): string | undefined {
+	const value = headers[name] ?? headers[name.toLowerCase()];
+	return Array.isArray(value) ? value[0] : value;
+}
+
+/** Reads `svix-*`, falling back to the unbranded `webhook-*` headers; undefined when any is missing. */
+export function svixHeaders(headers: HeaderBag): SvixHeaders | undefined {
+	for (const prefix of ["svix", "webhook"]) {
+		const id = header(headers, `${prefix}-id`);
+		const timestamp = header(headers, `${prefix}-timestamp`);
+		const signature = header(headers, `${prefix}-signature`);
+		if (id && timestamp && signature) return { id, timestamp, signature };
+	}
+	return undefined;
+}
+
+/** The HMAC key: the secret without its `whsec_` prefix, base64-decoded. */
+export function svixKey(secret: string): Buffer {
+	return Buffer.from(secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret, "base64");
+}
+
+/** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` — what a sender puts in the signature header. */
+export function svixSign(secret: string, id: string, timestamp: number | string, body: string | Buffer): string {
+	const mac = createHmac("sha256", svixKey(secret)).update(`${id}.${timestamp}.`).update(body).digest("base64");
+	return `v1,${mac}`;
+}
+
+function sameText(a: string, b: string): boolean {
+	const left = Buffer.from(a);
+	const right = Buffer.from(b);
+	return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * Verifies a Svix-signed message over the body exactly as received. The signature header may
+ * carry several space-separated `v1,<sig>` entries (key rotation); any matching v1 entry passes,
+ * other versions are ignored.
+ */
+export function verifySvix(secret: string, headers: HeaderBag, body: string | Buffer, nowMs = Date.now()): SvixResult {
+	const h = svixHeaders(headers);
+	if (!h) return { ok: false, reason: "MISSING_HEADERS", message: "svix-id, svix-timestamp and svix-signature headers are required" };
+	if (!/^\d{1,12}$/.test(h.timestamp)) return { ok: false, reason: "BAD_TIMESTAMP", message: "svix-timestamp must be Unix seconds" };
+	const timestamp = Number(h.timestamp);
+	const nowS = Math.floor(nowMs / 1000);
+	if (timestamp < nowS - SVIX_TOLERANCE_S) return { ok: false, reason: "STALE_TIMESTAMP", message: "Message timestamp too old" };
+	if (timestamp > nowS + SVIX_TOLERANCE_S) return { ok: false, reason: "FUTURE_TIMESTAMP", message: "Message timestamp too far in the future" };
+
+	const expected = svixSign(secret, h.id, h.timestamp, body).slice("v1,".length);
+	let matched = false;
+	for (const entry of h.signature.split(" ")) {
+		const comma = entry.indexOf(",");
+		if (comma < 0 || entry.slice(0, comma) !== "v1") continue;
+		// No early exit: every entry is compared, so timing says nothing about which one matched.
+		if (sameText(entry.slice(comma + 1), expected)) matched = true;
+	}
+	return matched ? { ok: true, id: h.id, timestamp } : { ok: false, reason: "BAD_SIGNATURE", message: "No matching signature" };
+}
