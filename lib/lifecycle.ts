@@ -1,5 +1,8 @@
 import type { ServiceBroker } from "moleculer";
 
+/** A gateway implements this to stop taking new connections as soon as shutdown begins. */
+export type Drainable = { stopAccepting(): Promise<void> | void };
+
 /** The whole shutdown, drain included, must finish within this. */
 export const SHUTDOWN_LIMIT_MS = 10_000;
 
@@ -20,6 +23,9 @@ export async function runUntilSignalled(broker: ServiceBroker): Promise<void> {
 			process.exit(1);
 		}, SHUTDOWN_LIMIT_MS).unref();
 		try {
+			await Promise.all(
+				broker.services.map(service => (service as unknown as Partial<Drainable>).stopAccepting?.call(service))
+			);
 			await broker.stop();
 			process.exit(0);
 		} catch (err) {
