@@ -1,6 +1,7 @@
 import type { BrokerOptions, Errors } from "moleculer";
 import type { Config } from "./config/index.ts";
 import { ScrapeReporter } from "./lib/metrics.ts";
+import { AuthorizationMiddleware } from "./lib/authorization.middleware.ts";
 
 /** Server-side faults are worth retrying or tripping a breaker on; client mistakes are not. */
 const isServerFault = (err: Errors.MoleculerError | Error): boolean => {
@@ -66,6 +67,9 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 		registry: { strategy: "RoundRobin", preferLocal: true },
 
 		metrics: { enabled: true, reporter: [new ScrapeReporter({}) as never] },
+
+		// `auth`, `roles` and `owns` action properties, enforced for calls from any gateway or node.
+		middlewares: [AuthorizationMiddleware],
 
 		// server.ts owns the signals so that it can bound the drain and choose the exit code.
 		skipProcessEventRegistration: true,

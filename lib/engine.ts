@@ -10,6 +10,9 @@ type SchemaModule = { default: ServiceSchema<any, any, any, any> };
 /** What `SERVICES` can name, loaded lazily so a role only loads the code it runs. */
 const catalog: Partial<Record<RoleName, () => Promise<SchemaModule>>> = {
 	api: () => import("../gateways/api/api.service.ts"),
+	users: () => import("../services/users.service.ts"),
+	vendors: () => import("../services/vendors.service.ts"),
+	discovery: () => import("../services/discovery.service.ts"),
 };
 
 /** Hands the config to a service through its settings, marked secure so it stays on this node. */

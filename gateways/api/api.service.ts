@@ -87,7 +87,7 @@ const ApiService: ServiceSchema<ApiSettings> = {
 			const token = bearerToken(req.headers.authorization);
 			if (!token) return null;
 			const verified = await this.verifyToken(token);
-			return { id: verified.sub, role: "customer" };
+			return ctx.call("users.resolve", { id: verified.sub, claims: verified.claims });
 		},
 
 		/** Enforces the actions' `auth` property, the one place where anonymous calls are refused. */

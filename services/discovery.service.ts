@@ -1,0 +1,78 @@
+import type { Context, Service, ServiceSchema } from "moleculer";
+import type { VentaSettings } from "../lib/engine.ts";
+import { boundingBox, distanceMetres } from "../lib/distance.ts";
+import type { LatLng, Vendor } from "../lib/vendor-model.ts";
+
+export type NearbyParams = { lat: number; lng: number; radius?: number; q?: string; category?: string; online?: boolean; limit?: number };
+
+/** Where a vendor is: a live position (online) or the fixed location of a stall. */
+export type VendorPosition = LatLng & { vendorId: string; online: boolean; ts?: number; cell?: string; acc?: number; hdg?: number; spd?: number };
+
+export type NearbyVendor = Vendor & { distance: number; online: boolean; position: Omit<VendorPosition, "vendorId" | "online"> };
+
+type DiscoveryThis = Service<VentaSettings> & {
+	fetchPositions(ctx: Context, center: LatLng, radius: number): Promise<VendorPosition[]>;
+};
+
+const DEFAULT_RADIUS_M = 5_000;
+const MAX_RADIUS_M = 50_000;
+
+const DiscoveryService: ServiceSchema<VentaSettings, any, any, DiscoveryThis> = {
+	name: "discovery",
+
+	settings: {
+		config: undefined as never,
+		rest: "/discovery",
+	},
+
+	actions: {
+		/** `GET /api/discovery/nearby?lat=&lng=&radius=&q=&category=&online=&limit=` — live vendors sorted by distance. */
+		nearby: {
+			rest: "GET /nearby",
+			params: {
+				$$strict: true,
+				lat: { type: "number", min: -90, max: 90, convert: true },
+				lng: { type: "number", min: -180, max: 180, convert: true },
+				radius: { type: "number", min: 1, max: MAX_RADIUS_M, convert: true, optional: true },
+				q: { type: "string", trim: true, min: 1, max: 100, optional: true },
+				category: { type: "string", trim: true, lowercase: true, min: 1, max: 40, optional: true },
+				online: { type: "boolean", convert: true, optional: true },
+				limit: { type: "number", integer: true, min: 1, max: 200, convert: true, optional: true },
+			},
+			async handler(this: DiscoveryThis, ctx: Context<NearbyParams>): Promise<{ rows: NearbyVendor[]; total: number }> {
+				const { lat, lng, radius = DEFAULT_RADIUS_M, q, category, online, limit = 50 } = ctx.params;
+				const center = { lat, lng };
+				const positions = new Map<string, VendorPosition & { distance: number }>();
+				for (const p of await this.fetchPositions(ctx, center, radius)) {
+					if (online !== undefined && p.online !== online) continue;
+					const distance = Math.round(distanceMetres(center, p));
+					const known = positions.get(p.vendorId);
+					// A live position beats the stall's fixed one.
+					if (distance <= radius && (!known || (p.online && !known.online))) positions.set(p.vendorId, { ...p, distance });
+				}
+				const vendors = await ctx.call<Vendor[], object>("vendors.discoverable", { ids: [...positions.keys()], q, category });
+				const rows = vendors
+					.map(vendor => {
+						const { vendorId: _id, online: isOnline, distance, ...position } = positions.get(vendor.id)!;
+						return { ...vendor, distance, online: isOnline, position };
+					})
+					.sort((a, b) => a.distance - b.distance || a.id.localeCompare(b.id));
+				return { rows: rows.slice(0, limit), total: rows.length };
+			},
+		},
+	},
+
+	methods: {
+		/**
+		 * The one place positions come from. Today: the fixed locations of live stalls (offline).
+		 * Live positions from `geo.nearby` (online, with ts/hdg/spd) plug in here without changing
+		 * the REST contract.
+		 */
+		async fetchPositions(ctx: Context, center: LatLng, radius: number): Promise<VendorPosition[]> {
+			const stalls = await ctx.call<{ vendorId: string; lat: number; lng: number }[], object>("vendors.fixedLocations", boundingBox(center, radius));
+			return stalls.map(s => ({ ...s, online: false }));
+		},
+	},
+};
+
+export default DiscoveryService;
