@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import type { VentaSettings } from "../../lib/engine.ts";
@@ -9,6 +10,9 @@ import { bearerToken, createTokenVerifier, type TokenVerifier } from "../../lib/
 
 /** Largest JSON body accepted on any route (webhooks included). */
 export const BODY_LIMIT = "256kb";
+
+/** The built map page (`npm run build:web`), served at `/` when no route matches. */
+const WEB_DIST = fileURLToPath(new URL("../../web/dist", import.meta.url));
 
 type GatewayRequest = IncomingMessage & { $action?: { auth?: string }; $ctx?: Context };
 
@@ -49,6 +53,8 @@ const ApiService: ServiceSchema<ApiSettings> = {
 			exposedHeaders: ["X-Request-ID"],
 			maxAge: 3600,
 		},
+		// Static files only answer what no route matched, so /api, /health, /metrics and /webhooks win.
+		assets: { folder: WEB_DIST, options: { index: "index.html" } },
 		routes: [
 			{
 				path: "/",
@@ -64,6 +70,11 @@ const ApiService: ServiceSchema<ApiSettings> = {
 					"GET metrics"(this: ApiThis, _req: IncomingMessage, res: ServerResponse) {
 						res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
 						res.end(prometheusText(this.broker));
+					},
+					/** What the map page needs to know about this deployment. */
+					"GET config.json"(this: ApiThis, _req: IncomingMessage, res: ServerResponse) {
+						const { mapTilesUrl, livePort, h3Res, watchMaxCells } = this.settings.config;
+						sendJson(res, 200, { tilesUrl: mapTilesUrl ?? null, livePort, h3Res, watchMaxCells });
 					},
 				},
 			},

@@ -1,0 +1,70 @@
+/** REST calls of the page (relative URLs, so the page also works behind a path prefix). */
+
+/** What `GET /config.json` tells the page. */
+export type PageConfig = {
+	/** Tile URL template ({z}/{x}/{y}); null = no base map, plain background. */
+	tilesUrl: string | null;
+	/** Port of the live gateway on this host (used when liveUrl is null). */
+	livePort: number;
+	/** Full socket URL when the live gateway is published elsewhere. */
+	liveUrl: string | null;
+	h3Res: number;
+	watchMaxCells: number;
+};
+
+export type Vendor = {
+	id: string;
+	name: string;
+	description?: string;
+	categories: string[];
+	status: string;
+	subscription: { active: boolean; entitlements: string[]; expiresAt?: string | null };
+	rating: { average: number; count: number };
+};
+
+export type LivePosition = { lat: number; lng: number; ts: number; hdg?: number; spd?: number };
+
+export type NearbyVendor = Vendor & { distance: number; position?: LivePosition | null; online?: boolean };
+
+export type HeatCell = { cell: string; count: number };
+
+/** An error answer of the API, with its `type` (e.g. NOT_FOUND). */
+export class ApiError extends Error {
+	status: number;
+	type: string | undefined;
+	constructor(status: number, message: string, type?: string) {
+		super(message);
+		this.status = status;
+		this.type = type;
+	}
+}
+
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+	const res = await fetch(path, { headers: { Accept: "application/json" }, signal: signal ?? null });
+	const body = (await res.json().catch(() => null)) as ({ message?: string; type?: string } & T) | null;
+	if (!res.ok) throw new ApiError(res.status, body?.message ?? `${res.status} ${res.statusText}`, body?.type);
+	return body as T;
+}
+
+/** List endpoints answer either an array or a page object; the page needs the rows. */
+export function rowsOf<T>(body: unknown): T[] {
+	if (Array.isArray(body)) return body as T[];
+	const page = body as { rows?: T[]; items?: T[]; vendors?: T[]; cells?: T[] } | null;
+	return page?.rows ?? page?.items ?? page?.vendors ?? page?.cells ?? [];
+}
+
+export const loadPageConfig = () => getJson<PageConfig>("config.json");
+export const getVendor = (id: string) => getJson<Vendor>(`api/vendors/${encodeURIComponent(id)}`);
+
+export async function nearby(params: { lat: number; lng: number; radius: number; q: string; category: string; online: boolean }, signal: AbortSignal): Promise<NearbyVendor[]> {
+	const query = new URLSearchParams({ lat: params.lat.toFixed(6), lng: params.lng.toFixed(6), radius: String(Math.round(params.radius)) });
+	if (params.q) query.set("q", params.q);
+	if (params.category) query.set("category", params.category);
+	if (params.online) query.set("online", "true");
+	return rowsOf<NearbyVendor>(await getJson(`api/discovery/nearby?${query}`, signal));
+}
+
+export async function heatmap(bbox: readonly number[], res: number, signal: AbortSignal): Promise<HeatCell[]> {
+	const query = new URLSearchParams({ bbox: bbox.map(v => v.toFixed(5)).join(","), res: String(res) });
+	return rowsOf<HeatCell>(await getJson(`api/discovery/heatmap?${query}`, signal));
+}

@@ -1,0 +1,66 @@
+import ReconnectingWebSocket from "partysocket/ws";
+
+/** Vendor position as the live gateway streams it. */
+export type VendorPosition = { id: string; lat: number; lng: number; cell: string; ts: number; hdg?: number; spd?: number };
+
+export type ServerFrame =
+	| { op: "snapshot"; cells: string[]; vendors: VendorPosition[] }
+	| ({ op: "pos" } & VendorPosition)
+	| { op: "gone"; id: string; cell: string }
+	| { op: "error"; code: string; message: string }
+	| { op: "pong" };
+
+export type LiveState = "connecting" | "live" | "reconnecting";
+
+export type LiveHandlers = {
+	onState(state: LiveState, detail: string): void;
+	onFrame(frame: ServerFrame): void;
+};
+
+/** Keeps idle proxies and the gateway's idle timeout from closing a quiet socket. */
+const PING_EVERY_MS = 25_000;
+
+/**
+ * The page's watcher socket: reconnects with exponential backoff (partysocket) and re-sends
+ * the current watch set on every (re)connect, so the server always knows what we look at.
+ */
+export function connectLive(url: string, handlers: LiveHandlers) {
+	const socket = new ReconnectingWebSocket(url, null, {
+		minReconnectionDelay: 500 + Math.random() * 500,
+		maxReconnectionDelay: 30_000,
+		reconnectionDelayGrowFactor: 2,
+		connectionTimeout: 5_000,
+		// Nothing is queued while offline: the watch frame is sent fresh on open.
+		maxEnqueuedMessages: 0,
+	});
+	let watchFrame: string | undefined;
+	let pinger: ReturnType<typeof setInterval> | undefined;
+
+	handlers.onState("connecting", url);
+	socket.onopen = () => {
+		handlers.onState("live", url);
+		if (watchFrame) socket.send(watchFrame);
+		clearInterval(pinger);
+		pinger = setInterval(() => socket.send('{"op":"ping"}'), PING_EVERY_MS);
+	};
+	socket.onclose = event => {
+		clearInterval(pinger);
+		const attempt = socket.retryCount + 1;
+		handlers.onState("reconnecting", `closed${event.code ? ` (${event.code})` : ""}; retry ${attempt}`);
+	};
+	socket.onmessage = event => {
+		try {
+			handlers.onFrame(JSON.parse(String(event.data)) as ServerFrame);
+		} catch {
+			// A frame that is not JSON is the server's bug; the page keeps going.
+		}
+	};
+
+	return {
+		/** Replaces the watch set with a bounding box [w, s, e, n]. */
+		watchBBox(bbox: readonly number[]): void {
+			watchFrame = JSON.stringify({ op: "watch", bbox });
+			if (socket.readyState === socket.OPEN) socket.send(watchFrame);
+		},
+	};
+}
