@@ -40,7 +40,7 @@ describe("start-up", () => {
 		const exited = new Promise<number | null>(resolve => child.on("exit", code => resolve(code)));
 		try {
 			const ready = await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 30_000);
-			expect((await ready.json()).ready).toBe(true);
+			expect(((await ready.json()) as { ready: boolean }).ready).toBe(true);
 		} finally {
 			child.kill("SIGTERM");
 		}

@@ -29,7 +29,7 @@ async function countAnswers(broker: ServiceBroker, action: string, calls: number
 	let failures = 0;
 	for (let i = 0; i < calls; i++) {
 		try {
-			const nodeId = await broker.call<string>(action, {}, opts);
+			const nodeId = (await broker.call(action, {}, opts)) as string;
 			byNode[nodeId] = (byNode[nodeId] ?? 0) + 1;
 		} catch {
 			failures++;
