@@ -4,10 +4,8 @@
 export type PageConfig = {
 	/** Tile URL template ({z}/{x}/{y}); null = no base map, plain background. */
 	tilesUrl: string | null;
-	/** Port of the live gateway on this host (used when liveUrl is null). */
+	/** Port of the live gateway on this host. */
 	livePort: number;
-	/** Full socket URL when the live gateway is published elsewhere. */
-	liveUrl: string | null;
 	h3Res: number;
 	watchMaxCells: number;
 };

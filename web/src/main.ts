@@ -42,9 +42,9 @@ function viewportBBox(map: L.Map): number[] {
 const heatRes = (zoom: number, max: number) => Math.max(0, Math.min(max, Math.round(zoom / 2) + 1));
 
 function liveUrlOf(config: PageConfig): string {
+	// `?live=wss://…` points the page at a live gateway published elsewhere (e.g. behind a proxy).
 	const override = new URLSearchParams(location.search).get("live");
 	if (override) return override;
-	if (config.liveUrl) return config.liveUrl;
 	return `${location.protocol === "https:" ? "wss" : "ws"}://${location.hostname}:${config.livePort}/live`;
 }
 
