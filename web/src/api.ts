@@ -20,9 +20,8 @@ export type Vendor = {
 	rating: { average: number; count: number };
 };
 
-export type LivePosition = { lat: number; lng: number; ts: number; hdg?: number; spd?: number };
-
-export type NearbyVendor = Vendor & { distance: number; position?: LivePosition | null; online?: boolean };
+/** A nearby result: where the vendor is live, or the fixed spot of a stall when offline. */
+export type NearbyVendor = Vendor & { distance: number; online: boolean; position: { lat: number; lng: number; ts?: number } };
 
 export type HeatCell = { cell: string; count: number };
 

@@ -29,7 +29,7 @@ export function createNearbyList(map: L.Map, els: Elements, onPick: (v: NearbyVe
 		els.info.textContent = vendors.length ? `${vendors.length} vendor${vendors.length === 1 ? "" : "s"} nearby` : "No vendors match here.";
 		els.list.replaceChildren(
 			...vendors.map(v => {
-				const live = Boolean(v.position) || v.online === true;
+				const live = v.online;
 				const item = h("li", { "data-id": v.id, tabindex: "0" },
 					h("span", { class: `dot ${live ? "online" : "offline"}`, title: live ? "online" : "offline" }),
 					h("span", { class: "name" }, v.name),
