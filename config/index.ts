@@ -130,6 +130,9 @@ const envSchema = z.object({
 	MAP_TILES_URL: urlWithScheme(["http", "https"]),
 });
 
+/** Every environment variable the engine reads. */
+export const ENV_VARIABLES = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
+
 /** Reads and validates the environment once; throws ConfigError with one line on bad input. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 	const parsed = envSchema.safeParse(env);
@@ -142,8 +145,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 	if (production && e.AUTH_DEV_SECRET) {
 		throw new ConfigError("Invalid configuration: AUTH_DEV_SECRET is refused when NODE_ENV=production (dev tokens are for local use only)");
 	}
-	if (production && !e.CLERK_JWT_KEY) {
-		throw new ConfigError("Invalid configuration: CLERK_JWT_KEY is required when NODE_ENV=production");
+	const verifiesTokens = e.SERVICES.includes("api") || e.SERVICES.includes("live");
+	if (production && verifiesTokens && !e.CLERK_JWT_KEY) {
+		throw new ConfigError("Invalid configuration: CLERK_JWT_KEY is required when NODE_ENV=production (the api and live gateways verify tokens with it)");
 	}
 	const devSecret = production ? undefined : (e.AUTH_DEV_SECRET ?? (e.CLERK_JWT_KEY ? undefined : resolveDevSecret(e.DATA_DIR)));
 	return {

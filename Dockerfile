@@ -1,0 +1,31 @@
+# One image for every role: SERVICES picks what a container runs.
+# Debian slim, not alpine: the uWebSockets.js binaries need glibc.
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the `prepare` build needs the sources, so it runs after COPY below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY . .
+RUN npm run build:web && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    DATA_DIR=/data \
+    PORT=3000 \
+    LIVE_PORT=3001
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/package.json /app/server.ts /app/moleculer.config.ts ./
+COPY --from=build /app/config ./config
+COPY --from=build /app/lib ./lib
+COPY --from=build /app/mixins ./mixins
+COPY --from=build /app/services ./services
+COPY --from=build /app/gateways ./gateways
+COPY --from=build /app/scripts ./scripts
+COPY --from=build /app/web/dist ./web/dist
+RUN mkdir -p /data && chown node:node /data
+USER node
+EXPOSE 3000 3001
+VOLUME ["/data"]
+STOPSIGNAL SIGTERM
+CMD ["node", "server.ts"]
