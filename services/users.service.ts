@@ -39,6 +39,7 @@ const userId = { type: "string", min: 1, max: 128, pattern: /^[\w.:@|-]+$/ } as 
 const nameField = { type: "string", trim: true, max: 100, optional: true, nullable: true } as const;
 const urlField = { type: "string", trim: true, max: 2048, pattern: /^https?:\/\/\S+$/i, optional: true, nullable: true } as const;
 
+const fromDoc = ({ _id, ...rest }: Record<string, unknown>) => ({ id: _id, ...rest }) as UserDoc;
 const publicUser = ({ deletedAt: _d, ...user }: UserDoc): User => user;
 const caller = (ctx: Context<unknown, CallerMeta>): Caller => ctx.meta.user as Caller;
 const notFound = (id: string) => new Errors.MoleculerClientError(`User ${id} not found`, 404, "NOT_FOUND", { id });
@@ -180,7 +181,7 @@ const UsersService: ServiceSchema<VentaSettings, any, any, UsersThis> = {
 		lookup: {
 			params: { $$strict: true, ids: { type: "array", items: userId, min: 1, max: 50 } },
 			async handler(this: UsersThis, ctx: Context<LookupParams>): Promise<User | null> {
-				const docs: UserDoc[] = await this.adapter.findByIds(ctx.params.ids);
+				const docs = (await this.adapter.findByIds(ctx.params.ids)).map(fromDoc);
 				for (const id of ctx.params.ids) {
 					const doc = docs.find(d => d.id === id && !d.deletedAt);
 					if (doc) return publicUser(doc);
@@ -193,9 +194,7 @@ const UsersService: ServiceSchema<VentaSettings, any, any, UsersThis> = {
 	methods: {
 		async findUser(this: UsersThis, id: string): Promise<UserDoc | null> {
 			const doc = await this.adapter.findById(id);
-			if (!doc) return null;
-			const { _id, ...rest } = doc;
-			return { id: _id, ...rest } as UserDoc;
+			return doc ? fromDoc(doc) : null;
 		},
 
 		async liveUser(this: UsersThis, id: string): Promise<UserDoc> {
@@ -238,9 +237,8 @@ const UsersService: ServiceSchema<VentaSettings, any, any, UsersThis> = {
 				Object.entries(set).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(before[k as keyof UserDoc]))
 			);
 			if (Object.keys(changes).length === 0) return publicUser(before);
-			const after = await this.adapter.updateById(before.id, { $set: { ...changes, updatedAt: new Date().toISOString() } });
+			const user = publicUser(fromDoc(await this.adapter.updateById(before.id, { $set: { ...changes, updatedAt: new Date().toISOString() } })));
 			await this.clearCache();
-			const user = publicUser((await this.findUser(before.id)) ?? { ...before, ...after });
 			await emitDomainEvent(this as never, ctx, "marketplace.user_updated", { id: user.id, changes, user }, { userId: user.id });
 			return user;
 		},

@@ -93,6 +93,17 @@ const ApiService: ServiceSchema<ApiSettings> = {
 	},
 
 	methods: {
+		/** Body parser failures in the DESIGN error format: invalid JSON is 400, an oversized body 413. */
+		reformatError(err: Errors.MoleculerError) {
+			if (err.type === "entity.parse.failed") {
+				return { name: "BadRequestError", message: "The request body is not valid JSON", code: 400, type: "INVALID_JSON" };
+			}
+			if (err.type === "entity.too.large") {
+				return { name: "PayloadTooLargeError", message: `The request body is larger than ${BODY_LIMIT}`, code: 413, type: "PAYLOAD_TOO_LARGE" };
+			}
+			return { name: err.name, message: err.message, code: err.code, type: err.type, data: err.data };
+		},
+
 		/** Resolves the caller from the bearer token; anonymous when there is none. */
 		async authenticate(ctx: Context, _route: unknown, req: GatewayRequest) {
 			const token = bearerToken(req.headers.authorization);
