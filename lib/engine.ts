@@ -8,11 +8,14 @@ export type VentaSettings = ServiceSettingSchema & { config: Config };
 type SchemaModule = { default: ServiceSchema<any, any, any, any> };
 
 /** What `SERVICES` can name, loaded lazily so a role only loads the code it runs. */
-const catalog: Partial<Record<RoleName, () => Promise<SchemaModule>>> = {
+const catalog: Record<RoleName, () => Promise<SchemaModule>> = {
 	api: () => import("../gateways/api/api.service.ts"),
 	users: () => import("../services/users.service.ts"),
 	vendors: () => import("../services/vendors.service.ts"),
 	discovery: () => import("../services/discovery.service.ts"),
+	webhooks: () => import("../services/webhooks.service.ts"),
+	geo: () => import("../services/geo.service.ts"),
+	live: () => import("../gateways/live/live.service.ts"),
 };
 
 /** Hands the config to a service through its settings, marked secure so it stays on this node. */
@@ -31,9 +34,7 @@ export function withConfig(schema: ServiceSchema<any, any, any, any>, config: Co
 export async function createEngine(config: Config, extra: ServiceSchema<any, any, any, any>[] = []): Promise<ServiceBroker> {
 	const broker = new ServiceBroker(createBrokerOptions(config));
 	for (const name of config.services) {
-		const load = catalog[name];
-		if (!load) throw new Error(`SERVICES names "${name}", which this build does not include`);
-		broker.createService(withConfig((await load()).default, config));
+		broker.createService(withConfig((await catalog[name]()).default, config));
 	}
 	for (const schema of extra) broker.createService(withConfig(schema, config));
 	return broker;

@@ -1,0 +1,132 @@
+import {
+	POLYGON_TO_CELLS_FLAGS,
+	cellToLatLng,
+	cellToParent,
+	getHexagonAreaAvg,
+	getHexagonEdgeLengthAvg,
+	getResolution,
+	gridDisk,
+	isValidCell,
+	latLngToCell,
+	polygonToCellsExperimental,
+} from "h3-js";
+import { distanceM } from "./position.ts";
+
+/** `[west, south, east, north]` in degrees. */
+export type BBox = [number, number, number, number];
+
+/** The watch set would exceed the cap; carries the estimate or exact count. */
+export class TooManyCellsError extends Error {
+	override name = "TooManyCellsError";
+	readonly count: number;
+	readonly max: number;
+	constructor(count: number, max: number) {
+		super(`The watch set has about ${count} cells; at most ${max} are allowed`);
+		this.count = count;
+		this.max = max;
+	}
+}
+
+/** Cross-node routing groups fine cells under this many resolutions coarser parents. */
+export const ROUTING_RES_OFFSET = 3;
+
+export const cellOf = (lat: number, lng: number, res: number): string => latLngToCell(lat, lng, res);
+
+/** The parent used as the routing unit (one NATS subject) for a cell of resolution `res`. */
+export function routingCell(cell: string, res: number): string {
+	return cellToParent(cell, Math.max(0, res - ROUTING_RES_OFFSET));
+}
+
+export const isCellAtRes = (cell: unknown, res: number): cell is string =>
+	typeof cell === "string" && isValidCell(cell) && getResolution(cell) === res;
+
+export function isValidBBox(b: unknown): b is BBox {
+	if (!Array.isArray(b) || b.length !== 4 || !b.every(v => typeof v === "number" && Number.isFinite(v))) return false;
+	const [w, s, e, n] = b as BBox;
+	return w >= -180 && e <= 180 && s >= -90 && n <= 90 && w < e && s < n;
+}
+
+/** Approximate area of a bbox in km² (good enough to refuse huge areas before asking h3). */
+export function bboxAreaKm2([w, s, e, n]: BBox): number {
+	const rad = Math.PI / 180;
+	const r = 6371;
+	return r * r * Math.abs(Math.sin(n * rad) - Math.sin(s * rad)) * Math.abs(e - w) * rad;
+}
+
+/**
+ * Bounded LRU of computed watch sets. `polygonToCells` costs milliseconds for city-sized
+ * areas and map clients re-send the same viewport often (reconnects, many viewers of one city).
+ */
+class CellSetCache {
+	readonly #entries = new Map<string, readonly string[]>();
+	#cells = 0;
+	readonly #maxCells: number;
+	constructor(maxCells: number) {
+		this.#maxCells = maxCells;
+	}
+	get(key: string): readonly string[] | undefined {
+		const hit = this.#entries.get(key);
+		if (hit) {
+			this.#entries.delete(key);
+			this.#entries.set(key, hit);
+		}
+		return hit;
+	}
+	set(key: string, cells: readonly string[]): void {
+		if (cells.length > this.#maxCells) return;
+		this.#entries.set(key, cells);
+		this.#cells += cells.length;
+		for (const [k, v] of this.#entries) {
+			if (this.#cells <= this.#maxCells) break;
+			this.#entries.delete(k);
+			this.#cells -= v.length;
+		}
+	}
+	get size(): number {
+		return this.#entries.size;
+	}
+}
+
+/** At most this many cell ids are kept in the cache, whatever the mix of areas. */
+const CACHE_MAX_CELLS = 200_000;
+const cache = new CellSetCache(CACHE_MAX_CELLS);
+const KEY_DIGITS = 5; // ~1 m: coarser keys would change which cells a viewport gets.
+
+export const cellSetCacheSize = (): number => cache.size;
+
+/** Every cell at `res` overlapping the bbox; refused (before any h3 work when the area says so) above `maxCells`. */
+export function cellsForBBox(bbox: BBox, res: number, maxCells: number): readonly string[] {
+	const estimate = Math.ceil(bboxAreaKm2(bbox) / getHexagonAreaAvg(res, "km2"));
+	if (estimate > maxCells) throw new TooManyCellsError(estimate, maxCells);
+	const key = `b${res}:${bbox.map(v => v.toFixed(KEY_DIGITS)).join(",")}`;
+	let cells = cache.get(key);
+	if (!cells) {
+		const [w, s, e, n] = bbox;
+		cells = polygonToCellsExperimental([[s, w], [s, e], [n, e], [n, w]], res, POLYGON_TO_CELLS_FLAGS.containmentOverlapping);
+		cache.set(key, cells);
+	}
+	if (cells.length > maxCells) throw new TooManyCellsError(cells.length, maxCells);
+	return cells;
+}
+
+/** Every cell at `res` that may overlap the circle; refused above `maxCells`. */
+export function cellsNear(lat: number, lng: number, radiusM: number, res: number, maxCells: number): readonly string[] {
+	const areaKm2 = (Math.PI * radiusM * radiusM) / 1e6;
+	const estimate = Math.ceil(areaKm2 / getHexagonAreaAvg(res, "km2"));
+	if (estimate > maxCells) throw new TooManyCellsError(estimate, maxCells);
+	const key = `n${res}:${lat.toFixed(KEY_DIGITS)},${lng.toFixed(KEY_DIGITS)},${Math.round(radiusM)}`;
+	let cells = cache.get(key);
+	if (!cells) {
+		const edge = getHexagonEdgeLengthAvg(res, "m");
+		// Neighbouring centres are ~√3·edge apart; one extra ring covers distortion.
+		const k = Math.ceil(radiusM / (edge * Math.sqrt(3))) + 1;
+		const reach = radiusM + edge * 1.5; // a hexagon's corner is one edge from its centre (+ distortion)
+		cells = gridDisk(latLngToCell(lat, lng, res), k).filter(c => {
+			const [clat, clng] = cellToLatLng(c);
+			return distanceM(lat, lng, clat, clng) <= reach;
+		});
+		cache.set(key, cells);
+	}
+	if (cells.length > maxCells) throw new TooManyCellsError(cells.length, maxCells);
+	return cells;
+}

@@ -1,0 +1,36 @@
+/**
+ * Every close code and error code the live socket protocol uses, in one place
+ * (README "Live sockets" documents the same table).
+ */
+
+/** Codes of `{"op":"error","code",...}` frames. */
+export const ERROR_CODES = {
+	BAD_REQUEST: "BAD_REQUEST",
+	UNAUTHORIZED: "UNAUTHORIZED",
+	FORBIDDEN: "FORBIDDEN",
+	RATE_LIMITED: "RATE_LIMITED",
+	TOO_MANY_CELLS: "TOO_MANY_CELLS",
+} as const;
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** WebSocket close codes (4xxx = application codes). */
+export const CLOSE_CODES = {
+	/** Server shutting down or restarting: reconnect (to another node). */
+	RECONNECT: 4000,
+	/** The socket's credentials are no longer valid. */
+	UNAUTHORIZED: 4001,
+	/** The caller may not do this (e.g. lost ownership of the vendor). */
+	FORBIDDEN: 4003,
+	/** Repeated bad frames or other abuse. */
+	POLICY: 4008,
+	/** The client did not read fast enough and stayed over the backpressure limit. */
+	SLOW_CONSUMER: 4009,
+	/** The vendor may no longer broadcast (paused, suspended, subscription ended). */
+	BROADCAST_REVOKED: 4010,
+	/** Disconnected by an operator (`live.kick`) or replaced by a newer socket of the same vendor. */
+	KICKED: 4012,
+} as const;
+export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
+
+/** uWS closes a socket with 1009 itself when a frame exceeds maxPayloadLength. */
+export const CLOSE_TOO_LARGE = 1009;

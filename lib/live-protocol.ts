@@ -1,0 +1,90 @@
+import { ERROR_CODES, type ErrorCode } from "./live-codes.ts";
+import { isCellAtRes, isValidBBox, type BBox } from "./h3-cells.ts";
+import type { Position, PositionInput } from "./position.ts";
+
+/** Inbound frames, validated for shape (coordinates of `pos` are checked by lib/position.ts). */
+export type WatchFrame =
+	| { op: "watch"; cells: string[] }
+	| { op: "watch"; bbox: BBox }
+	| { op: "watch"; near: { lat: number; lng: number; radius: number } };
+export type PosFrame = { op: "pos" } & PositionInput;
+export type InboundFrame = WatchFrame | PosFrame | { op: "ping" };
+
+export type ProtocolError = { op: "error"; code: ErrorCode; message: string };
+
+/** A vendor position as watchers see it (the wire shape of `pos` and snapshot entries). */
+export type VendorPositionView = { id: string; lat: number; lng: number; cell: string; ts: number; hdg?: number; spd?: number };
+
+/** Largest `near` radius accepted, in metres (the cell cap usually bites first). */
+export const MAX_NEAR_RADIUS_M = 50_000;
+
+const bad = (message: string, code: ErrorCode = ERROR_CODES.BAD_REQUEST): ProtocolError => ({ op: "error", code, message });
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Parses one inbound frame. Never throws: anything that is not a well-formed frame of the
+ * protocol comes back as an error frame to send to the client.
+ */
+export function parseFrame(data: ArrayBuffer, isBinary: boolean, opts: { res: number; maxCells: number }): InboundFrame | ProtocolError {
+	if (isBinary) return bad("Frames must be JSON text");
+	let msg: unknown;
+	try {
+		msg = JSON.parse(decoder.decode(data));
+	} catch {
+		return bad("Frame is not valid JSON");
+	}
+	if (!isObject(msg) || typeof msg.op !== "string") return bad('Frame must be a JSON object with a string "op"');
+	switch (msg.op) {
+		case "ping":
+			return { op: "ping" };
+		case "pos":
+			return { op: "pos", lat: msg.lat, lng: msg.lng, ts: msg.ts, acc: msg.acc, hdg: msg.hdg, spd: msg.spd };
+		case "watch":
+			return parseWatch(msg, opts);
+		default:
+			return bad(`Unknown op "${msg.op.slice(0, 32)}"`);
+	}
+}
+
+function parseWatch(msg: Record<string, unknown>, { res, maxCells }: { res: number; maxCells: number }): WatchFrame | ProtocolError {
+	const given = ["cells", "bbox", "near"].filter(k => msg[k] !== undefined);
+	if (given.length !== 1) return bad("watch needs exactly one of cells, bbox or near");
+	if (msg.cells !== undefined) {
+		if (!Array.isArray(msg.cells)) return bad("cells must be an array of H3 cell ids");
+		if (msg.cells.length > maxCells) return bad(`At most ${maxCells} cells may be watched`, ERROR_CODES.TOO_MANY_CELLS);
+		const invalid = msg.cells.find(c => !isCellAtRes(c, res));
+		if (invalid !== undefined) return bad(`cells must be H3 cell ids at resolution ${res}; got ${JSON.stringify(invalid).slice(0, 40)}`);
+		return { op: "watch", cells: [...new Set(msg.cells as string[])] };
+	}
+	if (msg.bbox !== undefined) {
+		if (!isValidBBox(msg.bbox)) return bad("bbox must be [west, south, east, north] with west < east, south < north, lng in [-180, 180], lat in [-90, 90]");
+		return { op: "watch", bbox: msg.bbox };
+	}
+	const near = msg.near;
+	if (!isObject(near) || !finite(near.lat) || !finite(near.lng) || !finite(near.radius)) return bad("near must be { lat, lng, radius } with finite numbers");
+	if (near.lat < -90 || near.lat > 90 || near.lng < -180 || near.lng > 180) return bad("near.lat must be in [-90, 90] and near.lng in [-180, 180]");
+	if (near.radius <= 0 || near.radius > MAX_NEAR_RADIUS_M) return bad(`near.radius must be in (0, ${MAX_NEAR_RADIUS_M}] metres`);
+	return { op: "watch", near: { lat: near.lat, lng: near.lng, radius: near.radius } };
+}
+
+/** Outbound frames: each is serialised once and the same string goes to every receiver. */
+export const encode = {
+	pong: JSON.stringify({ op: "pong" }),
+	error: (code: ErrorCode, message: string): string => JSON.stringify({ op: "error", code, message }),
+	pos(v: VendorPositionView): string {
+		return JSON.stringify({ op: "pos", ...positionView(v.id, v, v.cell) });
+	},
+	gone: (id: string, cell: string): string => JSON.stringify({ op: "gone", id, cell }),
+	snapshot: (cells: readonly string[], vendors: VendorPositionView[]): string => JSON.stringify({ op: "snapshot", cells, vendors }),
+};
+
+/** The watcher-facing fields of a stored position (accuracy stays private to the vendor). */
+export function positionView(id: string, p: Position, cell: string): VendorPositionView {
+	const view: VendorPositionView = { id, lat: p.lat, lng: p.lng, cell, ts: p.ts };
+	if (p.hdg !== undefined) view.hdg = p.hdg;
+	if (p.spd !== undefined) view.spd = p.spd;
+	return view;
+}

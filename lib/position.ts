@@ -1,0 +1,72 @@
+/** A vendor's position as it is stored and streamed. */
+export type Position = {
+	lat: number;
+	lng: number;
+	/** Epoch milliseconds the position was taken (client clock, checked against ours). */
+	ts: number;
+	/** Accuracy in metres. */
+	acc?: number;
+	/** Heading in degrees from north, [0, 360). */
+	hdg?: number;
+	/** Speed in m/s. */
+	spd?: number;
+};
+
+export type PositionInput = { lat?: unknown; lng?: unknown; ts?: unknown; acc?: unknown; hdg?: unknown; spd?: unknown };
+
+/** How far a client clock may run ahead of ours. */
+export const MAX_FUTURE_SKEW_MS = 5_000;
+export const MAX_ACCURACY_M = 10_000;
+/** 150 m/s = 540 km/h: anything faster is a broken sensor, not a vendor. */
+export const MAX_SPEED_MS = 150;
+
+export type PositionCheck = { ok: true; position: Position } | { ok: false; field: string; message: string };
+
+const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+function optionalInRange(input: PositionInput, field: "acc" | "hdg" | "spd", min: number, max: number, maxExclusive = false): string | undefined {
+	const v = input[field];
+	if (v === undefined || v === null) return undefined;
+	if (!isNumber(v)) return `${field} must be a finite number`;
+	if (v < min || v > max || (maxExclusive && v === max)) return `${field} must be in [${min}, ${max}${maxExclusive ? ")" : "]"}`;
+	return undefined;
+}
+
+/**
+ * Checks a reported position: finite numbers, lat/lng in range, timestamp not in the future
+ * beyond a small skew and not older than `maxAgeMs`, optional accuracy/heading/speed in range.
+ * (Whether it is older than the vendor's previous position is the store's decision.)
+ */
+export function checkPosition(input: PositionInput, now: number, maxAgeMs: number): PositionCheck {
+	const { lat, lng, ts } = input;
+	if (!isNumber(lat) || lat < -90 || lat > 90) return { ok: false, field: "lat", message: "lat must be a finite number in [-90, 90]" };
+	if (!isNumber(lng) || lng < -180 || lng > 180) return { ok: false, field: "lng", message: "lng must be a finite number in [-180, 180]" };
+	let at = now;
+	if (ts !== undefined && ts !== null) {
+		if (!isNumber(ts) || !Number.isInteger(ts)) return { ok: false, field: "ts", message: "ts must be an integer (epoch milliseconds)" };
+		if (ts > now + MAX_FUTURE_SKEW_MS) return { ok: false, field: "ts", message: "ts is in the future" };
+		if (ts < now - maxAgeMs) return { ok: false, field: "ts", message: "ts is too old to be a live position" };
+		at = ts;
+	}
+	const problem =
+		optionalInRange(input, "acc", 0, MAX_ACCURACY_M) ??
+		optionalInRange(input, "hdg", 0, 360, true) ??
+		optionalInRange(input, "spd", 0, MAX_SPEED_MS);
+	if (problem) return { ok: false, field: problem.split(" ")[0]!, message: problem };
+	const position: Position = { lat, lng, ts: at };
+	if (isNumber(input.acc)) position.acc = input.acc;
+	if (isNumber(input.hdg)) position.hdg = input.hdg;
+	if (isNumber(input.spd)) position.spd = input.spd;
+	return { ok: true, position };
+}
+
+const EARTH_RADIUS_M = 6_372_797.560856; // Redis' own constant, so both stores agree to the millimetre.
+
+/** Great-circle (haversine) distance in metres. */
+export function distanceM(lat1: number, lng1: number, lat2: number, lng2: number): number {
+	const rad = Math.PI / 180;
+	const dLat = (lat2 - lat1) * rad;
+	const dLng = (lng2 - lng1) * rad;
+	const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLng / 2) ** 2;
+	return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(a)));
+}

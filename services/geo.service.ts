@@ -1,0 +1,284 @@
+import { Errors, type Context, type ServiceSchema } from "moleculer";
+import { latLngToCell } from "h3-js";
+import type { VentaSettings } from "../lib/engine.ts";
+import { emitDomainEvent } from "../lib/events.ts";
+import { isValidBBox, type BBox } from "../lib/h3-cells.ts";
+import { checkPosition, type Position, type PositionInput } from "../lib/position.ts";
+import type { GeoStore, NearbyHit, StoredPosition, VendorLocation } from "./geo/store.ts";
+import { MemoryGeoStore } from "./geo/memory.store.ts";
+import { RedisGeoStore } from "./geo/redis.store.ts";
+
+export type UpdateParams = { vendorId: string } & PositionInput;
+export type UpdateResult =
+	| { applied: true; location: VendorLocation; previous: { cell: string; online: boolean } | null }
+	| { applied: false; reason: "stale" };
+export type GetParams = { vendorId: string };
+export type GetManyParams = { vendorIds: string[] };
+export type NearbyParams = { lat: number; lng: number; radius: number; limit?: number };
+export type HeatmapParams = { bbox: BBox | string; res?: number | string };
+export type HeatmapResult = { bbox: BBox; res: number; total: number; cells: { cell: string; count: number }[] };
+export type InCellsParams = { cells: string[] };
+export type SetOfflineParams = { vendorId: string };
+export type HistoryParams = { vendorId: string };
+export type LocationParams = { id: string };
+export type ReportParams = { id: string } & PositionInput;
+
+/** Positions kept per vendor by geo.history. */
+export const HISTORY_LENGTH = 50;
+/** location.vendor_location_updated is emitted at most this often per vendor. */
+export const LOCATION_EVENT_EVERY_MS = 5_000;
+export const MAX_NEARBY_RADIUS_M = 50_000;
+export const MAX_NEARBY_LIMIT = 500;
+const EXPIRY_BATCH = 500;
+
+type GeoMethods = {
+	serial<T>(vendorId: string, task: () => Promise<T>): Promise<T>;
+	takeOffline(ctx: Context | null, vendorId: string, seenAtOrBefore?: number): Promise<StoredPosition | null>;
+	expireSilent(): Promise<void>;
+	flushLocationEvents(): void;
+	route(ctx: Context | null, params: RouteParams): Promise<void>;
+	checkStore(): Promise<void>;
+};
+type GeoVars = {
+	store: GeoStore;
+	/** Per-vendor write chains on this node: one write per vendor at a time, in arrival order. */
+	chains: Map<string, Promise<unknown>>;
+	/** Latest accepted position per vendor since the last location.vendor_location_updated flush. */
+	dirty: Map<string, StoredPosition>;
+	/** Last accepted REST report per vendor (REST is the low-rate path; sockets have their own limiter). */
+	lastReport: Map<string, number>;
+	timers: NodeJS.Timeout[];
+};
+
+/** What live.route takes: a position to stream to its cell (+ `gone` on the cell left), or a `gone`. */
+export type RouteParams = { vendorId: string; cell: string; position?: Position; previousCell?: string | null };
+
+const validation = (field: string, message: string) =>
+	new Errors.MoleculerClientError("Invalid position", 422, "VALIDATION_ERROR", [{ type: "position", field, message }]);
+
+function parseBBox(value: BBox | string): BBox {
+	const bbox = typeof value === "string" ? value.split(",").map(v => (v.trim() === "" ? NaN : Number(v))) : value;
+	if (!isValidBBox(bbox)) {
+		throw new Errors.MoleculerClientError("bbox must be w,s,e,n with w < e, s < n, lng in [-180, 180], lat in [-90, 90]", 422, "VALIDATION_ERROR", [
+			{ type: "bbox", field: "bbox", message: "invalid bbox" },
+		]);
+	}
+	return bbox;
+}
+
+const GeoService: ServiceSchema<VentaSettings & { rest: string }, GeoMethods, GeoVars> = {
+	name: "geo",
+
+	settings: {
+		config: undefined as never,
+		// REST aliases below are absolute (/vendors/…, /discovery/…), not under /geo.
+		rest: "/",
+	},
+
+	actions: {
+		/** The one write path for positions (socket sessions and REST), sharded so one node writes a vendor. */
+		update: {
+			strategy: "Shard",
+			strategyOptions: { shardKey: "vendorId" },
+			params: { vendorId: "string|min:1|max:128", $$strict: false },
+			async handler(ctx: Context<UpdateParams>): Promise<UpdateResult> {
+				const { vendorId } = ctx.params;
+				const { config } = this.settings;
+				const check = checkPosition(ctx.params, Date.now(), config.vendorOfflineAfterS * 1000);
+				if (!check.ok) throw validation(check.field, check.message);
+				const position: StoredPosition = { vendorId, ...check.position, cell: latLngToCell(check.position.lat, check.position.lng, config.h3Res) };
+				return this.serial(vendorId, async () => {
+					const result = await this.store.apply(position, Date.now(), HISTORY_LENGTH);
+					if (!result.applied) return result;
+					if (!result.previous?.online) {
+						await emitDomainEvent(this as never, ctx, "location.vendor_online", { vendorId, lat: position.lat, lng: position.lng, cell: position.cell, ts: position.ts }, { vendorId });
+					}
+					this.dirty.set(vendorId, position);
+					return { applied: true, location: { ...position, online: true }, previous: result.previous };
+				});
+			},
+		},
+
+		get: {
+			params: { vendorId: "string|min:1|max:128" },
+			handler(ctx: Context<GetParams>): Promise<VendorLocation | null> {
+				return this.store.get(ctx.params.vendorId);
+			},
+		},
+
+		getMany: {
+			params: { vendorIds: { type: "array", items: "string|min:1|max:128", max: 1000 } },
+			handler(ctx: Context<GetManyParams>): Promise<(VendorLocation | null)[]> {
+				return this.store.getMany(ctx.params.vendorIds);
+			},
+		},
+
+		nearby: {
+			params: {
+				lat: "number|min:-90|max:90|convert",
+				lng: "number|min:-180|max:180|convert",
+				radius: `number|positive|max:${MAX_NEARBY_RADIUS_M}|convert`,
+				limit: `number|integer|positive|max:${MAX_NEARBY_LIMIT}|optional|convert`,
+			},
+			handler(ctx: Context<NearbyParams>): Promise<NearbyHit[]> {
+				const { lat, lng, radius, limit = 50 } = ctx.params;
+				return this.store.nearby(lat, lng, radius, limit);
+			},
+		},
+
+		/** Live vendor counts per H3 cell at `res` inside the bbox. */
+		heatmap: {
+			rest: "GET /discovery/heatmap",
+			params: { bbox: [{ type: "string" }, { type: "array", items: "number" }], res: "number|integer|min:0|max:15|optional|convert" },
+			async handler(ctx: Context<HeatmapParams>): Promise<HeatmapResult> {
+				const bbox = parseBBox(ctx.params.bbox);
+				const res = Number(ctx.params.res ?? this.settings.config.h3Res);
+				const counts = new Map<string, number>();
+				const positions = await this.store.inBBox(bbox);
+				for (const p of positions) {
+					const cell = latLngToCell(p.lat, p.lng, res);
+					counts.set(cell, (counts.get(cell) ?? 0) + 1);
+				}
+				const cells = [...counts].map(([cell, count]) => ({ cell, count })).sort((a, b) => b.count - a.count || a.cell.localeCompare(b.cell));
+				return { bbox, res, total: positions.length, cells };
+			},
+		},
+
+		/** Online vendors currently in any of the cells (the live gateway's snapshot). */
+		inCells: {
+			params: { cells: { type: "array", items: "string", max: 100_000 } },
+			handler(ctx: Context<InCellsParams>): Promise<StoredPosition[]> {
+				return this.store.inCells(ctx.params.cells);
+			},
+		},
+
+		setOffline: {
+			params: { vendorId: "string|min:1|max:128" },
+			async handler(ctx: Context<SetOfflineParams>): Promise<{ wasOnline: boolean; cell: string | null }> {
+				const position = await this.takeOffline(ctx, ctx.params.vendorId);
+				return { wasOnline: position !== null, cell: position?.cell ?? null };
+			},
+		},
+
+		history: {
+			params: { vendorId: "string|min:1|max:128" },
+			handler(ctx: Context<HistoryParams>): Promise<StoredPosition[]> {
+				return this.store.history(ctx.params.vendorId);
+			},
+		},
+
+		/** GET /api/vendors/:id/location — public: the live position while online, else just `online: false`. */
+		location: {
+			rest: "GET /vendors/:id/location",
+			params: { id: "string|min:1|max:128" },
+			async handler(ctx: Context<LocationParams>) {
+				await ctx.call("vendors.get", { id: ctx.params.id });
+				const location = await this.store.get(ctx.params.id);
+				return location?.online ? location : { vendorId: ctx.params.id, online: false };
+			},
+		},
+
+		/** POST /api/vendors/:id/location — the owner's low-rate alternative to the socket. */
+		report: {
+			rest: "POST /vendors/:id/location",
+			auth: "required",
+			params: { id: "string|min:1|max:128", $$strict: false },
+			async handler(ctx: Context<ReportParams>) {
+				const { id, lat, lng, ts, acc, hdg, spd } = ctx.params;
+				await ctx.call("vendors.authorizeBroadcast", { id });
+				const now = Date.now();
+				const minGapMs = 1000 / this.settings.config.positionMaxHz;
+				if (now - (this.lastReport.get(id) ?? 0) < minGapMs) {
+					throw new Errors.MoleculerClientError(`At most ${this.settings.config.positionMaxHz} positions per second`, 429, "RATE_LIMITED");
+				}
+				this.lastReport.set(id, now);
+				const result = await ctx.call<UpdateResult, UpdateParams>("geo.update", { vendorId: id, lat, lng, ts, acc, hdg, spd });
+				if (!result.applied) throw new Errors.MoleculerClientError("Position is older than the vendor's latest one", 409, "CONFLICT", { reason: "stale" });
+				const { location, previous } = result;
+				const { vendorId: _id, cell, online: _online, ...position } = location;
+				await this.route(ctx, { vendorId: id, cell, position, previousCell: previous?.online ? previous.cell : null });
+				return location;
+			},
+		},
+	},
+
+	methods: {
+		serial<T>(vendorId: string, task: () => Promise<T>): Promise<T> {
+			const run = (this.chains.get(vendorId) ?? Promise.resolve()).then(task, task);
+			const tail = run.catch(() => undefined);
+			this.chains.set(vendorId, tail);
+			void tail.then(() => {
+				if (this.chains.get(vendorId) === tail) this.chains.delete(vendorId);
+			});
+			return run;
+		},
+
+		takeOffline(ctx: Context | null, vendorId: string, seenAtOrBefore?: number): Promise<StoredPosition | null> {
+			return this.serial(vendorId, async () => {
+				const position = await this.store.setOffline(vendorId, seenAtOrBefore);
+				if (!position) return null;
+				this.dirty.delete(vendorId);
+				this.lastReport.delete(vendorId);
+				await emitDomainEvent(this as never, ctx, "location.vendor_offline", { vendorId, cell: position.cell, lastTs: position.ts }, { vendorId });
+				return position;
+			});
+		},
+
+		/** Vendors silent for VENDOR_OFFLINE_AFTER_S go offline; watchers get `gone`. */
+		async expireSilent(): Promise<void> {
+			const cutoff = Date.now() - this.settings.config.vendorOfflineAfterS * 1000;
+			const ids = await this.store.expired(cutoff, EXPIRY_BATCH);
+			for (const vendorId of ids) {
+				const position = await this.takeOffline(null, vendorId, cutoff);
+				if (position) await this.route(null, { vendorId, cell: position.cell });
+			}
+		},
+
+		flushLocationEvents(): void {
+			const batch = [...this.dirty.values()];
+			this.dirty.clear();
+			for (const p of batch) {
+				void emitDomainEvent(this as never, null, "location.vendor_location_updated", { vendorId: p.vendorId, lat: p.lat, lng: p.lng, cell: p.cell, ts: p.ts }, { vendorId: p.vendorId });
+			}
+		},
+
+		/** Hands an update to the live gateways; a cluster without one simply has no watchers. */
+		async route(ctx: Context | null, params: RouteParams): Promise<void> {
+			try {
+				await (ctx ? ctx.call("live.route", params) : this.broker.call("live.route", params));
+			} catch (err) {
+				if (!(err instanceof Errors.ServiceNotFoundError)) this.logger.warn({ err: (err as Error).message, vendorId: params.vendorId }, "Could not route a position to the live gateways");
+			}
+		},
+
+		checkStore(): Promise<void> {
+			return this.store.check();
+		},
+	},
+
+	created() {
+		const { config } = this.settings;
+		this.store = config.redisUrl ? new RedisGeoStore(config.redisUrl, `${config.namespace}:geo:`) : new MemoryGeoStore();
+		this.chains = new Map();
+		this.dirty = new Map();
+		this.lastReport = new Map();
+		this.timers = [];
+	},
+
+	started() {
+		const sweepMs = Math.min(1_000, this.settings.config.vendorOfflineAfterS * 250);
+		const sweep = setInterval(() => {
+			this.expireSilent().catch(err => this.logger.warn({ err: (err as Error).message }, "Offline sweep failed"));
+		}, sweepMs);
+		const flush = setInterval(() => this.flushLocationEvents(), LOCATION_EVENT_EVERY_MS);
+		this.timers.push(sweep, flush);
+	},
+
+	async stopped() {
+		for (const t of this.timers) clearInterval(t);
+		this.flushLocationEvents();
+		await this.store.close();
+	},
+};
+
+export default GeoService;
