@@ -39,6 +39,7 @@ type SimVendor = {
 
 const ONBOARD_CONCURRENCY = 8;
 const LOG_EVERY_S = 5;
+const ENGINE_WAIT_MS = 30_000;
 const TOKEN_TTL_S = 7 * 24 * 3600;
 const CATEGORIES = ["tacos", "coffee", "burgers", "ice cream", "crepes", "falafel", "pizza", "vegan", "bakery", "bbq", "fruit", "flowers"];
 const ADJECTIVES = ["Sunny", "Rolling", "Little", "Golden", "Urban", "Happy", "Midnight", "Green", "Spicy", "Corner", "Lucky", "Wild"];
@@ -122,12 +123,19 @@ function countError(code: string, message: string): void {
 }
 
 async function rest<T>(opts: Options, token: string, method: string, path: string, body?: unknown): Promise<T> {
-	const res = await fetch(`${opts.url}${path}`, {
-		method,
-		headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-		body: body === undefined ? undefined : JSON.stringify(body),
-		signal: AbortSignal.timeout(15_000),
-	});
+	let res: Response;
+	try {
+		res = await fetch(`${opts.url}${path}`, {
+			method,
+			headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+			body: body === undefined ? undefined : JSON.stringify(body),
+			signal: AbortSignal.timeout(15_000),
+		});
+	} catch (err) {
+		const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
+		const why = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
+		throw new Error(`cannot reach the engine at ${opts.url} (${why}); is it running? (npm start)`);
+	}
 	const text = await res.text();
 	if (!res.ok) {
 		let detail = text.slice(0, 200);
@@ -162,6 +170,20 @@ async function onboard(opts: Options, index: number): Promise<{ id: string; toke
 	vendor ??= await rest<VendorBody>(opts, token, "POST", "/api/vendors", profileOf(index, seededRng(opts.seed * 100_003 + index)));
 	if (vendor.status !== "active") await rest(opts, token, "POST", `/api/vendors/${encodeURIComponent(vendor.id)}/status`, { status: "active" });
 	return { id: vendor.id, token };
+}
+
+/** An engine that is still starting answers 404/503 for a moment: wait until the vendor routes answer. */
+async function waitForEngine(opts: Options): Promise<void> {
+	const deadline = Date.now() + ENGINE_WAIT_MS;
+	let said = false;
+	for (;;) {
+		const status = await fetch(`${opts.url}/api/vendors?pageSize=1`, { signal: AbortSignal.timeout(5_000) }).then(r => r.status, () => 0);
+		if (status === 200) return;
+		if (Date.now() > deadline) return; // Onboarding then fails with the engine's own answer.
+		if (!said && status !== 0) (said = true), process.stdout.write(`waiting for the engine at ${opts.url} (answers ${status})…\n`);
+		if (status === 0 && !said) return; // Nothing listens: onboarding reports it at once.
+		await new Promise(r => setTimeout(r, 250));
+	}
 }
 
 async function onboardAll(opts: Options): Promise<Array<{ id: string; token: string }>> {
@@ -279,6 +301,7 @@ async function main(): Promise<void> {
 
 	let identities;
 	try {
+		await waitForEngine(opts);
 		identities = await onboardAll(opts);
 	} catch (err) {
 		fail(`onboarding failed: ${(err as Error).message}`);

@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, startTestEngine, waitFor, type TestEngine } from "./helpers/engine.ts";
+import { spawnNode } from "./helpers/process.ts";
+import { metricTotal, startSimulator, type Simulator } from "./helpers/simulator.ts";
+
+/** A few blocks in Berlin Mitte: every simulated vendor stays within 1 km of the centre. */
+const BBOX = [13.395, 52.515, 13.405, 52.521] as const;
+const CENTRE = { lat: 52.518, lng: 13.4 };
+const VENDORS = 12;
+
+type NearbyPage = { rows: Array<{ id: string; online: boolean; position: { lat: number; lng: number } }> };
+
+describe("vendor simulator (npm run simulate)", () => {
+	let engine: TestEngine;
+	let sim: Simulator | undefined;
+	let ids: string[];
+
+	beforeAll(async () => {
+		engine = await startTestEngine();
+		sim = await startSimulator(engine, { vendors: VENDORS, bbox: BBOX, prefix: "simtest", args: ["--hz", "2", "--offline-per-hour", "0"] });
+		ids = await sim.vendorIds();
+	});
+	afterAll(async () => {
+		await sim?.kill("SIGKILL");
+		await engine?.stop();
+	});
+
+	const nearby = async (online: boolean): Promise<NearbyPage["rows"]> => {
+		const res = await fetch(`${engine.baseUrl}/api/discovery/nearby?lat=${CENTRE.lat}&lng=${CENTRE.lng}&radius=2000&online=${online}&limit=200`);
+		expect(res.status).toBe(200);
+		return ((await res.json()) as NearbyPage).rows;
+	};
+
+	it("onboards and activates distinct vendors through the REST API", async () => {
+		expect(new Set(ids).size).toBe(VENDORS);
+		for (const id of ids) {
+			const vendor = (await (await fetch(`${engine.baseUrl}/api/vendors/${id}`)).json()) as { status: string; categories: string[]; name: string };
+			expect(vendor.status).toBe("active");
+			expect(vendor.categories.length).toBeGreaterThan(0);
+			expect(vendor.name).toMatch(/\d+$/);
+		}
+	});
+
+	it("streams positions that the engine counts on /metrics", async () => {
+		// Every vendor at 2 Hz: a few seconds give well over one frame per vendor.
+		const accepted = await waitFor(async () => {
+			const n = metricTotal(await (await fetch(`${engine.baseUrl}/metrics`)).text(), "venta_live_positions_in_total");
+			return n >= VENDORS * 4 ? n : 0;
+		}, { timeout: 20_000, what: "venta_live_positions_in_total to grow" });
+		expect(accepted).toBeGreaterThanOrEqual(VENDORS * 4);
+		expect(sim!.output()).toMatch(/vendors connected \d+\/12/);
+	});
+
+	it("puts every vendor on the map: nearby finds them online inside the box", async () => {
+		const rows = await waitFor(async () => {
+			const found = (await nearby(true)).filter(r => ids.includes(r.id));
+			return found.length === VENDORS ? found : undefined;
+		}, { timeout: 15_000, what: "nearby to find all simulated vendors online" });
+		for (const r of rows) {
+			expect(r.online).toBe(true);
+			// The box plus GPS jitter (at most 15 m ≈ 0.0003°).
+			expect(r.position.lat).toBeGreaterThan(BBOX[1] - 0.0003);
+			expect(r.position.lat).toBeLessThan(BBOX[3] + 0.0003);
+			expect(r.position.lng).toBeGreaterThan(BBOX[0] - 0.0003);
+			expect(r.position.lng).toBeLessThan(BBOX[2] + 0.0003);
+		}
+	});
+
+	it("takes its vendors offline on SIGINT and exits cleanly", async () => {
+		const code = await sim!.kill("SIGINT");
+		expect(code).toBe(0);
+		expect(sim!.output()).toMatch(/stopped \(SIGINT\): \d+ vendor sockets closed/);
+		await waitFor(async () => (await nearby(true)).every(r => !ids.includes(r.id)), { timeout: 10_000, what: "the vendors to go offline" });
+		for (const id of ids) {
+			const location = await fetch(`${engine.baseUrl}/api/vendors/${id}/location`);
+			if (location.status === 200) expect(((await location.json()) as { online: boolean }).online).toBe(false);
+			else expect(location.status).toBe(404);
+		}
+	});
+
+	it("refuses bad arguments with one clear line", async () => {
+		const bad = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--bbox", "13.4,52.5,13.3"]);
+		expect(await bad.exited).toBe(2);
+		expect(bad.output()).toMatch(/^--bbox must be west,south,east,north/);
+		const zero = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "0"]);
+		expect(await zero.exited).toBe(2);
+		expect(zero.output()).toMatch(/^--vendors must be an integer from 1/);
+	});
+
+	it("reports an engine it cannot reach instead of hanging", async () => {
+		const port = await freePort();
+		const lost = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "1", "--url", `http://127.0.0.1:${port}`]);
+		expect(await lost.exited).toBe(2);
+		expect(lost.output()).toContain(`onboarding failed: cannot reach the engine at http://127.0.0.1:${port} (ECONNREFUSED)`);
+	});
+});
