@@ -7,6 +7,7 @@ import type { VentaSettings } from "../../lib/engine.ts";
 import { checkReadiness } from "../../lib/health.ts";
 import { prometheusText } from "../../lib/metrics.ts";
 import { bearerToken, createTokenVerifier, type TokenVerifier } from "../../lib/auth.ts";
+import { webhookRoute } from "./webhook-route.ts";
 
 /** Largest JSON body accepted on any route (webhooks included). */
 export const BODY_LIMIT = "256kb";
@@ -86,6 +87,7 @@ const ApiService: ServiceSchema<ApiSettings> = {
 				mappingPolicy: "restrict",
 				bodyParsers: { json: { limit: BODY_LIMIT, strict: false }, urlencoded: false },
 			},
+			webhookRoute(BODY_LIMIT),
 		],
 		log4XXResponses: false,
 		logRequestParams: null,
