@@ -79,10 +79,14 @@ function iso(ms: number | null | undefined): string | null {
 	return typeof ms === "number" && Number.isFinite(ms) ? new Date(ms).toISOString() : null;
 }
 
-/** The user ids an event may belong to, most specific first, without repeats. */
-export function candidateUserIds(event: RevenueCatEvent): string[] {
-	const all = [event.app_user_id, event.original_app_user_id, ...(event.aliases ?? [])];
-	return [...new Set(all.filter((id): id is string => typeof id === "string" && id.length > 0))];
+/** Ids RevenueCat generates for users who have not logged in; never one of our users. */
+const ANONYMOUS_ID = /^\$RCAnonymousID:/;
+/** The shape of a user id (Clerk `user_…`; dev ids alike). */
+const USER_ID = /^[\w.:@|-]{1,128}$/;
+
+/** The user ids an event may belong to, most specific first, without repeats or anonymous ids. */
+export function candidateUserIds(ids: (string | null | undefined)[]): string[] {
+	return [...new Set(ids.filter((id): id is string => typeof id === "string" && USER_ID.test(id) && !ANONYMOUS_ID.test(id)))];
 }
 
 /** The state an owner has after losing access at `updatedAt`. */
@@ -98,10 +102,10 @@ export function planRevenueCatEvent(event: RevenueCatEvent, nowMs = Date.now()):
 
 	if (event.type === "TEST") return { kind: "record", reason: "test" };
 	if (event.type === "TRANSFER") {
-		return { kind: "transfer", from: event.transferred_from ?? [], to: event.transferred_to ?? [], updatedAt };
+		return { kind: "transfer", from: candidateUserIds(event.transferred_from ?? []), to: candidateUserIds(event.transferred_to ?? []), updatedAt };
 	}
 
-	const candidates = candidateUserIds(event);
+	const candidates = candidateUserIds([event.app_user_id, event.original_app_user_id, ...(event.aliases ?? [])]);
 	if (event.type === "EXPIRATION") {
 		return { kind: "set", candidates, subscription: { ...revokedState(updatedAt, store, environment), expiresAt: iso(event.expiration_at_ms) } };
 	}

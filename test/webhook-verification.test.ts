@@ -95,7 +95,9 @@ describe("RevenueCat event mapping", () => {
 	});
 
 	it("looks users up by app_user_id, then original_app_user_id, then aliases", () => {
-		expect(candidateUserIds(base("RENEWAL", { app_user_id: "u1", original_app_user_id: "$RCAnonymousID:x", aliases: ["u1", "u2"] }))).toEqual(["u1", "$RCAnonymousID:x", "u2"]);
+		const event = base("RENEWAL", { app_user_id: "u1", original_app_user_id: "user_0", aliases: ["u1", "$RCAnonymousID:x", "u2", "bad id"] });
+		expect(planRevenueCatEvent(event, now)).toMatchObject({ candidates: ["u1", "user_0", "u2"] });
+		expect(candidateUserIds(["$RCAnonymousID:abc", null, "user_9"])).toEqual(["user_9"]);
 	});
 });
 
