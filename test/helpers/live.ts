@@ -1,0 +1,102 @@
+import WebSocket from "ws";
+import { waitFor } from "./engine.ts";
+
+export type Frame = { op: string; [key: string]: unknown };
+
+/** A real WebSocket client that records every frame and its close code. */
+export class LiveClient {
+	readonly ws: WebSocket;
+	readonly frames: Frame[] = [];
+	closeCode: number | null = null;
+	closeReason = "";
+	#seen = 0;
+
+	private constructor(ws: WebSocket) {
+		this.ws = ws;
+		ws.on("message", data => this.frames.push(JSON.parse(data.toString()) as Frame));
+		ws.on("close", (code, reason) => {
+			this.closeCode = code;
+			this.closeReason = reason.toString();
+		});
+		ws.on("error", () => undefined);
+	}
+
+	/** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
+	static open(url: string, headers: Record<string, string> = {}): Promise<LiveClient> {
+		return new Promise((resolve, reject) => {
+			const ws = new WebSocket(url, { headers });
+			const client = new LiveClient(ws);
+			ws.once("open", () => resolve(client));
+			ws.once("unexpected-response", (_req, res) => {
+				let body = "";
+				res.on("data", d => (body += d));
+				res.on("end", () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode} ${body}`), { status: res.statusCode, body })));
+			});
+			ws.once("error", reject);
+		});
+	}
+
+	send(frame: unknown): void {
+		this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+	}
+
+	/** The next frame (after those already taken) matching `match`. */
+	async next(match: (f: Frame) => boolean = () => true, timeout = 5_000): Promise<Frame> {
+		return waitFor(
+			() => {
+				for (let i = this.#seen; i < this.frames.length; i++) {
+					if (match(this.frames[i]!)) {
+						this.#seen = i + 1;
+						return this.frames[i];
+					}
+				}
+				return undefined;
+			},
+			{ timeout, interval: 10, what: "a matching frame" }
+		);
+	}
+
+	nextOp(op: string, timeout?: number): Promise<Frame> {
+		return this.next(f => f.op === op, timeout);
+	}
+
+	/** Watch and wait for the snapshot. */
+	async watch(spec: Record<string, unknown>): Promise<Frame> {
+		this.send({ op: "watch", ...spec });
+		return this.nextOp("snapshot");
+	}
+
+	closed(timeout = 10_000): Promise<number> {
+		return waitFor(() => this.closeCode, { timeout, what: "socket close" });
+	}
+
+	close(): void {
+		if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close();
+	}
+}
+
+/** Onboards a vendor through REST and activates it; returns its id. */
+export async function activeVendor(baseUrl: string, token: string, name = "Taco Truck"): Promise<string> {
+	const headers = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
+	const created = await fetch(`${baseUrl}/api/vendors`, { method: "POST", headers, body: JSON.stringify({ name, categories: ["food"] }) });
+	if (created.status !== 201) throw new Error(`onboarding failed: ${created.status} ${await created.text()}`);
+	const { id } = (await created.json()) as { id: string };
+	const active = await fetch(`${baseUrl}/api/vendors/${id}/status`, { method: "POST", headers, body: JSON.stringify({ status: "active" }) });
+	if (active.status !== 200) throw new Error(`activation failed: ${active.status} ${await active.text()}`);
+	return id;
+}
+
+/** The REST gateway builds its routes shortly after start; wait until they answer. */
+export function waitForRoutes(baseUrl: string): Promise<unknown> {
+	return waitFor(async () => (await fetch(`${baseUrl}/api/discovery/heatmap?bbox=0,0,1,1`)).status === 200, { what: "REST routes" });
+}
+
+/** A metric value from Prometheus text (first series matching the name and optional label). */
+export function metricValue(text: string, name: string, label?: string): number | undefined {
+	for (const line of text.split("\n")) {
+		if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+		if (label && !line.includes(label)) continue;
+		return Number(line.slice(line.lastIndexOf(" ") + 1));
+	}
+	return undefined;
+}
