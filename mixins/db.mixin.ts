@@ -33,6 +33,9 @@ export type DbMethods = {
 	openStore(collection: string, indexes: IndexSpec[]): Promise<Store>;
 };
 
+/** NeDB appends every write to its file; compacting now and then keeps the file (and the next start) small. */
+const COMPACT_EVERY_MS = 10 * 60_000;
+
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** A store for `collection`: Mongo when MONGO_URL is set, else NeDB persisted under DATA_DIR (or in memory). */
@@ -97,15 +100,34 @@ export function createDbMixin(collection: string, indexes: IndexSpec[] = []): Pa
 				store.init(this.broker, { schema: { collection: name }, logger: this.logger, broker: this.broker });
 				await store.connect();
 				await ensureIndexes(store, Boolean(this.settings.config.mongoUrl), storeIndexes);
+				this.extraStores.push(store);
+				this.trackFile(store);
 				return store;
+			},
+
+			/** Remembers a file-backed NeDB datastore so that it is compacted periodically and on stop. */
+			trackFile(this: any, store: Store) {
+				if (this.settings.config.mongoUrl || !store.db?.filename) return;
+				store.db.setAutocompactionInterval(COMPACT_EVERY_MS);
+				this.nedbFiles.push(store.db);
 			},
 		},
 		created(this: any) {
 			this.adapter = createStore(this.settings.config, collection);
 			this.adapter.init(this.broker, this);
+			this.extraStores = [];
+			this.nedbFiles = [];
 		},
 		async started(this: any) {
 			await ensureIndexes(this.adapter, Boolean(this.settings.config.mongoUrl), indexes);
+			this.trackFile(this.adapter);
+		},
+		async stopped(this: any) {
+			for (const db of this.nedbFiles.splice(0)) {
+				db.stopAutocompaction();
+				await db.compactDatafileAsync();
+			}
+			await Promise.all(this.extraStores.splice(0).map((store: Store) => store.disconnect()));
 		},
 	};
 	return mixin as Partial<ServiceSchema>;

@@ -455,10 +455,6 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 		this.reviewStore = await this.openStore("reviews", [{ fields: { vendorId: 1 } }, { fields: { userId: 1 } }]);
 		this.subscriptionStore = await this.openStore("subscriptions", []);
 	},
-
-	async stopped(this: VendorsThis) {
-		await Promise.all([this.reviewStore?.disconnect(), this.subscriptionStore?.disconnect()]);
-	},
 };
 
 export default VendorsService;
