@@ -1,0 +1,156 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type Page, type WebSocket as PageSocket } from "playwright-core";
+import { buildWeb } from "../scripts/build-web.ts";
+import { startTestEngine, waitFor, type TestEngine } from "./helpers/engine.ts";
+import { ROOT } from "./helpers/process.ts";
+import { startSimulator, type Simulator } from "./helpers/simulator.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.log(`skipped: map page browser tests need ${CHROMIUM} (apt-get install chromium)`);
+
+const BBOX = [13.392, 52.514, 13.408, 52.522] as const;
+const CENTRE = { lat: 52.518, lng: 13.4 };
+const SCREENSHOT = `${ROOT}test-output/map-page.png`;
+
+type Frame = { op: string; [k: string]: unknown };
+
+describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
+	let engine: TestEngine;
+	let sim: Simulator | undefined;
+	let browser: Browser | undefined;
+	let page: Page;
+	const sent: Frame[] = [];
+	const received: Frame[] = [];
+
+	beforeAll(async () => {
+		await buildWeb();
+		engine = await startTestEngine();
+		sim = await startSimulator(engine, { vendors: 16, bbox: BBOX, prefix: "maptest", args: ["--hz", "2", "--offline-per-hour", "0"] });
+		browser = await chromium.launch({
+			executablePath: CHROMIUM,
+			args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+		});
+		page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+		page.on("websocket", (ws: PageSocket) => {
+			ws.on("framesent", f => sent.push(JSON.parse(String(f.payload)) as Frame));
+			ws.on("framereceived", f => received.push(JSON.parse(String(f.payload)) as Frame));
+		});
+		await page.goto(`${engine.baseUrl}/#${CENTRE.lat},${CENTRE.lng},16`);
+	});
+	afterAll(async () => {
+		await browser?.close();
+		await sim?.kill("SIGKILL");
+		await engine?.stop();
+	});
+
+	/** Screen position of every vendor marker, by vendor id. */
+	const markerBoxes = () =>
+		page.$$eval(".vendor-marker[data-id]", els => Object.fromEntries(els.map(el => {
+			const r = el.getBoundingClientRect();
+			return [(el as HTMLElement).dataset.id!, [r.x, r.y]];
+		}))) as Promise<Record<string, [number, number]>>;
+
+	it("loads, connects and watches the viewport", async () => {
+		await page.waitForSelector('#status[data-state="live"]');
+		const watch = await waitFor(() => sent.find(f => f.op === "watch"), { what: "a watch frame" });
+		const [w, s, e, n] = watch.bbox as number[];
+		expect(w).toBeLessThan(CENTRE.lng);
+		expect(e).toBeGreaterThan(CENTRE.lng);
+		expect(s).toBeLessThan(CENTRE.lat);
+		expect(n).toBeGreaterThan(CENTRE.lat);
+		const snapshot = await waitFor(() => received.find(f => f.op === "snapshot"), { what: "a snapshot" });
+		expect((snapshot.cells as string[]).length).toBeGreaterThan(0);
+		// Without MAP_TILES_URL the page says so and draws on a plain background.
+		expect(await page.evaluate(() => document.body.classList.contains("no-tiles"))).toBe(true);
+	});
+
+	it("shows the simulated vendors as markers that move", async () => {
+		await page.waitForFunction(() => document.querySelectorAll(".vendor-marker[data-id]").length >= 8, null, { timeout: 20_000 });
+		const before = await markerBoxes();
+		const moved = await waitFor(async () => {
+			const now = await markerBoxes();
+			return Object.keys(now).find(id => before[id] && Math.hypot(now[id]![0] - before[id]![0], now[id]![1] - before[id]![1]) > 2);
+		}, { timeout: 15_000, what: "a marker to move" });
+		expect(moved).toBeTruthy();
+		expect(await page.textContent("#counts")).toMatch(/^\d+ live · \d+ cells watched$/);
+	});
+
+	it("opens the vendor card from REST when a marker is clicked", async () => {
+		const id = Object.keys(await markerBoxes())[0]!;
+		// Markers glide continuously, so skip Playwright's "stable element" wait.
+		await page.locator(`.vendor-marker[data-id="${id}"]`).click({ force: true });
+		await page.waitForSelector("#vendor-card .name");
+		const shown = await page.getAttribute("#vendor-card", "data-id");
+		const vendor = (await (await fetch(`${engine.baseUrl}/api/vendors/${shown}`)).json()) as { name: string; categories: string[] };
+		expect(await page.textContent("#vendor-card .name")).toBe(vendor.name);
+		expect(await page.textContent("#vendor-card .categories")).toBe(vendor.categories.join(""));
+		expect(await page.textContent("#vendor-card .badges")).toMatch(/no subscription/);
+		expect(await page.textContent("#vendor-card .rating")).toBe("no reviews yet");
+		expect(await page.textContent("#vendor-card .age")).toMatch(/^position \d+ s ago$/);
+		await mkdir(`${ROOT}test-output`, { recursive: true });
+		await page.screenshot({ path: SCREENSHOT });
+		expect(existsSync(SCREENSHOT)).toBe(true);
+	});
+
+	it("lists nearby vendors with text and category filters", async () => {
+		await page.waitForFunction(() => document.querySelectorAll("#nearby li").length >= 8, null, { timeout: 20_000 });
+		const first = (await page.textContent("#nearby li:first-child .name"))!;
+		await page.fill("#q", first);
+		await page.waitForFunction(name => {
+			const names = [...document.querySelectorAll("#nearby li .name")].map(e => e.textContent);
+			return names.length >= 1 && names.every(n => n === name);
+		}, first);
+		await page.fill("#q", "");
+		const category = await page.$eval("#category option:nth-child(2)", o => (o as HTMLOptionElement).value);
+		await page.selectOption("#category", category);
+		await page.waitForFunction(c => {
+			const items = [...document.querySelectorAll("#nearby li .categories")];
+			return items.length >= 1 && items.every(e => e.textContent!.split(" · ").includes(c));
+		}, category);
+	});
+
+	it("shades cells by live count when the heatmap is on", async () => {
+		const answer = page.waitForResponse(r => r.url().includes("/api/discovery/heatmap"));
+		await page.check("#heatmap-toggle");
+		const res = await answer;
+		expect(res.status()).toBe(200);
+		const body = (await res.json()) as { cells: Array<{ cell: string; count: number }> };
+		expect(body.cells.reduce((sum, c) => sum + c.count, 0)).toBeGreaterThan(0);
+		await page.uncheck("#heatmap-toggle");
+	});
+
+	it("re-watches when the map is panned", async () => {
+		const watchesBefore = sent.filter(f => f.op === "watch").length;
+		const snapshotsBefore = received.filter(f => f.op === "snapshot").length;
+		const lastCells = new Set(received.filter(f => f.op === "snapshot").at(-1)!.cells as string[]);
+		const map = (await page.locator("#map").boundingBox())!;
+		await page.mouse.move(map.x + map.width / 2, map.y + map.height / 2);
+		await page.mouse.down();
+		await page.mouse.move(map.x + map.width / 2 - 600, map.y + map.height / 2, { steps: 12 });
+		await page.mouse.up();
+		const watch = await waitFor(() => sent.filter(f => f.op === "watch")[watchesBefore], { what: "a new watch frame" });
+		expect((watch.bbox as number[])[0]).toBeGreaterThan(CENTRE.lng);
+		const snapshot = await waitFor(() => received.filter(f => f.op === "snapshot")[snapshotsBefore], { what: "a new snapshot" });
+		expect((snapshot.cells as string[]).some(c => !lastCells.has(c))).toBe(true);
+	});
+
+	it("shows a dropped connection and reconnects", async () => {
+		const routed: Array<{ close(): Promise<void> }> = [];
+		// From now on sockets go through a pass-through route the test can cut.
+		await page.routeWebSocket(/\/live/, ws => {
+			ws.connectToServer();
+			routed.push(ws);
+		});
+		await page.reload();
+		await page.waitForSelector('#status[data-state="live"]');
+		await waitFor(() => routed.length > 0, { what: "the routed socket" });
+		await routed.at(-1)!.close();
+		await page.waitForSelector('#status[data-state="reconnecting"]');
+		await page.waitForSelector('#status[data-state="live"]', { timeout: 15_000 });
+		expect(routed.length).toBeGreaterThanOrEqual(2);
+		await page.waitForFunction(() => document.querySelectorAll(".vendor-marker[data-id]").length > 0, null, { timeout: 15_000 });
+	});
+});
