@@ -17,6 +17,10 @@ const SCREENSHOT = `${ROOT}test-output/map-page.png`;
 
 type Frame = { op: string; [k: string]: unknown };
 
+/** The callbacks passed to page.evaluate/waitForFunction run in the browser; this file is typed for Node. */
+declare const document: { querySelectorAll(selector: string): ArrayLike<BrowserElement> & Iterable<BrowserElement>; body: { classList: { contains(c: string): boolean } } };
+type BrowserElement = { textContent: string | null; dataset: Record<string, string>; value: string; getBoundingClientRect(): { x: number; y: number } };
+
 describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 	let engine: TestEngine;
 	let sim: Simulator | undefined;
@@ -48,9 +52,9 @@ describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 
 	/** Screen position of every vendor marker, by vendor id. */
 	const markerBoxes = () =>
-		page.$$eval(".vendor-marker[data-id]", els => Object.fromEntries(els.map(el => {
+		page.$$eval(".vendor-marker[data-id]", els => Object.fromEntries((els as unknown as BrowserElement[]).map(el => {
 			const r = el.getBoundingClientRect();
-			return [(el as HTMLElement).dataset.id!, [r.x, r.y]];
+			return [el.dataset.id!, [r.x, r.y]];
 		}))) as Promise<Record<string, [number, number]>>;
 
 	it("loads, connects and watches the viewport", async () => {
@@ -104,7 +108,7 @@ describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 			return names.length >= 1 && names.every(n => n === name);
 		}, first);
 		await page.fill("#q", "");
-		const category = await page.$eval("#category option:nth-child(2)", o => (o as HTMLOptionElement).value);
+		const category = await page.$eval("#category option:nth-child(2)", o => (o as unknown as BrowserElement).value);
 		await page.selectOption("#category", category);
 		await page.waitForFunction(c => {
 			const items = [...document.querySelectorAll("#nearby li .categories")];
