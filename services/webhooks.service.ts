@@ -1,6 +1,7 @@
 import { Errors, type Context, type Service, type ServiceSchema } from "moleculer";
 import type { VentaSettings } from "../lib/engine.ts";
 import { emitDomainEvent } from "../lib/events.ts";
+import { KeyedQueue } from "../lib/keyed-queue.ts";
 import { verifySvix } from "../lib/svix.ts";
 import { clerkEnvelope, ClerkPayloadError, planClerkEvent } from "../lib/clerk.ts";
 import { planRevenueCatEvent, revenueCatAuthorized, revenueCatBody, revokedState, type SubscriptionState } from "../lib/revenuecat.ts";
@@ -56,7 +57,6 @@ type Applied = Record<string, unknown>;
 type OwnerChange = { userId: string; subscription: SubscriptionState; vendorIds: string[] };
 
 type WebhooksMethods = {
-	exclusive<T>(key: string, task: () => Promise<T>): Promise<T>;
 	receive(ctx: Context, source: WebhookSource, eventId: string, type: string, payload: string): Promise<WebhookAnswer>;
 	applyRecorded(ctx: Context, id: string, force: boolean): Promise<{ doc: InboxDoc; duplicate: boolean }>;
 	applyEvent(ctx: Context, doc: InboxDoc): Promise<Applied>;
@@ -65,7 +65,8 @@ type WebhooksMethods = {
 	heldSubscription(userId: string, exceptId: string): Promise<SubscriptionState | null>;
 	ownerOf(ctx: Context, ids: string[]): Promise<string | null>;
 };
-type WebhooksVars = { adapter: Store; locks: Map<string, Promise<unknown>> };
+/** `queue` runs deliveries of the same event one after another on this node; the store claim covers other nodes. */
+type WebhooksVars = { adapter: Store; queue: KeyedQueue };
 
 const notConfigured = (variable: string) =>
 	new Errors.MoleculerError(`Webhook endpoint is not configured: set ${variable}`, 503, "WEBHOOK_NOT_CONFIGURED", { variable });
@@ -164,7 +165,7 @@ const WebhooksService: ServiceSchema<VentaSettings, WebhooksMethods, WebhooksVar
 			params: { id: { type: "string", min: 1 }, force: { type: "boolean", optional: true, convert: true } },
 			async handler(ctx: Context<ReplayParams>): Promise<InboxEntry> {
 				const { id, force = false } = ctx.params;
-				return this.exclusive(id, async () => {
+				return this.queue.run(id, async () => {
 					const { doc } = await this.applyRecorded(ctx, id, force);
 					return toEntry(doc);
 				});
@@ -173,25 +174,10 @@ const WebhooksService: ServiceSchema<VentaSettings, WebhooksMethods, WebhooksVar
 	},
 
 	methods: {
-		/** Runs tasks for the same key one after another on this node. */
-		exclusive<T>(key: string, task: () => Promise<T>): Promise<T> {
-			const previous = this.locks.get(key) ?? Promise.resolve();
-			const run = previous.then(task);
-			const tail = run.then(
-				() => undefined,
-				() => undefined
-			);
-			this.locks.set(key, tail);
-			void tail.then(() => {
-				if (this.locks.get(key) === tail) this.locks.delete(key);
-			});
-			return run;
-		},
-
 		/** Records a verified event (once per id), then applies it unless it was applied before. */
 		async receive(ctx: Context, source: WebhookSource, eventId: string, type: string, payload: string) {
 			const id = `${source}:${eventId}`;
-			return this.exclusive(id, async () => {
+			return this.queue.run(id, async () => {
 				const receivedAt = new Date().toISOString();
 				const doc: InboxDoc = {
 					_id: id,
@@ -356,7 +342,7 @@ const WebhooksService: ServiceSchema<VentaSettings, WebhooksMethods, WebhooksVar
 	},
 
 	created() {
-		this.locks = new Map();
+		this.queue = new KeyedQueue();
 	},
 };
 
