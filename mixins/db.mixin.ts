@@ -38,12 +38,28 @@ const COMPACT_EVERY_MS = 10 * 60_000;
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
+const MemoryAdapter = (DbService as unknown as { MemoryAdapter: new (opts?: object) => Store }).MemoryAdapter;
+
+/**
+ * moleculer-db's NeDB adapter, with its `update` wrapper replaced: the original promisifies a
+ * function that returns a Promise, and Node prints a DEP0174 warning on every write.
+ */
+class EmbeddedAdapter extends MemoryAdapter {
+	override async connect() {
+		const loaded = super.connect();
+		const db = this.db;
+		const update = Object.getPrototypeOf(db).update as (...args: unknown[]) => void;
+		db.update = (query: object, change: object, options: object) =>
+			new Promise((resolve, reject) => update.call(db, query, change, options, (err: Error | null, ...results: unknown[]) => (err ? reject(err) : resolve(results))));
+		return loaded;
+	}
+}
+
 /** A store for `collection`: Mongo when MONGO_URL is set, else NeDB persisted under DATA_DIR (or in memory). */
 export function createStore(config: Config, collection: string): Store {
 	if (config.mongoUrl) return new MongoAdapter(config.mongoUrl, { useUnifiedTopology: true }) as unknown as Store;
-	const MemoryAdapter = (DbService as unknown as { MemoryAdapter: new (opts?: object) => Store }).MemoryAdapter;
-	if (isMemoryDataDir(config)) return new MemoryAdapter();
-	return new MemoryAdapter({ filename: join(config.dataDir, `${collection}.db`) });
+	if (isMemoryDataDir(config)) return new EmbeddedAdapter();
+	return new EmbeddedAdapter({ filename: join(config.dataDir, `${collection}.db`) });
 }
 
 async function ensureIndexes(store: Store, mongo: boolean, indexes: IndexSpec[]): Promise<void> {
