@@ -191,8 +191,8 @@ const GeoService: ServiceSchema<VentaSettings & { rest: string }, GeoMethods, Ge
 				if (now - (this.lastReport.get(id) ?? 0) < minGapMs) {
 					throw new Errors.MoleculerClientError(`At most ${this.settings.config.positionMaxHz} positions per second`, 429, "RATE_LIMITED");
 				}
-				this.lastReport.set(id, now);
 				const result = await ctx.call<UpdateResult, UpdateParams>("geo.update", { vendorId: id, lat, lng, ts, acc, hdg, spd });
+				this.lastReport.set(id, now);
 				if (!result.applied) throw new Errors.MoleculerClientError("Position is older than the vendor's latest one", 409, "CONFLICT", { reason: "stale" });
 				const { location, previous } = result;
 				const { vendorId: _id, cell, online: _online, ...position } = location;
