@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
 import { startTestEngine, waitFor, type TestEngine } from "./helpers/engine.ts";
 import { eventRecorder } from "./helpers/event-recorder.ts";
-import { clerkUserEvent, newWhsec, post, svixHeaders } from "./helpers/webhooks.ts";
+import { clerkUserEvent, MONGO_URL, newWhsec, post, storeEnv, svixHeaders, type StoreKind } from "./helpers/webhooks.ts";
 import type { InboxEntry } from "../services/webhooks.service.ts";
 
 const newUserId = () => `user_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
 
-describe("POST /webhooks/clerk", () => {
+function clerkSuite(store: StoreKind) {
 	const secret = newWhsec();
 	const recorder = eventRecorder([
 		"communication.webhook_received",
@@ -29,7 +29,7 @@ describe("POST /webhooks/clerk", () => {
 		});
 
 	beforeAll(async () => {
-		engine = await startTestEngine({ SERVICES: "api,users,vendors,webhooks", CLERK_WEBHOOK_SECRET: secret }, [recorder.schema]);
+		engine = await startTestEngine({ SERVICES: "api,users,vendors,webhooks", CLERK_WEBHOOK_SECRET: secret, ...storeEnv(store, "wh-clerk") }, [recorder.schema]);
 		url = `${engine.baseUrl}/webhooks/clerk`;
 		// moleculer-web builds the REST aliases shortly after the services appear.
 		await waitFor(async () => (await fetch(`${engine.baseUrl}/api/vendors`)).status !== 404, { what: "REST aliases" });
@@ -186,7 +186,10 @@ describe("POST /webhooks/clerk", () => {
 		expect(await inbox()).toHaveLength(before);
 		expect((await fetch(`${engine.baseUrl}/health/ready`)).status).toBe(200);
 	});
-});
+}
+
+describe("POST /webhooks/clerk on the embedded store", () => clerkSuite("embedded"));
+describe.skipIf(!MONGO_URL)("POST /webhooks/clerk on Mongo", () => clerkSuite("mongo"));
 
 describe("webhook endpoints without their secrets", () => {
 	let engine: TestEngine;

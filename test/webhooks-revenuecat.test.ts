@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes, randomUUID } from "node:crypto";
 import { startTestEngine, waitFor, type TestEngine } from "./helpers/engine.ts";
 import { eventRecorder } from "./helpers/event-recorder.ts";
-import { post, revenueCatEvent } from "./helpers/webhooks.ts";
+import { MONGO_URL, post, revenueCatEvent, storeEnv, type StoreKind } from "./helpers/webhooks.ts";
 import type { InboxEntry } from "../services/webhooks.service.ts";
 
 const newUserId = () => `user_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
@@ -10,7 +10,7 @@ const DAY = 86_400_000;
 
 type VendorView = { id: string; ownerId: string | null; status: string; subscription: { active: boolean; entitlements: string[]; expiresAt: string | null } };
 
-describe("POST /webhooks/revenuecat (REQUIRE_SUBSCRIPTION=true)", () => {
+function revenueCatSuite(store: StoreKind) {
 	const authorization = `Bearer rc_${randomBytes(18).toString("base64url")}`;
 	const recorder = eventRecorder(["payments.subscription_changed", "marketplace.vendor_status_changed", "communication.webhook_received"]);
 	let engine: TestEngine;
@@ -34,7 +34,7 @@ describe("POST /webhooks/revenuecat (REQUIRE_SUBSCRIPTION=true)", () => {
 		fetch(`${engine.baseUrl}/api/vendors/${o.vendorId}/status`, { method: "POST", headers: o.headers, body: JSON.stringify({ status: "active" }) });
 
 	beforeAll(async () => {
-		engine = await startTestEngine({ SERVICES: "api,users,vendors,webhooks", REVENUECAT_WEBHOOK_AUTH: authorization, REQUIRE_SUBSCRIPTION: "true" }, [recorder.schema]);
+		engine = await startTestEngine({ SERVICES: "api,users,vendors,webhooks", REVENUECAT_WEBHOOK_AUTH: authorization, REQUIRE_SUBSCRIPTION: "true", ...storeEnv(store, "wh-rc") }, [recorder.schema]);
 		url = `${engine.baseUrl}/webhooks/revenuecat`;
 		await waitFor(async () => (await fetch(`${engine.baseUrl}/api/vendors`)).status !== 404, { what: "REST aliases" });
 	});
@@ -151,4 +151,7 @@ describe("POST /webhooks/revenuecat (REQUIRE_SUBSCRIPTION=true)", () => {
 		expect(missing.json).toMatchObject({ type: "VALIDATION_ERROR", data: { fields: ["event.id"] } });
 		expect((await post(url, '{"event":', { "content-type": "application/json" })).status).toBe(401);
 	});
-});
+}
+
+describe("POST /webhooks/revenuecat (REQUIRE_SUBSCRIPTION=true) on the embedded store", () => revenueCatSuite("embedded"));
+describe.skipIf(!MONGO_URL)("POST /webhooks/revenuecat (REQUIRE_SUBSCRIPTION=true) on Mongo", () => revenueCatSuite("mongo"));

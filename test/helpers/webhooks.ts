@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { svixSign } from "../../lib/svix.ts";
+import { uniqueNamespace } from "./engine.ts";
 
 /** A fresh Clerk-style signing secret. */
 export const newWhsec = () => `whsec_${randomBytes(24).toString("base64")}`;
@@ -57,4 +58,15 @@ export function clerkUserEvent(type: "user.created" | "user.updated", user: { id
 /** A RevenueCat webhook body. */
 export function revenueCatEvent(event: Record<string, unknown>): string {
 	return JSON.stringify({ api_version: "1.0", event: { id: randomUUID(), event_timestamp_ms: Date.now(), store: "APP_STORE", environment: "PRODUCTION", ...event } });
+}
+
+export const MONGO_URL = process.env.MONGO_URL;
+export type StoreKind = "embedded" | "mongo";
+
+/** Engine variables for a store: nothing for the embedded one, a database of its own on Mongo. */
+export function storeEnv(store: StoreKind, label: string): Record<string, string> {
+	if (store === "embedded") return {};
+	const url = new URL(MONGO_URL!);
+	url.pathname = `/${uniqueNamespace(`venta-${label}`)}`;
+	return { MONGO_URL: url.toString() };
 }
