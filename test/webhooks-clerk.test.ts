@@ -130,6 +130,16 @@ function clerkSuite(store: StoreKind) {
 		expect(recorder.named("communication.webhook_received").filter(e => e.data.eventId === headers["svix-id"])).toHaveLength(1);
 	});
 
+	it("applies once when the same delivery reaches the action concurrently (no HTTP in between)", async () => {
+		const id = newUserId();
+		const body = clerkUserEvent("user.created", { id });
+		const headers = svixHeaders(body, { secret });
+		const answers = await Promise.all(Array.from({ length: 8 }, () => engine.broker.call<{ duplicate: boolean; status: string }, object>("webhooks.clerk", { body, headers })));
+		expect(answers.every(a => a.status === "applied")).toBe(true);
+		expect(answers.filter(a => !a.duplicate)).toHaveLength(1);
+		expect((await inbox()).find(e => e.eventId === headers["svix-id"])).toMatchObject({ attempts: 1, history: [{ outcome: "applied" }] });
+	});
+
 	it("user.deleted soft-deletes the user and pauses and detaches their vendors", async () => {
 		const id = newUserId();
 		const token = await engine.token(id);
