@@ -14,6 +14,8 @@ export function revenueCatAuthorized(expected: string, header: string | undefine
 }
 
 const ids = z.array(z.string()).nullish();
+/** Epoch milliseconds that a Date can hold. */
+const epochMs = z.number().int().min(0).max(8.64e15).nullish();
 
 /** The fields we use; anything else RevenueCat sends is kept in the recorded payload. */
 export const revenueCatBody = z.looseObject({
@@ -28,11 +30,11 @@ export const revenueCatBody = z.looseObject({
 		entitlement_ids: ids,
 		product_id: z.string().nullish(),
 		period_type: z.string().nullish(),
-		purchased_at_ms: z.number().nullish(),
-		expiration_at_ms: z.number().nullish(),
+		purchased_at_ms: epochMs,
+		expiration_at_ms: epochMs,
 		environment: z.string().nullish(),
 		store: z.string().nullish(),
-		event_timestamp_ms: z.number().nullish(),
+		event_timestamp_ms: epochMs,
 		transferred_from: ids,
 		transferred_to: ids,
 	}),

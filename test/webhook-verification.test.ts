@@ -94,6 +94,11 @@ describe("RevenueCat event mapping", () => {
 		expect(planRevenueCatEvent(base("SOMETHING_NEW_2027"), now)).toEqual({ kind: "record", reason: "unknown_type" });
 	});
 
+	it("refuses timestamps a Date cannot hold", () => {
+		const parsed = revenueCatBody.safeParse({ event: { id: "e", type: "RENEWAL", expiration_at_ms: 1e20 } });
+		expect(parsed.success).toBe(false);
+	});
+
 	it("looks users up by app_user_id, then original_app_user_id, then aliases", () => {
 		const event = base("RENEWAL", { app_user_id: "u1", original_app_user_id: "user_0", aliases: ["u1", "$RCAnonymousID:x", "u2", "bad id"] });
 		expect(planRevenueCatEvent(event, now)).toMatchObject({ candidates: ["u1", "user_0", "u2"] });
