@@ -98,6 +98,18 @@ describe("session tokens at the REST gateway", () => {
 		}
 	});
 
+	it("answers 503, not 404, when no users service can resolve the caller", async () => {
+		const noUsers = await startTestEngine({ SERVICES: "api,vendors" });
+		try {
+			await waitForMarketplaceRoutes(noUsers.baseUrl);
+			const res = await restClient(noUsers.baseUrl).get("/api/vendors", await noUsers.token("user_1"));
+			expect(res.status).toBe(503);
+			expect(res.body).toMatchObject({ code: 503, type: "SERVICE_UNAVAILABLE" });
+		} finally {
+			await noUsers.stop();
+		}
+	});
+
 	it("works with no set-up: the generated dev secret under DATA_DIR signs `npm run token` output", async () => {
 		const dataDir = await mkdtemp(join(tmpdir(), "venta-token-"));
 		const zeroSetup = await startTestEngine({ SERVICES: "api,users,vendors", AUTH_DEV_SECRET: undefined, DATA_DIR: dataDir });

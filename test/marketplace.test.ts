@@ -225,6 +225,14 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		}
 	});
 
+	it("creates a user exactly once when the first requests arrive together", async () => {
+		const fresh = await token("user_burst");
+		const answers = await Promise.all(Array.from({ length: 8 }, () => api.get("/api/me", fresh)));
+		expect(answers.map(a => a.status)).toEqual(Array(8).fill(200));
+		expect(new Set(answers.map(a => a.body.createdAt)).size).toBe(1);
+		expect(seen.filter(e => e.name === "marketplace.user_registered" && e.payload.context.userId === "user_burst")).toHaveLength(1);
+	});
+
 	it("round-trips favourites", async () => {
 		const vendor = await onboard("user_owner", { name: "Fave Stall" });
 		const fan = await token("user_fan");

@@ -94,6 +94,12 @@ const ApiService: ServiceSchema<ApiSettings> = {
 		logResponseData: null,
 	},
 
+	actions: {
+		// A request is handled once: the calls inside it retry on their own, while retrying the whole
+		// HTTP handling would re-run a consumed request (and answer 404 instead of the real error).
+		rest: { retryPolicy: { enabled: false } },
+	},
+
 	methods: {
 		/** Body parser failures in the DESIGN error format: invalid JSON is 400, an oversized body 413. */
 		reformatError(err: Errors.MoleculerError) {
@@ -111,7 +117,13 @@ const ApiService: ServiceSchema<ApiSettings> = {
 			const token = bearerToken(req.headers.authorization);
 			if (!token) return null;
 			const verified = await this.verifyToken(token);
-			return ctx.call("users.resolve", { id: verified.sub, claims: verified.claims });
+			return ctx.call("users.resolve", { id: verified.sub, claims: verified.claims }).catch((err: Error) => {
+				// No users service reachable: the caller cannot be resolved right now, which is not a 404.
+				if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError) {
+					throw new Errors.MoleculerError("The identity service is unavailable", 503, "SERVICE_UNAVAILABLE");
+				}
+				throw err;
+			});
 		},
 
 		/** Enforces the actions' `auth` property, the one place where anonymous calls are refused. */
