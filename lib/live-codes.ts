@@ -10,6 +10,8 @@ export const ERROR_CODES = {
 	FORBIDDEN: "FORBIDDEN",
 	RATE_LIMITED: "RATE_LIMITED",
 	TOO_MANY_CELLS: "TOO_MANY_CELLS",
+	/** A dependency (the geo store) did not answer; retry the request. */
+	UNAVAILABLE: "UNAVAILABLE",
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 

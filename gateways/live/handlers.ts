@@ -88,8 +88,10 @@ export function liveBehavior(deps: LiveDeps): WebSocketBehavior<SocketData> {
 		try {
 			vendors = cells.length === 0 ? [] : await broker.call<StoredPosition[], { cells: readonly string[] }>("geo.inCells", { cells });
 		} catch (err) {
+			// The watch set stays in place (updates flow); the client retries the watch for its snapshot.
 			logger.warn({ err: (err as Error).message }, "Snapshot failed");
-			vendors = [];
+			if (!ud.closed && ud.watchGen === gen) sendError(ws, ERROR_CODES.UNAVAILABLE, "Snapshot unavailable; send the watch again");
+			return;
 		}
 		if (ud.closed || ud.watchGen !== gen) return;
 		const snapshot = encode.snapshot(cells, vendors.map(v => positionView(v.vendorId, v, v.cell)));

@@ -60,10 +60,12 @@ export class LiveClient {
 		return this.next(f => f.op === op, timeout);
 	}
 
-	/** Watch and wait for the snapshot. */
+	/** Watch and wait for the snapshot (an error frame rejects). */
 	async watch(spec: Record<string, unknown>): Promise<Frame> {
 		this.send({ op: "watch", ...spec });
-		return this.nextOp("snapshot");
+		const answer = await this.next(f => f.op === "snapshot" || f.op === "error");
+		if (answer.op === "error") throw Object.assign(new Error(`watch refused: ${answer.code} ${answer.message}`), { frame: answer });
+		return answer;
 	}
 
 	closed(timeout = 10_000): Promise<number> {
