@@ -1,4 +1,4 @@
-import { ServiceBroker, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
+import { ServiceBroker, type BrokerOptions, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import type { Config, RoleName } from "../config/index.ts";
 import { createBrokerOptions } from "../moleculer.config.ts";
 
@@ -29,10 +29,10 @@ export function withConfig(schema: ServiceSchema<any, any, any, any>, config: Co
 
 /**
  * A broker with the services `config.services` names (plus `extra`), not yet started.
- * `server.ts` runs it; tests build engines the same way.
+ * `server.ts` runs it; tests build engines the same way; `npm run repl` adds `replOptions`.
  */
-export async function createEngine(config: Config, extra: ServiceSchema<any, any, any, any>[] = []): Promise<ServiceBroker> {
-	const broker = new ServiceBroker(createBrokerOptions(config));
+export async function createEngine(config: Config, extra: ServiceSchema<any, any, any, any>[] = [], options: Partial<BrokerOptions> = {}): Promise<ServiceBroker> {
+	const broker = new ServiceBroker({ ...createBrokerOptions(config), ...options });
 	for (const name of config.services) {
 		broker.createService(withConfig((await catalog[name]()).default, config));
 	}

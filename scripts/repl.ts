@@ -1,0 +1,50 @@
+/**
+ * `npm run repl` — an operator's REPL (moleculer-repl) with the live-operations commands of
+ * scripts/repl-commands.ts next to the built-ins (nodes, services, actions, call, emit, metrics …).
+ *
+ * With NATS_URL: a node of its own (`repl-<host>-<pid>`) joins the cluster and runs no
+ * service, so it never takes traffic. Without: the whole embedded engine runs in this process
+ * with the REPL attached (as `npm run dev`).
+ */
+import { hostname } from "node:os";
+import { ServiceBroker } from "moleculer";
+import { ConfigError, loadConfig, type Config } from "../config/index.ts";
+import { createBrokerOptions } from "../moleculer.config.ts";
+import { createEngine } from "../lib/engine.ts";
+import { runUntilSignalled } from "../lib/lifecycle.ts";
+import { operatorIdentity } from "../lib/ops.ts";
+import { replCommands } from "./repl-commands.ts";
+
+function readConfig(): Config {
+	try {
+		// Logs would interleave with the prompt: warnings and errors only, unless LOG_LEVEL says otherwise.
+		const env: NodeJS.ProcessEnv = { LOG_LEVEL: "warn", ...process.env };
+		// A REPL node joining a cluster keeps nothing on disk.
+		return loadConfig(env.NATS_URL ? { ...env, DATA_DIR: ":memory:" } : env);
+	} catch (err) {
+		if (err instanceof ConfigError) {
+			process.stderr.write(`${err.message}\n`);
+			process.exit(1);
+		}
+		throw err;
+	}
+}
+
+const replNodeId = () => `repl-${hostname().replace(/[^\w.-]/g, "-").slice(0, 40)}-${process.pid}`;
+
+const config = readConfig();
+const operator = operatorIdentity();
+const replOptions = { delimiter: config.natsUrl ? `venta(${config.namespace}) $` : "venta $", customCommands: replCommands(operator) };
+
+const broker = config.natsUrl
+	? new ServiceBroker({ ...createBrokerOptions({ ...config, nodeId: replNodeId() }), replOptions })
+	: await createEngine(config, [], { replOptions });
+
+await runUntilSignalled(broker);
+if (config.natsUrl) {
+	// Give discovery one heartbeat so `nodes` and the commands see the cluster straight away.
+	await broker.waitForServices([], 0).catch(() => undefined);
+	await new Promise(r => setTimeout(r, 500));
+}
+console.log(`Venta REPL on node ${broker.nodeID} as ${operator.id}. Type "help" for commands, "exit" to leave.`);
+broker.repl();
