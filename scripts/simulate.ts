@@ -4,7 +4,7 @@
  * vendors offline. Works against any running engine (`--url`, `--live-url`).
  */
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/index.ts";
+import { ConfigError, loadConfig, type Config } from "../config/index.ts";
 import { mintDevToken } from "../lib/auth.ts";
 import { advance, createMotion, DEFAULT_CITY_BBOX, DEFAULT_MOTION, fix, seededRng, type BBox, type MotionOptions, type Rng, type VendorMotion } from "../lib/vendor-motion.ts";
 
@@ -87,17 +87,20 @@ function readOptions(): Options {
 		process.stdout.write(`${USAGE}\n`);
 		process.exit(0);
 	}
-	let config;
-	try {
-		config = loadConfig();
-	} catch (err) {
-		fail(err instanceof ConfigError ? err.message : String(err));
-	}
-	const url = (values.url ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, "");
+	// The engine's config supplies defaults only: with every option given, the environment is not read.
+	let config: Config | undefined;
+	const engineConfig = (): Config => {
+		try {
+			return (config ??= loadConfig());
+		} catch (err) {
+			fail(err instanceof ConfigError ? err.message : String(err));
+		}
+	};
+	const url = (values.url ?? `http://127.0.0.1:${engineConfig().port}`).replace(/\/+$/, "");
 	if (!/^https?:\/\/[^/]+/.test(url)) fail(`--url must be an http(s) URL, got "${url}"`);
-	const liveUrl = values["live-url"] ?? `${url.replace(/^http/, "ws").replace(/:\d+$/, "")}:${config.livePort}/live`;
+	const liveUrl = values["live-url"] ?? `${url.replace(/^http/, "ws").replace(/:\d+$/, "")}:${engineConfig().livePort}/live`;
 	if (!/^wss?:\/\/[^/]+/.test(liveUrl)) fail(`--live-url must be a ws(s) URL, got "${liveUrl}"`);
-	const secret = values["token-secret"] ?? config.devSecret;
+	const secret = values["token-secret"] ?? engineConfig().devSecret;
 	if (!secret) fail("No dev token secret: pass --token-secret or set AUTH_DEV_SECRET (the engine's), or run where the engine keeps its DATA_DIR");
 	if (!/^[\w-]{1,32}$/.test(values.prefix)) fail(`--prefix must be 1-32 letters, digits, '_' or '-', got "${values.prefix}"`);
 	return {
