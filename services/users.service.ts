@@ -33,6 +33,7 @@ type UsersThis = Service<VentaSettings> & DbMethods & {
 	liveUser(id: string): Promise<UserDoc>;
 	createUser(ctx: Context, fields: Partial<User> & { id: string }): Promise<UserDoc>;
 	changed(ctx: Context, before: UserDoc, set: Partial<UserDoc>): Promise<User>;
+	setFavorite(ctx: Context<unknown, CallerMeta>, vendorId: string, favorite: boolean): Promise<{ favorites: string[] }>;
 };
 
 const userId = { type: "string", min: 1, max: 128, pattern: /^[\w.:@|-]+$/ } as const;
@@ -89,6 +90,9 @@ const UsersService: ServiceSchema<VentaSettings, any, any, UsersThis> = {
 			auth: "required",
 			params: { $$strict: true, firstName: nameField, lastName: nameField, imageUrl: urlField },
 			async handler(this: UsersThis, ctx: Context<UpdateMeParams, CallerMeta>): Promise<User> {
+				if (Object.keys(ctx.params).length === 0) {
+					throw new Errors.ValidationError("Nothing to change", "VALIDATION_ERROR", [{ type: "required", field: "body", message: "Send at least one field to change." }]);
+				}
 				const before = await this.liveUser(caller(ctx).id);
 				return this.changed(ctx, before, ctx.params);
 			},
@@ -113,10 +117,7 @@ const UsersService: ServiceSchema<VentaSettings, any, any, UsersThis> = {
 			params: { $$strict: true, vendorId: vendorIdParam },
 			async handler(this: UsersThis, ctx: Context<FavoriteParams, CallerMeta>): Promise<{ favorites: string[] }> {
 				await ctx.call("vendors.get", { id: ctx.params.vendorId });
-				const user = await this.liveUser(caller(ctx).id);
-				const doc: UserDoc = await this.adapter.updateById(user.id, { $addToSet: { favorites: ctx.params.vendorId } });
-				await this.clearCache();
-				return { favorites: doc.favorites };
+				return this.setFavorite(ctx, ctx.params.vendorId, true);
 			},
 		},
 
@@ -126,10 +127,7 @@ const UsersService: ServiceSchema<VentaSettings, any, any, UsersThis> = {
 			auth: "required",
 			params: { $$strict: true, vendorId: vendorIdParam },
 			async handler(this: UsersThis, ctx: Context<FavoriteParams, CallerMeta>): Promise<{ favorites: string[] }> {
-				const user = await this.liveUser(caller(ctx).id);
-				const doc: UserDoc = await this.adapter.updateById(user.id, { $pull: { favorites: ctx.params.vendorId } });
-				await this.clearCache();
-				return { favorites: doc.favorites };
+				return this.setFavorite(ctx, ctx.params.vendorId, false);
 			},
 		},
 
@@ -160,9 +158,10 @@ const UsersService: ServiceSchema<VentaSettings, any, any, UsersThis> = {
 				const before = await this.findUser(ctx.params.id);
 				if (!before) throw notFound(ctx.params.id);
 				if (!before.deletedAt) {
+					// Vendors first: if that fails, the user is still live and a retry does both.
+					await ctx.call("vendors.detachOwner", { ownerId: before.id });
 					await this.adapter.updateById(before.id, { $set: { deletedAt: new Date().toISOString(), favorites: [] } });
 					await this.clearCache();
-					await ctx.call("vendors.detachOwner", { ownerId: before.id });
 					await emitDomainEvent(this as never, ctx, "marketplace.user_deleted", { id: before.id }, { userId: before.id });
 				}
 				return { id: before.id, deleted: true };
@@ -229,6 +228,19 @@ const UsersService: ServiceSchema<VentaSettings, any, any, UsersThis> = {
 			await this.clearCache();
 			await emitDomainEvent(this as never, ctx, "marketplace.user_registered", publicUser(doc), { userId: id });
 			return doc;
+		},
+
+		/** Adds or removes a favourite atomically; emits `marketplace.user_updated` when the list changed. */
+		async setFavorite(this: UsersThis, ctx: Context<unknown, CallerMeta>, vendorId: string, favorite: boolean) {
+			const before = await this.liveUser(caller(ctx).id);
+			const update = favorite ? { $addToSet: { favorites: vendorId } } : { $pull: { favorites: vendorId } };
+			const after = fromDoc(await this.adapter.updateById(before.id, update));
+			if (after.favorites.length !== before.favorites.length) {
+				await this.clearCache();
+				const data = { id: after.id, changes: { favorites: after.favorites }, favorite: { vendorId, added: favorite } };
+				await emitDomainEvent(this as never, ctx, "marketplace.user_updated", data, { userId: after.id, vendorId });
+			}
+			return { favorites: after.favorites };
 		},
 
 		/** Applies a change; emits `marketplace.user_updated` with the fields that changed. */

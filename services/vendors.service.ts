@@ -86,6 +86,8 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 			params: { $$strict: true, ...profileParams },
 			async handler(this: VendorsThis, ctx: Context<CreateParams, CallerMeta & { $statusCode?: number; $location?: string }>): Promise<Vendor> {
 				const user = caller(ctx);
+				// Role first: if that fails nothing is created, and the client's retry makes no duplicate.
+				if (user.role === "customer") await ctx.call("users.setRole", { id: user.id, role: "vendor" });
 				const now = new Date().toISOString();
 				const held: (Subscription & { _id: string }) | null = await this.subscriptionStore.findById(user.id);
 				const { _id: _owner, ...heldSubscription } = held ?? { _id: "" };
@@ -108,7 +110,6 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 				};
 				const vendor = toVendor(fromDoc(await this.adapter.insert(doc)));
 				await this.clearCache();
-				if (user.role === "customer") await ctx.call("users.setRole", { id: user.id, role: "vendor" });
 				await emitDomainEvent(this as never, ctx, "marketplace.vendor_onboarded", vendor, { vendorId: vendor.id, userId: user.id });
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/vendors/${vendor.id}`;

@@ -98,6 +98,8 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		expect(anon.body).toMatchObject({ code: 401, type: "NO_TOKEN" });
 		expect((await api.get(`/api/vendors/${vendor.id}`)).body.name).toBe("Taco Palace");
 		expect((await api.get("/api/vendors/ven_missing")).status).toBe(404);
+		// `location: null` turns a stall back into a vendor without a fixed place.
+		expect((await api.patch(`/api/vendors/${vendor.id}`, { location: null }, await token("user_owner"))).body.location).toBeUndefined();
 	});
 
 	it("refuses forged, expired, unsigned and malformed tokens with 401", async () => {
@@ -245,6 +247,8 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		expect((await api.put(`/api/me/favorites/${vendor.id}`)).status).toBe(401);
 		expect((await api.del(`/api/me/favorites/${vendor.id}`, fan)).body).toEqual({ favorites: [] });
 		expect((await api.get("/api/me/favorites", fan)).body).toEqual({ rows: [], total: 0 });
+		const favoriteEvents = seen.filter(e => e.name === "marketplace.user_updated" && e.payload.context.vendorId === vendor.id);
+		expect(favoriteEvents.map(e => e.payload.data.favorite)).toEqual([{ vendorId: vendor.id, added: true }, { vendorId: vendor.id, added: false }]);
 	});
 
 	it("keeps one review per user and the rating average and count", async () => {
@@ -344,6 +348,7 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		const me = await api.patch("/api/me", { firstName: "Bo", imageUrl: "https://img.example/bo.png" }, await token("user_bo"));
 		expect(me.body).toMatchObject({ id: "user_bo", firstName: "Bo", role: "customer" });
 		expect((await api.patch("/api/me", { role: "admin" }, await token("user_bo"))).status).toBe(422);
+		expect((await api.patch("/api/me", {}, await token("user_bo"))).status).toBe(422);
 
 		const vendor = await onboard("user_bo", { name: "Bo's Buns" });
 		await activate("user_bo", vendor.id);
