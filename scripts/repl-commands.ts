@@ -26,7 +26,7 @@ type ReplCustomCommand = NonNullable<ReplOptions["customCommands"]>[number];
 type Options = Record<string, string | boolean | undefined>;
 type Input = { args: string[]; options: Options; operator: Caller };
 type Helpers = { table: (rows: unknown[][], config?: object) => string; getBorderCharacters: (name: string) => object; kleur: Record<string, (s: string) => string> };
-type Spec = {
+export type Spec = {
 	command: string;
 	usage: string;
 	description: string;
@@ -39,15 +39,17 @@ class UsageError extends Error {
 	override name = "UsageError";
 }
 
-/** Prints tables and lines to stdout (the REPL's console). */
+/** Prints tables and lines (to the REPL's console unless told otherwise). */
 export class Output {
 	readonly #helpers: Helpers | null;
-	constructor(helpers: Helpers | null) {
+	readonly #write: (text: string) => void;
+	constructor(helpers: Helpers | null, write: (text: string) => void = text => console.log(text)) {
 		this.#helpers = helpers;
+		this.#write = write;
 	}
 
 	line(text = ""): void {
-		console.log(text);
+		this.#write(text);
 	}
 
 	/** A table of `rows` with the given columns (key → heading); "(none)" when empty. */
@@ -89,7 +91,7 @@ const stringOption = (options: Options, name: string): string | undefined => {
 	return v === undefined || v === false ? undefined : v;
 };
 
-const commands: Spec[] = [
+export const REPL_COMMANDS: Spec[] = [
 	{
 		command: "online",
 		usage: "online [--cell <h3>] [--bbox w,s,e,n]",
@@ -275,7 +277,7 @@ export async function runCommand(spec: Spec, broker: ServiceBroker, raw: Input, 
 
 /** The custom commands for `replOptions.customCommands`; `operator` is the identity suspend/resume act as. */
 export function replCommands(operator: Caller): ReplCustomCommand[] {
-	return commands.map(spec => {
+	return REPL_COMMANDS.map(spec => {
 		return {
 			command: spec.command,
 			description: `${spec.description}\n  usage: ${spec.usage}`,
@@ -291,5 +293,3 @@ export function replCommands(operator: Caller): ReplCustomCommand[] {
 		} as unknown as ReplCustomCommand;
 	});
 }
-
-export const COMMAND_NAMES = commands.map(c => c.command.split(" ")[0]!);
