@@ -51,31 +51,37 @@ describe("vendor simulator (npm run simulate)", () => {
 		expect(sim!.output()).toMatch(/vendors connected \d+\/12/);
 	});
 
-	it("puts every vendor on the map: nearby finds them online inside the box", async () => {
+	const locations = () => Promise.all(ids.map(async id => (await (await fetch(`${engine.baseUrl}/api/vendors/${id}/location`)).json()) as { online: boolean; lat?: number; lng?: number }));
+	const liveSockets = async () => metricTotal(await (await fetch(`${engine.baseUrl}/metrics`)).text(), "venta_live_sockets");
+
+	it("puts every vendor on the map, inside the box", async () => {
+		const online = await waitFor(async () => {
+			const all = await locations();
+			return all.every(l => l.online) ? all : undefined;
+		}, { timeout: 15_000, what: "every simulated vendor online" });
+		// The box plus GPS jitter (at most 15 m ≈ 0.0003°).
+		for (const l of online) {
+			expect(l.lat).toBeGreaterThan(BBOX[1] - 0.0003);
+			expect(l.lat).toBeLessThan(BBOX[3] + 0.0003);
+			expect(l.lng).toBeGreaterThan(BBOX[0] - 0.0003);
+			expect(l.lng).toBeLessThan(BBOX[2] + 0.0003);
+		}
+		await waitFor(async () => (await liveSockets()) === VENDORS, { what: `venta_live_sockets to show ${VENDORS}` });
 		const rows = await waitFor(async () => {
 			const found = (await nearby(true)).filter(r => ids.includes(r.id));
 			return found.length === VENDORS ? found : undefined;
 		}, { timeout: 15_000, what: "nearby to find all simulated vendors online" });
-		for (const r of rows) {
-			expect(r.online).toBe(true);
-			// The box plus GPS jitter (at most 15 m ≈ 0.0003°).
-			expect(r.position.lat).toBeGreaterThan(BBOX[1] - 0.0003);
-			expect(r.position.lat).toBeLessThan(BBOX[3] + 0.0003);
-			expect(r.position.lng).toBeGreaterThan(BBOX[0] - 0.0003);
-			expect(r.position.lng).toBeLessThan(BBOX[2] + 0.0003);
-		}
+		for (const r of rows) expect(r.online).toBe(true);
 	});
 
 	it("takes its vendors offline on SIGINT and exits cleanly", async () => {
 		const code = await sim!.kill("SIGINT");
 		expect(code).toBe(0);
-		expect(sim!.output()).toMatch(/stopped \(SIGINT\): \d+ vendor sockets closed/);
-		await waitFor(async () => (await nearby(true)).every(r => !ids.includes(r.id)), { timeout: 10_000, what: "the vendors to go offline" });
-		for (const id of ids) {
-			const location = await fetch(`${engine.baseUrl}/api/vendors/${id}/location`);
-			if (location.status === 200) expect(((await location.json()) as { online: boolean }).online).toBe(false);
-			else expect(location.status).toBe(404);
-		}
+		expect(sim!.output()).toMatch(/stopped \(SIGINT\): 12 vendor sockets closed, \d+ positions sent/);
+		await waitFor(async () => (await locations()).every(l => !l.online), { timeout: 10_000, what: "the vendors to go offline" });
+		// The gauge is synced periodically, not per socket.
+		await waitFor(async () => (await liveSockets()) === 0, { what: "venta_live_sockets to drop to 0" });
+		expect((await nearby(true)).filter(r => ids.includes(r.id))).toEqual([]);
 	});
 
 	it("refuses bad arguments with one clear line", async () => {
