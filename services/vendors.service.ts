@@ -91,10 +91,11 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 				const now = new Date().toISOString();
 				const held: (Subscription & { _id: string }) | null = await this.subscriptionStore.findById(user.id);
 				const { _id: _owner, ...heldSubscription } = held ?? { _id: "" };
-				const { location, ...profile } = ctx.params;
+				const { name, location, ...profile } = ctx.params;
 				const doc = {
 					_id: newVendorId(),
 					ownerId: user.id,
+					name,
 					description: "",
 					categories: [],
 					...profile,
