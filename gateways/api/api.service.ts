@@ -101,6 +101,13 @@ const ApiService: ServiceSchema<ApiSettings> = {
 	},
 
 	methods: {
+		/** Shutdown begins: no new connections; requests already in flight still get their answers. */
+		stopAccepting(this: { server: import("node:http").Server }) {
+			if (!this.server.listening) return;
+			this.server.close();
+			this.server.closeIdleConnections();
+		},
+
 		/** Body parser failures in the DESIGN error format: invalid JSON is 400, an oversized body 413. */
 		reformatError(err: Errors.MoleculerError) {
 			if (err.type === "entity.parse.failed") {
