@@ -1,0 +1,133 @@
+/**
+ * The baseline a team would otherwise write: a `ws` server with an in-memory map that speaks
+ * the same `watch` / `pos` / `gone` / `snapshot` protocol (cells only, no auth, no store, no
+ * cluster). Written the good way: each frame serialised once into one Buffer, sent to the
+ * watchers of its cell from a per-cell Set, slow sockets skipped instead of buffered.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocket, WebSocketServer } from "ws";
+import { getResolution, isValidCell, latLngToCell } from "h3-js";
+
+type Conn = { vendorId: string | null; cells: Set<string> };
+type VendorPos = { id: string; lat: number; lng: number; cell: string; ts: number; hdg?: number; spd?: number };
+export type BaselineStats = { positionsIn: number; deliveries: number; sockets: number };
+export type BaselineServer = { port: number; stats(): BaselineStats; close(): Promise<void> };
+
+const MAX_CELLS = 2000;
+const MAX_BUFFERED = 256 * 1024;
+const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+export function startWsBaseline(port: number, res = 8): Promise<BaselineServer> {
+	const conns = new Map<WebSocket, Conn>();
+	const watchers = new Map<string, Set<WebSocket>>();
+	const positions = new Map<string, VendorPos>();
+	const vendorsInCell = new Map<string, Set<string>>();
+	const stats = { positionsIn: 0, deliveries: 0 };
+
+	const error = (ws: WebSocket, message: string) => ws.send(JSON.stringify({ op: "error", code: "BAD_REQUEST", message }));
+
+	function fanOut(cell: string, frame: Buffer): void {
+		const set = watchers.get(cell);
+		if (!set) return;
+		for (const ws of set) {
+			if (ws.bufferedAmount > MAX_BUFFERED) continue;
+			ws.send(frame, { binary: false });
+			stats.deliveries++;
+		}
+	}
+
+	function unindex(id: string, cell: string): void {
+		const set = vendorsInCell.get(cell);
+		set?.delete(id);
+		if (set?.size === 0) vendorsInCell.delete(cell);
+	}
+
+	function watch(ws: WebSocket, conn: Conn, cells: unknown): void {
+		if (!Array.isArray(cells) || cells.length > MAX_CELLS || !cells.every(c => typeof c === "string" && isValidCell(c) && getResolution(c) === res)) {
+			return error(ws, `cells must be at most ${MAX_CELLS} H3 cells at resolution ${res}`);
+		}
+		for (const cell of conn.cells) watchers.get(cell)?.delete(ws);
+		conn.cells = new Set(cells as string[]);
+		const vendors: VendorPos[] = [];
+		for (const cell of conn.cells) {
+			let set = watchers.get(cell);
+			if (!set) watchers.set(cell, (set = new Set()));
+			set.add(ws);
+			for (const id of vendorsInCell.get(cell) ?? []) vendors.push(positions.get(id)!);
+		}
+		ws.send(JSON.stringify({ op: "snapshot", cells: [...conn.cells], vendors }));
+	}
+
+	function position(ws: WebSocket, conn: Conn, msg: Record<string, unknown>): void {
+		const { lat, lng, ts, hdg, spd } = msg;
+		if (!conn.vendorId) return error(ws, "not a vendor socket");
+		if (!finite(lat) || !finite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) return error(ws, "bad coordinates");
+		const cell = latLngToCell(lat, lng, res);
+		const p: VendorPos = { id: conn.vendorId, lat, lng, cell, ts: finite(ts) ? ts : Date.now() };
+		if (finite(hdg)) p.hdg = hdg;
+		if (finite(spd)) p.spd = spd;
+		const previous = positions.get(p.id);
+		positions.set(p.id, p);
+		stats.positionsIn++;
+		if (previous && previous.cell !== cell) {
+			unindex(p.id, previous.cell);
+			fanOut(previous.cell, Buffer.from(JSON.stringify({ op: "gone", id: p.id, cell: previous.cell })));
+		}
+		let set = vendorsInCell.get(cell);
+		if (!set) vendorsInCell.set(cell, (set = new Set()));
+		set.add(p.id);
+		fanOut(cell, Buffer.from(JSON.stringify({ op: "pos", ...p })));
+	}
+
+	const http: Server = createServer((req, resp) => {
+		if (req.url === "/stats") {
+			resp.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ ...stats, sockets: conns.size }));
+		} else resp.writeHead(404).end();
+	});
+	const wss = new WebSocketServer({ server: http, path: "/live", maxPayload: 64 * 1024, perMessageDeflate: false });
+	wss.on("connection", (ws, req) => {
+		const vendorId = new URL(req.url ?? "/", "http://x").searchParams.get("vendor");
+		const conn: Conn = { vendorId, cells: new Set() };
+		conns.set(ws, conn);
+		ws.on("message", (data, isBinary) => {
+			let msg: Record<string, unknown>;
+			try {
+				msg = JSON.parse(data.toString());
+			} catch {
+				return error(ws, "invalid JSON");
+			}
+			if (isBinary || typeof msg !== "object" || msg === null) return error(ws, "frames are JSON objects");
+			if (msg.op === "pos") position(ws, conn, msg);
+			else if (msg.op === "watch") watch(ws, conn, msg.cells);
+			else if (msg.op === "ping") ws.send('{"op":"pong"}');
+			else error(ws, "unknown op");
+		});
+		ws.on("close", () => {
+			for (const cell of conn.cells) watchers.get(cell)?.delete(ws);
+			conns.delete(ws);
+			const p = conn.vendorId ? positions.get(conn.vendorId) : undefined;
+			if (p) {
+				positions.delete(p.id);
+				unindex(p.id, p.cell);
+				fanOut(p.cell, Buffer.from(JSON.stringify({ op: "gone", id: p.id, cell: p.cell })));
+			}
+		});
+	});
+
+	return new Promise((resolve, reject) => {
+		http.once("error", reject);
+		http.listen(port, "0.0.0.0", () => {
+			resolve({
+				port: (http.address() as AddressInfo).port,
+				stats: () => ({ ...stats, sockets: conns.size }),
+				close: () =>
+					new Promise<void>(done => {
+						for (const ws of conns.keys()) ws.terminate();
+						wss.close();
+						http.close(() => done());
+					}),
+			});
+		});
+	});
+}
