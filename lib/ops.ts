@@ -73,6 +73,8 @@ export type SocketsRow = {
 	watchers: number;
 	vendors: number;
 	watchedCells: number;
+	/** Watchers behind on their frames (fed latest-wins until they catch up). */
+	slow: number;
 	inPerS: number;
 	deliveriesPerS: number;
 	droppedPerS: number;
@@ -111,6 +113,7 @@ export function liveRates(before: LiveSample[], after: LiveSample[]): SocketsRow
 			watchers: s?.watchers ?? 0,
 			vendors: s?.vendors ?? 0,
 			watchedCells: s?.watchedCells ?? 0,
+			slow: s?.slowSockets ?? 0,
 			inPerS: perSecond(delta.positionsIn, windowS),
 			deliveriesPerS: perSecond(delta.deliveries, windowS),
 			droppedPerS: perSecond(delta.dropped, windowS),
@@ -174,13 +177,20 @@ function inCell(p: StoredPosition, cell: string): boolean {
 	return res <= getResolution(p.cell) ? cellToParent(p.cell, res) === cell : latLngToCell(p.lat, p.lng, res) === cell;
 }
 
-/** Online vendors inside a box: geo counts them per cell, then returns the positions in those cells. */
+/** Boxes at most half the globe wide: a geo store measures a box by its width, which wraps past 180°. */
+function halves([w, s, e, n]: BBox): BBox[] {
+	return e - w <= 180 ? [[w, s, e, n]] : [[w, s, 0, n], [0, s, e, n]].filter(([bw, , be]) => bw < be) as BBox[];
+}
+
+/** Online vendors inside a box: geo names the cells they are in, then returns the positions in those cells. */
 async function positionsIn(broker: ServiceBroker, bbox: BBox): Promise<StoredPosition[]> {
-	const heat = await broker.call<HeatmapResult, object>("geo.heatmap", { bbox }, CALL);
-	if (heat.cells.length === 0) return [];
-	const positions = await broker.call<StoredPosition[], object>("geo.inCells", { cells: heat.cells.map(c => c.cell) }, CALL);
+	const heats = await Promise.all(halves(bbox).map(part => broker.call<HeatmapResult, object>("geo.heatmap", { bbox: part }, CALL)));
+	const cells = [...new Set(heats.flatMap(h => h.cells.map(c => c.cell)))];
+	if (cells.length === 0) return [];
+	const positions = await broker.call<StoredPosition[], object>("geo.inCells", { cells }, CALL);
 	const [w, s, e, n] = bbox;
-	return positions.filter(p => p.lng >= w && p.lng <= e && p.lat >= s && p.lat <= n);
+	const unique = new Map(positions.filter(p => p.lng >= w && p.lng <= e && p.lat >= s && p.lat <= n).map(p => [p.vendorId, p]));
+	return [...unique.values()];
 }
 
 async function vendorsById(broker: ServiceBroker, ids: string[]): Promise<Map<string, Vendor>> {
@@ -235,10 +245,10 @@ export type CellRow = { cell: string; vendors: number; watchers: number };
 
 /** `cells`: busiest H3 cells by live vendors and by watchers (as each live node counts them). */
 export async function busiestCells(broker: ServiceBroker, { top = 10 } = {}): Promise<CellRow[]> {
-	const [heat, samples] = await Promise.all([broker.call<HeatmapResult, object>("geo.heatmap", { bbox: WORLD }, CALL), sampleLive(broker, { cells: true })]);
+	const [positions, samples] = await Promise.all([positionsIn(broker, WORLD), sampleLive(broker, { cells: true })]);
 	const rows = new Map<string, CellRow>();
 	const row = (cell: string) => rows.get(cell) ?? rows.set(cell, { cell, vendors: 0, watchers: 0 }).get(cell)!;
-	for (const { cell, count } of heat.cells) row(cell).vendors += count;
+	for (const p of positions) row(p.cell).vendors++;
 	for (const sample of samples) for (const { cell, watchers } of sample.stats?.cellWatchers ?? []) row(cell).watchers += watchers;
 	return [...rows.values()].sort((a, b) => b.vendors - a.vendors || b.watchers - a.watchers || a.cell.localeCompare(b.cell)).slice(0, top);
 }
@@ -249,7 +259,7 @@ export type VendorReport = {
 	vendor: Vendor;
 	owner: Pick<User, "id" | "email" | "firstName" | "lastName" | "role"> | null;
 	location: (VendorLocation & { ageS: number }) | null;
-	history: (StoredPosition & { ageS: number })[];
+	history: (StoredPosition & { ageS: number; time: string })[];
 	/** Live nodes holding a socket of this vendor right now. */
 	socketNodes: string[];
 };
@@ -268,7 +278,7 @@ export async function vendorReport(broker: ServiceBroker, id: string): Promise<V
 		vendor,
 		owner: owner && { id: owner.id, email: owner.email, firstName: owner.firstName, lastName: owner.lastName, role: owner.role },
 		location: location && { ...location, ageS: ageSeconds(location.ts, now) },
-		history: history.map(p => ({ ...p, ageS: ageSeconds(p.ts, now) })),
+		history: history.map(p => ({ ...p, ageS: ageSeconds(p.ts, now), time: new Date(p.ts).toISOString() })),
 		socketNodes: socketNodesOf(samples, id),
 	};
 }

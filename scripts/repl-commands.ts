@@ -71,7 +71,8 @@ export class Output {
 
 function cell(value: unknown): string {
 	if (value === null || value === undefined) return "-";
-	if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(value < 10 ? 2 : 1);
+	// Coordinates keep six decimals (about 10 cm); rates and ages come rounded from lib/ops.ts.
+	if (typeof value === "number") return String(Math.round(value * 1e6) / 1e6);
 	if (typeof value === "boolean") return value ? "yes" : "no";
 	if (Array.isArray(value)) return value.length === 0 ? "-" : value.join(", ");
 	return String(value);
@@ -127,6 +128,7 @@ export const REPL_COMMANDS: Spec[] = [
 					watchers: "Watchers",
 					vendors: "Vendors",
 					watchedCells: "Cells",
+					slow: "Slow",
 					inPerS: "In/s",
 					deliveriesPerS: "Deliveries/s",
 					droppedPerS: "Dropped/s",
@@ -192,7 +194,7 @@ export const REPL_COMMANDS: Spec[] = [
 				["socket on", r.socketNodes.length ? r.socketNodes : "no live socket"],
 			]);
 			out.line("history (newest first):");
-			out.table(r.history.slice(0, 10), { ts: "ts", lat: "Lat", lng: "Lng", cell: "Cell", ageS: "Age (s)" }, "(no positions)");
+			out.table(r.history.slice(0, 10), { time: "Time", lat: "Lat", lng: "Lng", cell: "Cell", ageS: "Age (s)" }, "(no positions)");
 		},
 	},
 	{

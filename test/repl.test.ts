@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { cellToParent, latLngToCell } from "h3-js";
 import { ServiceBroker } from "moleculer";
+import { Redis } from "ioredis";
 import { loadConfig } from "../config/index.ts";
 import { createBrokerOptions } from "../moleculer.config.ts";
 import { mintDevToken } from "../lib/auth.ts";
@@ -32,14 +33,15 @@ import { eventRecorder } from "./helpers/event-recorder.ts";
 import { waitForMarketplaceRoutes } from "./helpers/rest.ts";
 import { clerkUserEvent, newWhsec, post, svixHeaders } from "./helpers/webhooks.ts";
 
-const NATS_URL = "nats://127.0.0.1:4222";
+const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const LISBON = { lat: 38.7223, lng: -9.1393 };
 const H3_RES = 8;
 const CELL = latLngToCell(LISBON.lat, LISBON.lng, H3_RES);
 
 /**
- * The REPL's operations against a real cluster over NATS: a core node (REST, discovery, geo,
- * webhooks), a store node (users, vendors), two live gateway nodes, real WebSocket clients.
+ * The REPL's operations against a real cluster over NATS: a core node (REST, discovery, geo on
+ * Redis, webhooks), a store node (users, vendors), two live gateway nodes, real WebSocket clients.
  * The test's own broker joins like the REPL node does (no services but a recorder) and calls
  * lib/ops.ts; the numbers must be the ones the test generated. Then `npm run repl` itself is
  * driven through its standard input.
@@ -79,7 +81,7 @@ describe("REPL operations on a live cluster", () => {
 		const corePort = await freePort();
 		livePorts = { a: await freePort(), b: await freePort() };
 		baseUrl = `http://127.0.0.1:${corePort}`;
-		procs.core = spawnNode("server.ts", { ...common, NODE_ID: ids.core, SERVICES: "api,discovery,geo,webhooks", PORT: String(corePort), LIVE_PORT: String(await freePort()), CLERK_WEBHOOK_SECRET: webhookSecret });
+		procs.core = spawnNode("server.ts", { ...common, NODE_ID: ids.core, SERVICES: "api,discovery,geo,webhooks", REDIS_URL, PORT: String(corePort), LIVE_PORT: String(await freePort()), CLERK_WEBHOOK_SECRET: webhookSecret });
 		procs.liveA = spawnNode("server.ts", { ...common, NODE_ID: ids.liveA, SERVICES: "live", PORT: String(await freePort()), LIVE_PORT: String(livePorts.a) });
 		procs.liveB = spawnNode("server.ts", { ...common, NODE_ID: ids.liveB, SERVICES: "live", PORT: String(await freePort()), LIVE_PORT: String(livePorts.b) });
 
@@ -107,6 +109,10 @@ describe("REPL operations on a live cluster", () => {
 		await broker?.stop();
 		await Promise.all(Object.values(procs).map(p => p.kill()));
 		rmSync(home, { recursive: true, force: true });
+		const redis = new Redis(REDIS_URL);
+		const keys = await redis.keys(`${namespace}:*`);
+		if (keys.length > 0) await redis.del(...keys);
+		redis.disconnect();
 	});
 
 	/** Sends one position (spaced below POSITION_MAX_HZ) that every watcher will see. */
