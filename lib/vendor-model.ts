@@ -51,14 +51,19 @@ export function toVendor(doc: VendorDoc): Vendor {
 	const { ratingSum, ratingCount, ratingVersion: _v, deletedAt: _d, subscription, ...rest } = doc;
 	return {
 		...rest,
-		subscription: { active: subscription.active, entitlements: subscription.entitlements, expiresAt: subscription.expiresAt ?? null },
+		subscription: { active: subscriptionActive(subscription), entitlements: subscription.entitlements, expiresAt: subscription.expiresAt ?? null },
 		rating: { average: averageOf(ratingSum, ratingCount), count: ratingCount },
 	};
 }
 
+/** Active and not past its expiry: access lapses at `expiresAt` even if no EXPIRATION event arrives. */
+export function subscriptionActive(subscription: { active: boolean; expiresAt?: string | null }, now = Date.now()): boolean {
+	return subscription.active && (!subscription.expiresAt || Date.parse(subscription.expiresAt) > now);
+}
+
 /** May this vendor broadcast its position right now? */
 export function canBroadcast(vendor: Pick<Vendor, "status" | "subscription">, requireSubscription: boolean): boolean {
-	return vendor.status === "active" && (!requireSubscription || vendor.subscription.active);
+	return vendor.status === "active" && (!requireSubscription || subscriptionActive(vendor.subscription));
 }
 
 const PHONE = /^\+?[0-9][0-9 ().-]{4,22}[0-9]$/;

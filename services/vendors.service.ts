@@ -7,6 +7,7 @@ import { KeyedQueue } from "../lib/keyed-queue.ts";
 import { recomputeRating, saveReview, toReview, type Review } from "../lib/vendor-reviews.ts";
 import {
 	canBroadcast,
+	subscriptionActive,
 	newVendorId,
 	profileParams,
 	toVendor,
@@ -225,7 +226,7 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 				if (before.status === "draft" && status === "paused" && !admin) {
 					throw new Errors.MoleculerClientError("A draft vendor goes active first", 409, "CONFLICT", { status: before.status });
 				}
-				if (status === "active" && this.settings.config.requireSubscription && !before.subscription.active) {
+				if (status === "active" && this.settings.config.requireSubscription && !subscriptionActive(before.subscription)) {
 					throw forbidden("An active subscription is required to go live", "SUBSCRIPTION_REQUIRED");
 				}
 				const after = await this.write(id, { status });
@@ -428,7 +429,10 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 
 		/** Vendors anyone may find: live now (status active, and subscribed when that is required). */
 		publicQuery(this: VendorsThis) {
-			return { deletedAt: null, status: "active", ...(this.settings.config.requireSubscription ? { "subscription.active": true } : {}) };
+			if (!this.settings.config.requireSubscription) return { deletedAt: null, status: "active" };
+			// Under $and, so that it composes with the $or of a text query.
+			const unexpired = { $or: [{ "subscription.expiresAt": null }, { "subscription.expiresAt": { $gt: new Date().toISOString() } }] };
+			return { deletedAt: null, status: "active", "subscription.active": true, $and: [unexpired] };
 		},
 
 		async statusChanged(this: VendorsThis, ctx: Context, before: VendorDoc, after: VendorDoc, extra: object = {}) {

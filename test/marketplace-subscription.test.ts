@@ -55,4 +55,23 @@ describe("REQUIRE_SUBSCRIPTION=true", () => {
 		expect(await engine.broker.call("vendors.setSubscription", subscription(true, "2026-03-15T00:00:00Z"))).toEqual([]);
 		await expect(broadcast()).rejects.toMatchObject({ type: "SUBSCRIPTION_REQUIRED" });
 	});
+
+	it("lapses at expiresAt even when no EXPIRATION event arrives", async () => {
+		const ownerId = "user_lapse";
+		const owner = await engine.token(ownerId);
+		const vendor = (await api.post("/api/vendors", { name: "Lapsing Lemonade", location: { lat: 41, lng: -4 } }, owner)).body;
+		const expiresAt = new Date(Date.now() + 1_500).toISOString();
+		await engine.broker.call("vendors.setSubscription", {
+			ownerId,
+			subscription: { active: true, entitlements: ["pro"], expiresAt, store: "APP_STORE", environment: "PRODUCTION", updatedAt: new Date().toISOString() },
+		});
+		expect((await api.post(`/api/vendors/${vendor.id}/status`, { status: "active" }, owner)).status).toBe(200);
+		const broadcast = () => engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, { meta: { user: { id: ownerId, role: "vendor" } } });
+		await expect(broadcast()).resolves.toMatchObject({ id: vendor.id });
+
+		await new Promise(r => setTimeout(r, 1_600));
+		await expect(broadcast()).rejects.toMatchObject({ code: 403, type: "SUBSCRIPTION_REQUIRED" });
+		expect((await api.get(`/api/vendors/${vendor.id}`)).body.subscription).toMatchObject({ active: false, expiresAt });
+		expect((await api.get("/api/discovery/nearby?lat=41&lng=-4")).body.rows).toEqual([]);
+	});
 });
