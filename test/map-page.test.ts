@@ -21,6 +21,46 @@ type Frame = { op: string; [k: string]: unknown };
 declare const document: { querySelectorAll(selector: string): ArrayLike<BrowserElement> & Iterable<BrowserElement>; body: { classList: { contains(c: string): boolean } } };
 type BrowserElement = { textContent: string | null; dataset: Record<string, string>; value: string; getBoundingClientRect(): { x: number; y: number } };
 
+describe("map page served by the REST gateway", () => {
+	let engine: TestEngine;
+	beforeAll(async () => {
+		await buildWeb();
+		engine = await startTestEngine({ SERVICES: "api", MAP_TILES_URL: "https://tiles.example.com/{z}/{x}/{y}.png" });
+	});
+	afterAll(() => engine?.stop());
+
+	it("serves the built page and its bundle at /", async () => {
+		const page = await fetch(`${engine.baseUrl}/`);
+		expect(page.status).toBe(200);
+		expect(page.headers.get("content-type")).toContain("text/html");
+		const html = await page.text();
+		expect(html).toContain('<script type="module" src="app.js">');
+		const bundle = await fetch(`${engine.baseUrl}/app.js`);
+		expect(bundle.status).toBe(200);
+		expect(bundle.headers.get("content-type")).toContain("javascript");
+		// Bundled, not fetched from elsewhere at run time.
+		expect(await bundle.text()).not.toMatch(/https?:\/\/[^"'\s]*\.(js|css)\b/);
+		expect((await fetch(`${engine.baseUrl}/app.css`)).status).toBe(200);
+	});
+
+	it("tells the page the tiles URL and the live port", async () => {
+		const res = await fetch(`${engine.baseUrl}/config.json`);
+		expect(res.status).toBe(200);
+		expect(await res.json()).toEqual({ tilesUrl: "https://tiles.example.com/{z}/{x}/{y}.png", livePort: engine.config.livePort, h3Res: 8, watchMaxCells: 2000 });
+	});
+
+	it("keeps the API, health and metrics routes ahead of the static files", async () => {
+		expect((await fetch(`${engine.baseUrl}/health/live`)).headers.get("content-type")).toContain("application/json");
+		expect(await (await fetch(`${engine.baseUrl}/metrics`)).text()).toMatch(/^moleculer_/m);
+		const missing = await fetch(`${engine.baseUrl}/api/nothing-here`);
+		expect(missing.status).toBe(404);
+		expect(await missing.json()).toMatchObject({ type: "NOT_FOUND" });
+		const noFile = await fetch(`${engine.baseUrl}/no-such-file.js`);
+		expect(noFile.status).toBe(404);
+		expect(await noFile.json()).toMatchObject({ type: "NOT_FOUND" });
+	});
+});
+
 describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 	let engine: TestEngine;
 	let sim: Simulator | undefined;
@@ -139,6 +179,23 @@ describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 		expect((watch.bbox as number[])[0]).toBeGreaterThan(CENTRE.lng);
 		const snapshot = await waitFor(() => received.filter(f => f.op === "snapshot")[snapshotsBefore], { what: "a new snapshot" });
 		expect((snapshot.cells as string[]).some(c => !lastCells.has(c))).toBe(true);
+	});
+
+	it("asks to zoom in when the view is too large to watch, and recovers", async () => {
+		for (let i = 0; i < 6; i++) {
+			await page.click(".leaflet-control-zoom-out");
+			await page.waitForTimeout(300);
+		}
+		await page.waitForSelector("#banner:not([hidden])");
+		expect(await page.textContent("#banner")).toMatch(/^Zoom in to watch vendors live/);
+		expect(received.some(f => f.op === "error" && f.code === "TOO_MANY_CELLS")).toBe(true);
+		expect(await page.$$(".vendor-marker")).toHaveLength(0);
+		for (let i = 0; i < 6; i++) {
+			await page.click(".leaflet-control-zoom-in");
+			await page.waitForTimeout(300);
+		}
+		await page.waitForSelector("#banner", { state: "hidden" });
+		await page.waitForFunction(() => document.querySelectorAll(".vendor-marker[data-id]").length > 0, null, { timeout: 15_000 });
 	});
 
 	it("shows a dropped connection and reconnects", async () => {

@@ -56,11 +56,19 @@ export function connectLive(url: string, handlers: LiveHandlers) {
 		}
 	};
 
+	function watch(frame: object): void {
+		watchFrame = JSON.stringify(frame);
+		if (socket.readyState === socket.OPEN) socket.send(watchFrame);
+	}
+
 	return {
 		/** Replaces the watch set with a bounding box [w, s, e, n]. */
 		watchBBox(bbox: readonly number[]): void {
-			watchFrame = JSON.stringify({ op: "watch", bbox });
-			if (socket.readyState === socket.OPEN) socket.send(watchFrame);
+			watch({ op: "watch", bbox });
+		},
+		/** Watches nothing: the server stops streaming (used when the view is too large to watch). */
+		watchNothing(): void {
+			watch({ op: "watch", cells: [] });
 		},
 	};
 }

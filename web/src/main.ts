@@ -69,6 +69,8 @@ async function start(): Promise<void> {
 	const markers = createVendorMarkers(map, id => select(id));
 	const card = createVendorCard($("vendor-card"), id => markers.position(id), () => markers.select(undefined));
 	let watchedCells = 0;
+	/** The server refused the view as too large: nothing is streamed until the view changes. */
+	let tooLarge = false;
 
 	const renderCounts = () => ($("counts").textContent = `${markers.size} live · ${watchedCells} cells watched`);
 	function select(id: string): void {
@@ -94,19 +96,22 @@ async function start(): Promise<void> {
 		onFrame(frame) {
 			switch (frame.op) {
 				case "snapshot":
-					showBanner(undefined);
+					if (!tooLarge) showBanner(undefined);
 					watchedCells = frame.cells.length;
 					cells.showWatched(frame.cells);
 					markers.snapshot(frame.vendors);
 					break;
 				case "pos":
-					markers.update(frame);
+					if (!tooLarge) markers.update(frame);
 					break;
 				case "gone":
 					markers.remove(frame.id);
 					break;
 				case "error":
 					if (frame.code === "TOO_MANY_CELLS") {
+						// A refused watch leaves the previous one in place on the server: replace it with nothing.
+						tooLarge = true;
+						live.watchNothing();
 						showBanner(`Zoom in to watch vendors live: this view covers more than ${config.watchMaxCells} cells. The heatmap still works.`);
 						watchedCells = 0;
 						cells.showWatched([]);
@@ -136,6 +141,7 @@ async function start(): Promise<void> {
 	setInterval(() => void refreshHeat(), HEAT_REFRESH_MS);
 
 	const onViewChange = debounce(() => {
+		tooLarge = false;
 		live.watchBBox(viewportBBox(map));
 		void refreshHeat();
 		const c = map.getCenter();
