@@ -148,7 +148,8 @@ async function rest<T>(opts: Options, token: string, method: string, path: strin
 		} catch {
 			// Not JSON: the raw text is the detail.
 		}
-		throw new Error(`${method} ${path} answered ${res.status} (${detail})`);
+		const hint = detail.startsWith("SUBSCRIPTION_REQUIRED") ? "; the engine runs with REQUIRE_SUBSCRIPTION=true and simulated vendors have no subscription" : "";
+		throw new Error(`${method} ${path} answered ${res.status} (${detail})${hint}`);
 	}
 	return (text ? JSON.parse(text) : undefined) as T;
 }
@@ -175,16 +176,18 @@ async function onboard(opts: Options, index: number): Promise<{ id: string; toke
 	return { id: vendor.id, token };
 }
 
-/** An engine that is still starting answers 404/503 for a moment: wait until the vendor routes answer. */
+/**
+ * An engine that is still starting answers 404/503 for a moment: wait until the vendor routes
+ * answer. Nothing listening at all is reported at once by onboarding.
+ */
 async function waitForEngine(opts: Options): Promise<void> {
 	const deadline = Date.now() + ENGINE_WAIT_MS;
-	let said = false;
+	let announced = false;
 	for (;;) {
 		const status = await fetch(`${opts.url}/api/vendors?pageSize=1`, { signal: AbortSignal.timeout(5_000) }).then(r => r.status, () => 0);
-		if (status === 200) return;
-		if (Date.now() > deadline) return; // Onboarding then fails with the engine's own answer.
-		if (!said && status !== 0) (said = true), process.stdout.write(`waiting for the engine at ${opts.url} (answers ${status})…\n`);
-		if (status === 0 && !said) return; // Nothing listens: onboarding reports it at once.
+		if (status === 200 || status === 0 || Date.now() > deadline) return;
+		if (!announced) process.stdout.write(`waiting for the engine at ${opts.url} (it answers ${status})…\n`);
+		announced = true;
 		await new Promise(r => setTimeout(r, 250));
 	}
 }
