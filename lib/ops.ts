@@ -41,9 +41,10 @@ export type LiveStats = {
 	watchedCells: number;
 	routingSubjects: number | string[];
 	counters: { positionsIn: number; positionsDropped: number; routedIn: number; deliveries: number };
-	watchSets?: { connId: number; user: string | null; vendorId: string | null; cells: number }[];
+	watchSets?: SocketView[];
 	cellWatchers?: { cell: string; watchers: number }[];
 };
+export type SocketView = { connId: number; user: string | null; vendorId: string | null; cells: number; buffered?: number; behind?: number; slow?: boolean };
 export type LiveSample = { node: string; at: number; stats: LiveStats | null; error?: string };
 
 /** Nodes that run the live gateway now, sorted. */
@@ -134,6 +135,13 @@ export async function socketsReport(broker: ServiceBroker, { windowMs = 1_000 } 
 	const before = await sampleLive(broker);
 	await new Promise(r => setTimeout(r, windowMs));
 	return liveRates(before, await sampleLive(broker));
+}
+
+/** `sockets --node`: one live node's sockets and the size of each one's watch set. */
+export async function socketList(broker: ServiceBroker, node: string): Promise<SocketView[]> {
+	if (!liveNodes(broker).includes(node)) throw new OpsError(`"${node}" is not a live gateway node (live nodes: ${liveNodes(broker).join(", ") || "none"})`);
+	const stats = await broker.call<LiveStats, object>("live.stats", { sockets: true }, { ...CALL, nodeID: node });
+	return (stats.watchSets ?? []).sort((a, b) => a.connId - b.connId);
 }
 
 // ---------------------------------------------------------------- who is where

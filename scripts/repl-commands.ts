@@ -11,6 +11,7 @@ import {
 	OpsError,
 	parseBBox,
 	setVendorStatus,
+	socketList,
 	socketsReport,
 	vendorReport,
 } from "../lib/ops.ts";
@@ -112,11 +113,21 @@ export const REPL_COMMANDS: Spec[] = [
 	},
 	{
 		command: "sockets",
-		usage: "sockets [--window <seconds>]",
-		description: "Per live gateway node: sockets, watchers, vendors, watched cells and rates, as each node reports them",
-		options: [{ option: "--window <seconds>", description: "sampling window for the rates (default 1)" }],
+		usage: "sockets [--window <seconds>] | sockets --node <nodeID>",
+		description: "Per live gateway node: sockets, watchers, vendors, watched cells and rates, as each node reports them; --node lists one node's sockets and watch sets",
+		options: [
+			{ option: "--window <seconds>", description: "sampling window for the rates (default 1)" },
+			{ option: "--node <nodeID>", description: "list the sockets of this live node" },
+		],
 		operands: [0, 0],
 		async run(broker, { options }, out) {
+			const node = stringOption(options, "node");
+			if (node !== undefined) {
+				const sockets = await socketList(broker, node);
+				out.table(sockets, { connId: "Conn", user: "User", vendorId: "Vendor", cells: "Watched cells", buffered: "Buffered (B)", behind: "Behind", slow: "Slow" }, `No socket on ${node}.`);
+				out.line(`${sockets.length} socket(s) on ${node}`);
+				return;
+			}
 			const windowText = stringOption(options, "window");
 			const windowS = windowText === undefined ? 1 : number(windowText, "--window", { min: 0.1, max: 60 });
 			const rows = await socketsReport(broker, { windowMs: windowS * 1000 });

@@ -22,6 +22,7 @@ import {
 	operatorIdentity,
 	sampleLive,
 	setVendorStatus,
+	socketList,
 	socketsReport,
 	vendorReport,
 } from "../lib/ops.ts";
@@ -157,6 +158,12 @@ describe("REPL operations on a live cluster", () => {
 		expect(a.inPerS).toBeCloseTo(k / a.windowS, 0);
 		expect(a.deliveriesPerS).toBeCloseTo((2 * k) / a.windowS, 0);
 		expect(b.routedInPerS).toBeCloseTo(k / b.windowS, 0);
+
+		// Per-socket watch sets of one node.
+		const socketsOnA = await socketList(broker, ids.liveA);
+		expect(socketsOnA.map(s => [s.vendorId, s.cells]).sort()).toEqual([[null, 1], [null, watchedByNear], [vendorId, 0]].sort());
+		expect((await socketList(broker, ids.liveB)).map(s => s.cells)).toEqual([1]);
+		await expect(socketList(broker, ids.core)).rejects.toThrow(/not a live gateway node/);
 
 		// The REPL's own sampling: nothing moves, so every rate is zero over its window.
 		const quiet = await socketsReport(broker, { windowMs: 200 });
