@@ -10,7 +10,7 @@ import { advance, createMotion, DEFAULT_CITY_BBOX, DEFAULT_MOTION, fix, seededRn
 
 const USAGE = `usage: npm run simulate -- [--vendors 50] [--bbox w,s,e,n] [--hz 1] [--duration <seconds>]
        [--url http://127.0.0.1:3000] [--live-url ws://127.0.0.1:3001/live] [--token-secret <secret>]
-       [--prefix sim] [--seed 1] [--offline-per-hour 2]`;
+       [--prefix sim] [--seed 1] [--offline-per-hour 2] [--wait 30]`;
 
 type Options = {
 	vendors: number;
@@ -23,6 +23,8 @@ type Options = {
 	prefix: string;
 	seed: number;
 	offlinePerHour: number;
+	/** How long to wait for an engine that is still starting. */
+	waitS: number;
 };
 
 /** A simulated vendor: its REST identity, its motion and its socket. */
@@ -39,7 +41,6 @@ type SimVendor = {
 
 const ONBOARD_CONCURRENCY = 8;
 const LOG_EVERY_S = 5;
-const ENGINE_WAIT_MS = 30_000;
 const TOKEN_TTL_S = 7 * 24 * 3600;
 const CATEGORIES = ["tacos", "coffee", "burgers", "ice cream", "crepes", "falafel", "pizza", "vegan", "bakery", "bbq", "fruit", "flowers"];
 const ADJECTIVES = ["Sunny", "Rolling", "Little", "Golden", "Urban", "Happy", "Midnight", "Green", "Spicy", "Corner", "Lucky", "Wild"];
@@ -80,6 +81,7 @@ function readOptions(): Options {
 			prefix: { type: "string", default: "sim" },
 			seed: { type: "string", default: "1" },
 			"offline-per-hour": { type: "string", default: String(DEFAULT_MOTION.offlinePerHour) },
+			wait: { type: "string", default: "30" },
 			help: { type: "boolean", short: "h" },
 		},
 	});
@@ -114,6 +116,7 @@ function readOptions(): Options {
 		prefix: values.prefix,
 		seed: number(values.seed, "seed", 0, 2 ** 32 - 1, true),
 		offlinePerHour: number(values["offline-per-hour"], "offline-per-hour", 0, 3600),
+		waitS: number(values.wait, "wait", 0, 3600),
 	};
 }
 
@@ -176,17 +179,15 @@ async function onboard(opts: Options, index: number): Promise<{ id: string; toke
 	return { id: vendor.id, token };
 }
 
-/**
- * An engine that is still starting answers 404/503 for a moment: wait until the vendor routes
- * answer. Nothing listening at all is reported at once by onboarding.
- */
+/** An engine that is still starting refuses connections or answers 404/503 for a moment: wait for it. */
 async function waitForEngine(opts: Options): Promise<void> {
-	const deadline = Date.now() + ENGINE_WAIT_MS;
+	const deadline = Date.now() + opts.waitS * 1000;
 	let announced = false;
 	for (;;) {
 		const status = await fetch(`${opts.url}/api/vendors?pageSize=1`, { signal: AbortSignal.timeout(5_000) }).then(r => r.status, () => 0);
-		if (status === 200 || status === 0 || Date.now() > deadline) return;
-		if (!announced) process.stdout.write(`waiting for the engine at ${opts.url} (it answers ${status})…\n`);
+		// Past the deadline, onboarding reports what the engine answers (or that nothing listens).
+		if (status === 200 || Date.now() > deadline || stopping) return;
+		if (!announced) process.stdout.write(`waiting up to ${opts.waitS} s for the engine at ${opts.url} (${status ? `it answers ${status}` : "not reachable yet"})…\n`);
 		announced = true;
 		await new Promise(r => setTimeout(r, 250));
 	}

@@ -95,8 +95,9 @@ describe("vendor simulator (npm run simulate)", () => {
 
 	it("reports an engine it cannot reach instead of hanging", async () => {
 		const port = await freePort();
-		const lost = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "1", "--url", `http://127.0.0.1:${port}`]);
+		const lost = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "1", "--url", `http://127.0.0.1:${port}`, "--wait", "1"]);
 		expect(await lost.exited).toBe(2);
+		expect(lost.output()).toContain(`waiting up to 1 s for the engine at http://127.0.0.1:${port} (not reachable yet)`);
 		expect(lost.output()).toContain(`onboarding failed: cannot reach the engine at http://127.0.0.1:${port} (ECONNREFUSED)`);
 	});
 });
