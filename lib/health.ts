@@ -1,7 +1,12 @@
 import type { ServiceBroker } from "moleculer";
 
-/** A service that owns a store implements this method; readiness asks every local one. */
+/**
+ * Readiness asks every local service that implements one of these: `checkStore` (a service
+ * that owns a store: does it answer?) or `checkReady` (anything else it must have before
+ * taking traffic, e.g. the gateway's routes). Either rejects with the reason.
+ */
 export type StoreCheck = { checkStore(): Promise<void> };
+export type ReadyCheck = { checkReady(): Promise<void> };
 
 export type Readiness = { ready: boolean; nodeID: string; checks: Record<string, string> };
 
@@ -26,7 +31,8 @@ export async function checkReadiness(broker: ServiceBroker): Promise<Readiness> 
 	}
 	await Promise.all(
 		broker.services.map(async service => {
-			const check = (service as unknown as Partial<StoreCheck>).checkStore;
+			const candidate = service as unknown as Partial<StoreCheck & ReadyCheck>;
+			const check = candidate.checkStore ?? candidate.checkReady;
 			if (typeof check !== "function") return;
 			checks[service.fullName] = await withTimeout(check.call(service), CHECK_TIMEOUT_MS).then(
 				() => "ok",

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEngine, type TestEngine } from "./helpers/engine.ts";
+import { waitForHttp } from "./helpers/process.ts";
 
 describe("REST gateway basics", () => {
 	let engine: TestEngine;
@@ -11,9 +12,9 @@ describe("REST gateway basics", () => {
 	it("answers liveness and readiness", async () => {
 		const live = await fetch(`${engine.baseUrl}/health/live`);
 		expect(live.status).toBe(200);
-		const ready = await fetch(`${engine.baseUrl}/health/ready`);
-		expect(ready.status).toBe(200);
-		expect(await ready.json()).toMatchObject({ ready: true, checks: { broker: "ok" } });
+		// Ready only once the REST routes exist, a moment after start.
+		const ready = await waitForHttp(`${engine.baseUrl}/health/ready`);
+		expect(await ready.json()).toMatchObject({ ready: true, checks: { broker: "ok", api: "ok" } });
 	});
 
 	it("serves Prometheus metrics", async () => {

@@ -36,15 +36,18 @@ describe("start-up", () => {
 			cwd: ROOT,
 			env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), LIVE_PORT: String(livePort), DATA_DIR: dataDir, LOG_LEVEL: "warn" },
 			stdio: "ignore",
+			// Its own process group, signalled whole, as a terminal's Ctrl-C or a supervisor does.
+			detached: true,
 		});
-		const exited = new Promise<number | null>(resolve => child.on("exit", code => resolve(code)));
+		const exited = new Promise<string>(resolve => child.on("exit", (code, signal) => resolve(String(code ?? signal))));
 		try {
 			const ready = await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 30_000);
 			expect(((await ready.json()) as { ready: boolean }).ready).toBe(true);
 		} finally {
-			child.kill("SIGTERM");
+			process.kill(-child.pid!, "SIGTERM");
 		}
-		expect(await exited).toBe(0);
+		expect(["0", "SIGTERM"]).toContain(await exited);
+		await waitFor(() => fetch(`http://127.0.0.1:${port}/health/live`).then(() => false, () => true), { what: "the engine to stop listening" });
 	});
 });
 

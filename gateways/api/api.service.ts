@@ -100,7 +100,19 @@ const ApiService: ServiceSchema<ApiSettings> = {
 		rest: { retryPolicy: { enabled: false } },
 	},
 
+	events: {
+		// moleculer-web builds the /api aliases from the registry a moment after start.
+		"$api.aliases.regenerated"(this: { routesReady: boolean; broker: { nodeID: string } }, ctx: Context) {
+			if (ctx.nodeID === this.broker.nodeID) this.routesReady = true;
+		},
+	},
+
 	methods: {
+		/** Ready once the REST routes of the services found at start exist (see lib/health.ts). */
+		async checkReady(this: { routesReady?: boolean }) {
+			if (!this.routesReady) throw new Error("REST routes not built yet");
+		},
+
 		/** Shutdown begins: no new connections; requests already in flight still get their answers. */
 		stopAccepting(this: { server: import("node:http").Server }) {
 			if (!this.server.listening) return;
