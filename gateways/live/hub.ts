@@ -38,6 +38,9 @@ export type LiveSocket = WebSocket<SocketData>;
 
 export type LiveCounters = { positionsIn: number; positionsDropped: number; routedIn: number; deliveries: number };
 
+/** Per-socket view for operators and tests. */
+export type SocketView = { connId: number; user: string | null; vendorId: string | null; cells: number; buffered: number; behind: number; slow: boolean };
+
 /** A socket over maxBackpressure is caught up (latest-wins) below this many buffered bytes. */
 export const LOW_WATER_BYTES = 32 * 1024;
 export const MAX_BACKPRESSURE_BYTES = 256 * 1024;
@@ -54,6 +57,8 @@ export class LiveHub {
 	readonly sockets = new Set<LiveSocket>();
 	readonly vendorSockets = new Map<string, LiveSocket>();
 	readonly counters: LiveCounters = { positionsIn: 0, positionsDropped: 0, routedIn: 0, deliveries: 0 };
+	/** Frames uWS refused for sockets over maxBackpressure (each one makes or keeps a socket slow). */
+	backpressureDrops = 0;
 	/** Watching sockets per fine cell, and watched fine cells per routing cell. */
 	readonly #cellRefs = new Map<string, number>();
 	readonly #routingRefs = new Map<string, number>();
@@ -135,18 +140,22 @@ export class LiveHub {
 	/** uWS dropped a frame for this socket: it is behind. Take it off its topics; latest-wins from now on. */
 	onDropped(ws: LiveSocket, frame: string): void {
 		const ud = ws.getUserData();
+		this.backpressureDrops++;
 		if (ud.closed) return;
 		const id = frameVendorId(frame);
 		if (id) ud.missed.set(id, frame);
-		if (ud.slowSince === 0) {
-			ud.slowSince = Date.now();
+		if (ud.slowSince !== 0) return;
+		ud.slowSince = Date.now();
+		// uWS calls this from inside publish(): change subscriptions (or close) only once it has returned.
+		queueMicrotask(() => {
+			if (ud.closed || ud.slowSince === 0) return;
+			if (ud.missed.size > MAX_MISSED) return this.close(ws, CLOSE_CODES.SLOW_CONSUMER, "slow consumer");
 			this.#slow.add(ws);
 			for (const cell of ud.cells) {
 				ws.unsubscribe(cell);
 				this.#slowSet(cell).add(ws);
 			}
-		}
-		if (ud.missed.size > MAX_MISSED) this.close(ws, CLOSE_CODES.SLOW_CONSUMER, "slow consumer");
+		});
 	}
 
 	/** Sends the latest missed frames while the socket has room; back on its topics once caught up. */
@@ -191,6 +200,7 @@ export class LiveHub {
 			watchers,
 			vendors: this.vendorSockets.size,
 			slowSockets: this.#slow.size,
+			backpressureDrops: this.backpressureDrops,
 			watchedCells: this.#cellRefs.size,
 			routingSubjects: this.#routingRefs.size,
 			counters: { ...this.counters },
@@ -198,10 +208,10 @@ export class LiveHub {
 	}
 
 	/** Watch sets per socket (for operators: `live.stats` with `sockets: true`). */
-	watchSets(): { connId: number; user: string | null; vendorId: string | null; cells: number }[] {
+	watchSets(): SocketView[] {
 		return [...this.sockets].map(ws => {
 			const ud = ws.getUserData();
-			return { connId: ud.connId, user: ud.user?.id ?? null, vendorId: ud.vendorId, cells: ud.cells.size };
+			return { connId: ud.connId, user: ud.user?.id ?? null, vendorId: ud.vendorId, cells: ud.cells.size, buffered: ws.getBufferedAmount(), behind: ud.missed.size, slow: ud.slowSince !== 0 };
 		});
 	}
 
