@@ -36,24 +36,43 @@ export class LiveClient {
 		});
 	}
 
+	/** Drops the frames seen so far (long-running tests keep memory flat). */
+	forget(): void {
+		this.frames.splice(0, this.#seen);
+		this.#seen = 0;
+	}
+
 	send(frame: unknown): void {
 		this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
 	}
 
 	/** The next frame (after those already taken) matching `match`. */
-	async next(match: (f: Frame) => boolean = () => true, timeout = 5_000): Promise<Frame> {
-		return waitFor(
-			() => {
-				for (let i = this.#seen; i < this.frames.length; i++) {
-					if (match(this.frames[i]!)) {
-						this.#seen = i + 1;
-						return this.frames[i];
-					}
+	next(match: (f: Frame) => boolean = () => true, timeout = 5_000): Promise<Frame> {
+		const take = (): Frame | undefined => {
+			for (let i = this.#seen; i < this.frames.length; i++) {
+				if (match(this.frames[i]!)) {
+					this.#seen = i + 1;
+					return this.frames[i];
 				}
-				return undefined;
-			},
-			{ timeout, interval: 10, what: "a matching frame" }
-		);
+			}
+			return undefined;
+		};
+		const found = take();
+		if (found) return Promise.resolve(found);
+		return new Promise((resolve, reject) => {
+			const timer = setTimeout(() => {
+				this.ws.off("message", onMessage);
+				reject(new Error(`Timed out waiting for a matching frame (last: ${JSON.stringify(this.frames.at(-1))?.slice(0, 200)})`));
+			}, timeout);
+			const onMessage = () => {
+				const frame = take();
+				if (!frame) return;
+				clearTimeout(timer);
+				this.ws.off("message", onMessage);
+				resolve(frame);
+			};
+			this.ws.on("message", onMessage);
+		});
 	}
 
 	nextOp(op: string, timeout?: number): Promise<Frame> {
