@@ -1,7 +1,8 @@
-import type { Context, Service, ServiceSchema } from "moleculer";
+import { Errors, type Context, type Service, type ServiceSchema } from "moleculer";
 import type { VentaSettings } from "../lib/engine.ts";
 import { boundingBox, distanceMetres } from "../lib/distance.ts";
 import type { LatLng, Vendor } from "../lib/vendor-model.ts";
+import type { NearbyHit } from "./geo/store.ts";
 
 export type NearbyParams = { lat: number; lng: number; radius?: number; q?: string; category?: string; online?: boolean; limit?: number };
 
@@ -16,6 +17,8 @@ type DiscoveryThis = Service<VentaSettings> & {
 
 const DEFAULT_RADIUS_M = 5_000;
 const MAX_RADIUS_M = 50_000;
+/** Live positions read per query (geo.nearby caps at 500). */
+const MAX_LIVE_POSITIONS = 500;
 
 const DiscoveryService: ServiceSchema<VentaSettings, any, any, DiscoveryThis> = {
 	name: "discovery",
@@ -64,13 +67,22 @@ const DiscoveryService: ServiceSchema<VentaSettings, any, any, DiscoveryThis> = 
 
 	methods: {
 		/**
-		 * The one place positions come from. Today: the fixed locations of live stalls (offline).
-		 * Live positions from `geo.nearby` (online, with ts/hdg/spd) plug in here without changing
-		 * the REST contract.
+		 * The one place positions come from: live positions of online vendors (geo) and the
+		 * fixed locations of stalls. A cluster without geo still answers with the stalls.
 		 */
 		async fetchPositions(ctx: Context, center: LatLng, radius: number): Promise<VendorPosition[]> {
-			const stalls = await ctx.call<{ vendorId: string; lat: number; lng: number }[], object>("vendors.fixedLocations", boundingBox(center, radius));
-			return stalls.map(s => ({ ...s, online: false }));
+			const [live, stalls] = await Promise.all([
+				ctx
+					.call<NearbyHit[], object>("geo.nearby", { ...center, radius, limit: MAX_LIVE_POSITIONS })
+					.catch((err: Error) => {
+						if (err instanceof Errors.ServiceNotFoundError) return [];
+						throw err;
+					}),
+				ctx.call<{ vendorId: string; lat: number; lng: number }[], object>("vendors.fixedLocations", boundingBox(center, radius)),
+			]);
+			const positions: VendorPosition[] = live.map(({ vendorId, lat, lng, ts, cell, hdg, spd }) => ({ vendorId, lat, lng, online: true, ts, cell, hdg, spd }));
+			for (const s of stalls) positions.push({ ...s, online: false });
+			return positions;
 		},
 	},
 };

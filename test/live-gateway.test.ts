@@ -221,6 +221,25 @@ describe("live gateway on one node", () => {
 		expect((await fetch(`${engine.baseUrl}/api/discovery/heatmap?bbox=nope`)).status).toBe(422);
 	});
 
+	it("makes discovery nearby return live positions and online state from geo", async () => {
+		const vendorId = await activeVendor(engine.baseUrl, ownerToken, "Live Discovery Cart");
+		const spot = { lat: 40.4168, lng: -3.7038 };
+		const nearby = async (query = "") => {
+			const res = await fetch(`${engine.baseUrl}/api/discovery/nearby?lat=${spot.lat}&lng=${spot.lng}&radius=1000${query}`);
+			expect(res.status).toBe(200);
+			return ((await res.json()) as { rows: { id: string; online: boolean; distance: number; position: Record<string, unknown> }[] }).rows;
+		};
+		expect((await nearby()).find(r => r.id === vendorId)).toBeUndefined();
+		const vendor = await vendorSocket(vendorId);
+		vendor.send({ op: "pos", lat: spot.lat + 0.001, lng: spot.lng, hdg: 10 });
+		const row = await waitFor(async () => (await nearby("&online=true")).find(r => r.id === vendorId));
+		expect(row).toMatchObject({ online: true, position: { lat: spot.lat + 0.001, lng: spot.lng, hdg: 10, cell: cellAt(spot.lat + 0.001, spot.lng) } });
+		expect(row.distance).toBeGreaterThan(105);
+		expect(row.distance).toBeLessThan(118);
+		vendor.close();
+		await waitFor(async () => !(await nearby()).some(r => r.id === vendorId && r.online), { what: "vendor gone from live results" });
+	});
+
 	it("serves health and metrics on LIVE_PORT, and live.stats / live.kick", async () => {
 		expect(await (await liveHttp("/health/live")).json()).toMatchObject({ status: "ok" });
 		const ready = await liveHttp("/health/ready");
