@@ -19,10 +19,8 @@ export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 export const CLOSE_CODES = {
 	/** Server shutting down or restarting: reconnect (to another node). */
 	RECONNECT: 4000,
-	/** The socket's credentials are no longer valid. */
+	/** The socket's user no longer exists (deleted in Clerk). */
 	UNAUTHORIZED: 4001,
-	/** The caller may not do this (e.g. lost ownership of the vendor). */
-	FORBIDDEN: 4003,
 	/** Repeated bad frames or other abuse. */
 	POLICY: 4008,
 	/** The client did not read fast enough and stayed over the backpressure limit. */

@@ -131,7 +131,10 @@ describe("live gateway on one node", () => {
 		vendor.send({ op: "pos", lat: 52, lng: 13, ts: Date.now() + 3_600_000 });
 		expect(await vendor.nextOp("error")).toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("future") });
 		watcher.send({ op: "pos", ...A });
-		expect(await watcher.nextOp("error")).toMatchObject({ code: "FORBIDDEN" });
+		expect(await watcher.nextOp("error")).toMatchObject({ code: "UNAUTHORIZED" });
+		const signedIn = await connect(`?token=${otherToken}`);
+		signedIn.send({ op: "pos", ...A });
+		expect(await signedIn.nextOp("error")).toMatchObject({ code: "FORBIDDEN" });
 		expect(await engine.broker.call("geo.get", { vendorId })).toBeNull();
 
 		// Still serving: the same sockets work.
@@ -190,6 +193,19 @@ describe("live gateway on one node", () => {
 		expect(paused.status).toBe(200);
 		expect(await vendor.closed()).toBe(CLOSE_CODES.BROADCAST_REVOKED);
 		await expect(LiveClient.open(`${engine.liveUrl}?vendor=${vendorId}&token=${ownerToken}`)).rejects.toMatchObject({ status: 403 });
+	});
+
+	it("closes a deleted user's sockets: the vendor's with BROADCAST_REVOKED or UNAUTHORIZED, watchers with UNAUTHORIZED", async () => {
+		const token = await engine.token("user_live_leaving");
+		const vendorId = await activeVendor(engine.baseUrl, token);
+		const vendor = await vendorSocket(vendorId, token);
+		const watcher = await connect(`?token=${token}`);
+		const bystander = await connect(`?token=${otherToken}`);
+		await engine.broker.call("users.remove", { id: "user_live_leaving" });
+		expect(await watcher.closed()).toBe(CLOSE_CODES.UNAUTHORIZED);
+		expect([CLOSE_CODES.BROADCAST_REVOKED, CLOSE_CODES.UNAUTHORIZED]).toContain(await vendor.closed());
+		bystander.send({ op: "ping" });
+		expect(await bystander.nextOp("pong")).toEqual({ op: "pong" });
 	});
 
 	it("accepts REST positions from the owner only and streams them to watchers", async () => {

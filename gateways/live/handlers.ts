@@ -104,7 +104,10 @@ export function liveBehavior(deps: LiveDeps): WebSocketBehavior<SocketData> {
 	/** Takes a vendor frame: validate, rate limit, then write through geo (one write at a time, latest wins). */
 	function position(ws: LiveSocket, input: Parameters<typeof checkPosition>[0]): void {
 		const ud = ws.getUserData();
-		if (!ud.vendorId) return strike(ws, ERROR_CODES.FORBIDDEN, "Only a vendor socket (?vendor=<id>) may send positions");
+		if (!ud.vendorId) {
+			if (!ud.user) return strike(ws, ERROR_CODES.UNAUTHORIZED, "Sign in: positions need a vendor socket (?token=…&vendor=<id>)");
+			return strike(ws, ERROR_CODES.FORBIDDEN, "Only a vendor socket (?vendor=<id>) may send positions");
+		}
 		const now = Date.now();
 		const check = checkPosition(input, now, config.vendorOfflineAfterS * 1000);
 		if (!check.ok) {

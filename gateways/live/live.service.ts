@@ -99,8 +99,20 @@ const LiveService: ServiceSchema<VentaSettings, LiveMethods, LiveVars> = {
 			await ctx.broadcast("live.vendor_disconnect", { vendorId: data.id, code: CLOSE_CODES.BROADCAST_REVOKED, reason: `vendor ${data.status}` }, { groups: ["live"] });
 		},
 
+		/** A deleted user's sockets (watchers and vendors) are closed on every node. */
+		async "marketplace.user_deleted"(ctx: Context<DomainEvent<{ id: string }>>) {
+			const userId = ctx.params.data?.id;
+			if (userId) await ctx.broadcast("live.user_disconnect", { userId }, { groups: ["live"] });
+		},
+
 		"live.vendor_disconnect"(ctx: Context<{ vendorId: string; code: number; reason: string }>) {
 			this.closeVendor(ctx.params.vendorId, ctx.params.code, ctx.params.reason);
+		},
+
+		"live.user_disconnect"(ctx: Context<{ userId: string }>) {
+			for (const ws of [...this.hub.sockets]) {
+				if (ws.getUserData().user?.id === ctx.params.userId) this.hub.close(ws, CLOSE_CODES.UNAUTHORIZED, "user deleted");
+			}
 		},
 	},
 
