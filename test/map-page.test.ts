@@ -141,12 +141,14 @@ describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 
 	it("lists nearby vendors with text and category filters", async () => {
 		await page.waitForFunction(() => document.querySelectorAll("#nearby li").length >= 8, null, { timeout: 20_000 });
-		const first = (await page.textContent("#nearby li:first-child .name"))!;
-		await page.fill("#q", first);
-		await page.waitForFunction(name => {
-			const names = [...document.querySelectorAll("#nearby li .name")].map(e => e.textContent);
-			return names.length >= 1 && names.every(n => n === name);
-		}, first);
+		const names = await page.$$eval("#nearby li .name", els => (els as unknown as BrowserElement[]).map(e => e.textContent!));
+		// Simulated names end in their number ("Sunny Tacos Cart 12"): a two-digit one is a selective search word.
+		const word = names.map(n => n.split(" ").at(-1)!).find(w => w.length === 2)!;
+		await page.fill("#q", word);
+		await page.waitForFunction(([w, total]) => {
+			const shown = [...document.querySelectorAll("#nearby li .name")].map(e => e.textContent!);
+			return shown.length >= 1 && shown.length < total && shown.every(n => n.split(" ").includes(w));
+		}, [word, names.length] as const);
 		await page.fill("#q", "");
 		const category = await page.$eval("#category option:nth-child(2)", o => (o as unknown as BrowserElement).value);
 		await page.selectOption("#category", category);
