@@ -53,12 +53,14 @@ export function rowsOf<T>(body: unknown): T[] {
 export const loadPageConfig = () => getJson<PageConfig>("config.json");
 export const getVendor = (id: string) => getJson<Vendor>(`api/vendors/${encodeURIComponent(id)}`);
 
-export async function nearby(params: { lat: number; lng: number; radius: number; q: string; category: string; online: boolean }, signal: AbortSignal): Promise<NearbyVendor[]> {
+export async function nearby(params: { lat: number; lng: number; radius: number; q: string; category: string; online: boolean }, signal: AbortSignal): Promise<{ rows: NearbyVendor[]; total: number }> {
 	const query = new URLSearchParams({ lat: params.lat.toFixed(6), lng: params.lng.toFixed(6), radius: String(Math.round(params.radius)) });
 	if (params.q) query.set("q", params.q);
 	if (params.category) query.set("category", params.category);
 	if (params.online) query.set("online", "true");
-	return rowsOf<NearbyVendor>(await getJson(`api/discovery/nearby?${query}`, signal));
+	const body = await getJson<{ total?: number }>(`api/discovery/nearby?${query}`, signal);
+	const rows = rowsOf<NearbyVendor>(body);
+	return { rows, total: body.total ?? rows.length };
 }
 
 export async function heatmap(bbox: readonly number[], res: number, signal: AbortSignal): Promise<HeatCell[]> {

@@ -25,8 +25,9 @@ export function createNearbyList(map: L.Map, els: Elements, onPick: (v: NearbyVe
 		els.category.value = chosen;
 	}
 
-	function render(vendors: NearbyVendor[]): void {
-		els.info.textContent = vendors.length ? `${vendors.length} vendor${vendors.length === 1 ? "" : "s"} nearby` : "No vendors match here.";
+	function render(vendors: NearbyVendor[], total: number): void {
+		const count = total > vendors.length ? `nearest ${vendors.length} of ${total} vendors` : `${total} vendor${total === 1 ? "" : "s"} nearby`;
+		els.info.textContent = vendors.length ? count : "No vendors match here.";
 		els.list.replaceChildren(
 			...vendors.map(v => {
 				const live = v.online;
@@ -48,9 +49,9 @@ export function createNearbyList(map: L.Map, els: Elements, onPick: (v: NearbyVe
 		const centre = map.getCenter();
 		const radius = Math.min(MAX_RADIUS_M, Math.max(100, centre.distanceTo(map.getBounds().getNorthEast())));
 		try {
-			const vendors = await nearby({ lat: centre.lat, lng: centre.lng, radius, q: els.q.value.trim(), category: els.category.value, online: els.online.checked }, controller.signal);
-			addCategories(vendors);
-			render(vendors);
+			const { rows, total } = await nearby({ lat: centre.lat, lng: centre.lng, radius, q: els.q.value.trim(), category: els.category.value, online: els.online.checked }, controller.signal);
+			addCategories(rows);
+			render(rows, total);
 		} catch (err) {
 			if (controller.signal.aborted) return;
 			els.info.textContent = `Nearby search failed: ${(err as Error).message}`;
