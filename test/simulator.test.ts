@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startTestEngine, waitFor, type TestEngine } from "./helpers/engine.ts";
+import { freePort, startTestEngine, uniqueNamespace, waitFor, type TestEngine } from "./helpers/engine.ts";
 import { spawnNode } from "./helpers/process.ts";
 import { metricTotal, startSimulator, type Simulator } from "./helpers/simulator.ts";
 
@@ -99,5 +99,38 @@ describe("vendor simulator (npm run simulate)", () => {
 		expect(await lost.exited).toBe(2);
 		expect(lost.output()).toContain(`waiting up to 1 s for the engine at http://127.0.0.1:${port} (not reachable yet)`);
 		expect(lost.output()).toContain(`onboarding failed: cannot reach the engine at http://127.0.0.1:${port} (ECONNREFUSED)`);
+	});
+});
+
+describe("vendor simulator against a cluster", () => {
+	const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+	let core: TestEngine;
+	let live: TestEngine;
+	let sim: Simulator | undefined;
+
+	beforeAll(async () => {
+		const NAMESPACE = uniqueNamespace("sim");
+		core = await startTestEngine({ NATS_URL, NAMESPACE, SERVICES: "api,users,vendors,discovery,geo" });
+		live = await startTestEngine({ NATS_URL, NAMESPACE, SERVICES: "live" });
+		await Promise.all([core.broker.waitForServices(["live"], 10_000), live.broker.waitForServices(["vendors", "geo", "users"], 10_000)]);
+	});
+	afterAll(async () => {
+		await sim?.kill("SIGKILL");
+		await live?.stop();
+		await core?.stop();
+	});
+
+	it("onboards on the REST node and streams through the live-only node", async () => {
+		sim = await startSimulator({ baseUrl: core.baseUrl, liveUrl: live.liveUrl }, { vendors: 6, bbox: BBOX, prefix: "simcluster", args: ["--hz", "2", "--offline-per-hour", "0"] });
+		const ids = await sim.vendorIds();
+		// The live node answers /metrics on its own port.
+		const liveMetrics = `http://127.0.0.1:${live.config.livePort}/metrics`;
+		await waitFor(async () => metricTotal(await (await fetch(liveMetrics)).text(), "venta_live_positions_in_total") >= 12, { timeout: 20_000, what: "positions on the live node" });
+		await waitFor(async () => {
+			const res = await fetch(`${core.baseUrl}/api/discovery/nearby?lat=${CENTRE.lat}&lng=${CENTRE.lng}&radius=2000&online=true`);
+			const rows = ((await res.json()) as NearbyPage).rows;
+			return ids.every(id => rows.some(r => r.id === id));
+		}, { timeout: 15_000, what: "the REST node's nearby to find the vendors" });
+		expect(await sim.kill("SIGINT")).toBe(0);
 	});
 });

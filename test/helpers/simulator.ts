@@ -8,7 +8,7 @@ export type Simulator = NodeProcess & {
 };
 
 /** Runs `scripts/simulate.ts` against a test engine, with the engine's dev secret in its environment. */
-export async function startSimulator(engine: TestEngine, opts: { vendors: number; bbox: readonly number[]; prefix: string; args?: string[] }): Promise<Simulator> {
+export async function startSimulator(engine: Pick<TestEngine, "baseUrl" | "liveUrl">, opts: { vendors: number; bbox: readonly number[]; prefix: string; args?: string[] }): Promise<Simulator> {
 	const proc = spawnNode(
 		"scripts/simulate.ts",
 		{ AUTH_DEV_SECRET: TEST_DEV_SECRET, DATA_DIR: ":memory:", NODE_ENV: "test" },
