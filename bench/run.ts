@@ -7,6 +7,7 @@
  * bench/results.json. See README "Performance" for what each figure means.
  */
 import { writeFileSync, mkdirSync } from "node:fs";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { randomUUID } from "node:crypto";
 import { AREAS, buildScenario, split, type Scenario } from "./lib/geometry.ts";
@@ -34,8 +35,8 @@ const LOCAL_ADDRESSES = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"];
 
 /** Offered load and repetitions; --quick keeps the same shape, smaller. */
 const MODE = args.quick
-	? { name: "quick", vendors: 200, watchers: 1000, ingestHz: 5, fanoutHz: 2, rounds: 3, windowMs: 1000, warmMs: 500, idleWatchers: 2000, idleSteps: 1, restRoundS: 1, nearbyVendors: 100_000, nearbyQueries: 200 }
-	: { name: "full", vendors: 1000, watchers: 5000, ingestHz: 5, fanoutHz: 1, rounds: 5, windowMs: 5000, warmMs: 2000, idleWatchers: 20_000, idleSteps: 3, restRoundS: 5, nearbyVendors: 100_000, nearbyQueries: 1000 };
+	? { name: "quick", vendors: 200, watchers: 1000, ingestHz: 10, fanoutHz: 2, rounds: 3, windowMs: 1000, warmMs: 1000, idleWatchers: 2000, idleSteps: 1, restRoundS: 1, nearbyVendors: 100_000, nearbyQueries: 100 }
+	: { name: "full", vendors: 1000, watchers: 5000, ingestHz: 5, fanoutHz: 1, rounds: 5, windowMs: 5000, warmMs: 3000, idleWatchers: 20_000, idleSteps: 3, restRoundS: 5, nearbyVendors: 100_000, nearbyQueries: 1000 };
 const VENDORS_PER_CELL = 2;
 const CELLS_PER_WATCHER = 5;
 const WATCHER_PROCS = 2;
@@ -58,6 +59,8 @@ const results: Results = {
 	load: {},
 	figures: {},
 	notes: [] as string[],
+	/** 1-minute load average after each stage: other work on the machine shows up here. */
+	loadAverage: {} as Record<string, number | undefined>,
 	failures: [] as { stage: string; error: string }[],
 };
 
@@ -137,6 +140,16 @@ async function connectWatchers(stage: string, url: string, watchSets: string[][]
 	return clients;
 }
 
+/** Stops the vendors, waits for frames in flight, and totals deliveries against what was sent. */
+async function drainDeliveries(vendorsClient: ClientProc, watchers: ClientProc[], scenario: Scenario, rounds: { delivered: number; expected: number }[]) {
+	await vendorsClient.call("rate", { perVendorHz: 0 });
+	await sleep(500);
+	const [vs, ...ws] = await Promise.all([vendorsClient.call<VendorsSample>("sample"), ...watchers.map(w => w.call<WatchersSample>("sample"))]);
+	const delivered = rounds.reduce((a, r) => a + r.delivered, 0) + ws.reduce((a, s) => a + s.pos, 0);
+	const expected = rounds.reduce((a, r) => a + r.expected, 0) + vs.sent * scenario.fanOut;
+	return { delivered, expected, ratio: delivered / expected };
+}
+
 const sumCpu = (samples: { cpuPercent: number }[]) => Math.max(0, ...samples.map(s => s.cpuPercent));
 
 /** One competitor through ingest, fan-out (+ latency), REST nearby (engine) and idle memory. */
@@ -153,9 +166,19 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 		if (open !== server.vendors.length) throw new StageError(`${open} of ${server.vendors.length} vendor sockets connected`);
 		log(stage, `${open} vendor sockets connected; ingest at ${MODE.ingestHz} Hz each (${open * MODE.ingestHz} positions/s offered)`);
 
-		// 1. Ingest: vendors only, nobody watching.
+		// Warm-up (JIT, first-write paths), then idle: sockets open, no traffic (background work, for reference).
 		await vendorsClient.call("rate", { perVendorHz: MODE.ingestHz });
 		await sleep(MODE.warmMs);
+		await vendorsClient.call("rate", { perVendorHz: 0 });
+		await sleep(300);
+		const idleCpu = cpuSample(server.pid);
+		await sleep(MODE.windowMs / 2);
+		figures.idleCpuPercent = (cpuNsBetween(idleCpu, cpuSample(server.pid)) / 1e6 / (MODE.windowMs / 2)) * 100;
+		log(stage, `idle server CPU ${fmt(figures.idleCpuPercent, 2)}% with ${open} vendor sockets open`);
+
+		// 1. Ingest: vendors only, nobody watching.
+		await vendorsClient.call("rate", { perVendorHz: MODE.ingestHz });
+		await sleep(MODE.warmMs / 2);
 		await vendorsClient.call("sample");
 		let cpu = cpuSample(server.pid);
 		let counters = await server.counters();
@@ -200,7 +223,6 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 			const expected = vs.sent * scenario.fanOut;
 			const accepted = countersNow.positionsIn - counters.positionsIn;
 			const lat = latencyStats(ws.flatMap(s => s.latenciesMs));
-			const ingestUs = figures.ingest.length ? summarize(figures.ingest.map((i: any) => i.usPerPosition)).median : 0;
 			const round = {
 				sent: vs.sent,
 				accepted,
@@ -209,7 +231,6 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 				deliveredRatio: delivered / expected,
 				cpuMs: cpuNs / 1e6,
 				usPerDelivery: cpuNs / 1000 / delivered,
-				usPerDeliveryExclIngest: (cpuNs / 1000 - ingestUs * accepted) / delivered,
 				serverCpuPercent: (cpuNs / 1e6 / vs.wallMs) * 100,
 				clientCpuPercent: Math.max(vs.cpuPercent, sumCpu(ws)),
 				watcherCpuPercent: ws.map(s => s.cpuPercent),
@@ -223,7 +244,8 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 			cpu = cpuNow;
 			counters = countersNow;
 		}
-		await vendorsClient.call("rate", { perVendorHz: 0 });
+		figures.delivery = await drainDeliveries(vendorsClient, watchers, scenario, figures.fanout);
+		log(stage, `delivered ${figures.delivery.delivered} of ${figures.delivery.expected} expected (${fmt(figures.delivery.ratio * 100, 2)}%) over all rounds`);
 		await Promise.all(watchers.map(w => w.close()));
 
 		// 5b. REST nearby from a second process (engine only), vendors online.
@@ -249,7 +271,7 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 		await vendorsClient.close();
 
 		// 4. Idle sockets: RSS growth per connected watcher (each watching one cell, no traffic).
-		await sleep(1000);
+		await sleep(MODE.warmMs / 2);
 		const limit = openFilesLimit(server.pid);
 		const idleN = Math.min(MODE.idleWatchers, Number.isFinite(limit) ? limit - 500 : MODE.idleWatchers);
 		if (idleN < MODE.idleWatchers) results.notes.push(`idle sockets: ${idleN} instead of ${MODE.idleWatchers} (the server's open-files limit is ${limit} and cannot be raised here)`);
@@ -338,6 +360,8 @@ async function clusterStage(scenario: Scenario, out: Results): Promise<void> {
 			cpu = cpuNow;
 			counters = countersNow;
 		}
+		out.delivery = await drainDeliveries(vendorsClient, watchers, scenario, out.rounds);
+		log(stage, `delivered ${out.delivery.delivered} of ${out.delivery.expected} expected (${fmt(out.delivery.ratio * 100, 2)}%) over all rounds`);
 	} finally {
 		await Promise.allSettled(clients.map(cl => cl.close()));
 		await Promise.allSettled(nodes.map(n => n.proc.stop(20_000)));
@@ -363,10 +387,11 @@ async function nearbyStage(out: Results): Promise<void> {
 }
 
 async function runStage(name: string, fn: () => Promise<void>): Promise<void> {
-	log(name, "starting");
+	log(name, `starting (machine load average ${loadavg()[0]!.toFixed(2)})`);
 	try {
 		await fn();
-		log(name, "done");
+		results.loadAverage[name] = loadavg()[0];
+		log(name, `done (load average ${loadavg()[0]!.toFixed(2)})`);
 	} catch (err) {
 		const message = (err as Error).message;
 		results.failures.push({ stage: name, error: message });
@@ -383,10 +408,8 @@ function buildTable(): Row[] {
 	const rows: Row[] = [];
 	const med = (list: any[] | undefined, pick: (x: any) => number): Summary => summarize((list ?? []).map(pick));
 	const verdict = (ok: boolean | undefined) => (ok === undefined ? "—" : ok ? "met" : "missed");
-	const short = (list: any[] | undefined) => {
-		const worst = Math.min(...(list ?? []).map((r: any) => r.deliveredRatio ?? 1));
-		return Number.isFinite(worst) && worst < SHORTFALL ? ` (SHORT: ${fmt(worst * 100, 1)}% delivered)` : "";
-	};
+	const short = (delivery: { ratio: number } | undefined) =>
+		delivery && delivery.ratio < SHORTFALL ? ` (SHORT: ${fmt(delivery.ratio * 100, 1)}% delivered)` : "";
 	const live = f.live ?? {};
 	const [e, w, u] = [live.engine, live.ws, live.uws];
 
@@ -417,8 +440,8 @@ function buildTable(): Row[] {
 	const fanUws = med(u?.fanout, r => r.usPerDelivery);
 	rows.push({
 		figure: "2 Fan-out: server CPU per delivered message vs ws",
-		venta: fmtSummary(fan, " µs", 3) + short(e?.fanout),
-		comparison: `ws baseline ${fmtSummary(fanWs, " µs", 3)}${short(w?.fanout)}`,
+		venta: fmtSummary(fan, " µs", 3) + short(e?.delivery),
+		comparison: `ws baseline ${fmtSummary(fanWs, " µs", 3)}${short(w?.delivery)}`,
 		ratio: `${fmt(fan.median / fanWs.median, 3)}`,
 		target: "≤ 0.2 (1/5)",
 		result: verdict(Number.isFinite(fan.median / fanWs.median) ? fan.median / fanWs.median <= 0.2 : undefined),
@@ -426,23 +449,11 @@ function buildTable(): Row[] {
 	rows.push({
 		figure: "2 Fan-out: vs bare uWS ceiling",
 		venta: fmtSummary(fan, " µs", 3),
-		comparison: `bare uWS ${fmtSummary(fanUws, " µs", 3)}${short(u?.fanout)}`,
+		comparison: `bare uWS ${fmtSummary(fanUws, " µs", 3)}${short(u?.delivery)}`,
 		ratio: `${fmt(fan.median / fanUws.median)}`,
 		target: "≤ 1.4",
 		result: verdict(Number.isFinite(fan.median / fanUws.median) ? fan.median / fanUws.median <= 1.4 : undefined),
 	});
-	const fanX = med(e?.fanout, r => r.usPerDeliveryExclIngest);
-	const fanXWs = med(w?.fanout, r => r.usPerDeliveryExclIngest);
-	const fanXUws = med(u?.fanout, r => r.usPerDeliveryExclIngest);
-	rows.push({
-		figure: "2 Fan-out excl. ingest (info)",
-		venta: fmtSummary(fanX, " µs", 3),
-		comparison: `ws ${fmtSummary(fanXWs, " µs", 3)}; bare uWS ${fmtSummary(fanXUws, " µs", 3)}`,
-		ratio: `${fmt(fanX.median / fanXWs.median, 3)} ws, ${fmt(fanX.median / fanXUws.median)} uWS`,
-		target: "—",
-		result: "—",
-	});
-
 	// 3. Latency
 	const p = (list: any[] | undefined, k: "p50" | "p99" | "max") => med(list, r => r.latency[k]);
 	const latCell = (list: any[] | undefined) => `p50 ${fmt(p(list, "p50").median)} / p99 ${fmtSummary(p(list, "p99"))} / max ${fmt(p(list, "max").max)} ms`;
@@ -457,7 +468,7 @@ function buildTable(): Row[] {
 	const cl = f.cluster?.rounds;
 	rows.push({
 		figure: "3 Latency across two nodes over NATS",
-		venta: cl ? latCell(cl) + short(cl) : "n/a",
+		venta: cl ? latCell(cl) + short(f.cluster?.delivery) : "n/a",
 		comparison: `one node p99 ${fmt(p(e?.fanout, "p99").median)} ms`,
 		ratio: `${fmt(p(cl, "p99").median / p(e?.fanout, "p99").median)}× one node`,
 		target: "p99 ≤ 40 ms",
@@ -574,7 +585,7 @@ results.durationS = Math.round((Date.now() - t0) / 1000);
 printTable(rows);
 process.stdout.write(
 	`Load: ${results.load.fanout}; ingest ${results.load.ingest}. ${MODE.rounds} rounds of ${MODE.windowMs / 1000} s; values are median [min–max] over rounds.\n` +
-		`Machine: ${results.machine.cores} × ${results.machine.cpuModel}, Node ${results.machine.node}. Took ${results.durationS} s.\n`
+		`Machine: ${results.machine.cores} × ${results.machine.cpuModel}, Node ${results.machine.node}; load average ${Object.values(results.loadAverage).map(v => (v as number).toFixed(1)).join(", ")} after the stages. Took ${results.durationS} s.\n`
 );
 for (const note of results.notes) process.stdout.write(`note: ${note}\n`);
 for (const failure of results.failures) process.stdout.write(`FAILED stage ${failure.stage}: ${failure.error.split("\n")[0]}\n`);

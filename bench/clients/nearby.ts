@@ -90,7 +90,7 @@ serveRequests({
 				raw: rawQuery,
 			};
 			// Warm-up (JIT, connection), not measured.
-			for (const q of Object.values(runs)) await timeQueries(queryPoints(200), q);
+			for (const q of Object.values(runs)) await timeQueries(queryPoints(50), q);
 			const result: NearbyResult = { fill: { memoryMs, redisMs }, hitsPerQuery: { memory: 0, redis: 0, raw: 0 }, memory: [], redis: [], raw: [] };
 			for (let r = 0; r < opts.rounds; r++) {
 				const points = queryPoints(opts.queriesPerRound);
