@@ -55,6 +55,9 @@ describe("map page served by the REST gateway", () => {
 		const missing = await fetch(`${engine.baseUrl}/api/nothing-here`);
 		expect(missing.status).toBe(404);
 		expect(await missing.json()).toMatchObject({ type: "NOT_FOUND" });
+		// The webhook route answers (here: its service is not running), not the static 404.
+		const webhook = await fetch(`${engine.baseUrl}/webhooks/clerk`, { method: "POST", body: "{}", headers: { "Content-Type": "application/json" } });
+		expect(webhook.status).not.toBe(404);
 		const noFile = await fetch(`${engine.baseUrl}/no-such-file.js`);
 		expect(noFile.status).toBe(404);
 		expect(await noFile.json()).toMatchObject({ type: "NOT_FOUND" });
