@@ -4,7 +4,7 @@ import { latLngToCell } from "h3-js";
 import type { ServiceSchema } from "moleculer";
 import { startTestEngine, waitFor, type TestEngine } from "./helpers/engine.ts";
 import { distanceM } from "../lib/position.ts";
-import { HISTORY_LENGTH, type HeatmapResult, type UpdateResult } from "../services/geo.service.ts";
+import { HISTORY_LENGTH, LOCATION_EVENT_EVERY_MS, type HeatmapResult, type UpdateResult } from "../services/geo.service.ts";
 import type { NearbyHit, StoredPosition, VendorLocation } from "../services/geo/store.ts";
 import type { DomainEvent } from "../lib/events.ts";
 
@@ -19,6 +19,7 @@ function recorder(seen: Seen[]): ServiceSchema {
 		events: {
 			"location.vendor_online": record("location.vendor_online"),
 			"location.vendor_offline": record("location.vendor_offline"),
+			"location.vendor_location_updated": record("location.vendor_location_updated"),
 		},
 	};
 }
@@ -123,6 +124,22 @@ for (const store of ["embedded", "redis"] as const) {
 			expect(await call("setOffline", { vendorId: "c-1" })).toEqual({ wasOnline: false, cell: null });
 			expect(await call("inCells", { cells: [latLngToCell(35.7, 139.7, 8)] })).toEqual([]);
 		});
+
+		it("coalesces location.vendor_location_updated to one event per vendor per window", async () => {
+			const updates = () => seen.filter(s => s.name === "location.vendor_location_updated" && s.event.data.vendorId === "v-moving");
+			// Moving every 100 ms (staying online) until the first coalesced event arrives.
+			let sent = 0;
+			const started = Date.now();
+			while (updates().length === 0 && Date.now() - started < LOCATION_EVENT_EVERY_MS * 2 + 1000) {
+				await update("v-moving", 1 + sent++ / 10_000, 1);
+				await new Promise(r => setTimeout(r, 100));
+			}
+			expect(updates()).toHaveLength(1);
+			expect(sent).toBeGreaterThan(5);
+			const data = updates()[0]!.event.data as unknown as { lat: number; cell: string; ts: number };
+			expect(data).toMatchObject({ vendorId: "v-moving", lng: 1, cell: latLngToCell(data.lat, 1, 8) });
+			expect(updates()[0]!.event.meta).toMatchObject({ domain: "location", subdomain: "vendor" });
+		}, 15_000);
 
 		it("takes a silent vendor offline after VENDOR_OFFLINE_AFTER_S", async () => {
 			await update("v-quiet", -33.8688, 151.2093);

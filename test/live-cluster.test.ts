@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
+import { Redis } from "ioredis";
 import { freePort, testEnv, uniqueNamespace, waitFor, TEST_DEV_SECRET } from "./helpers/engine.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "./helpers/process.ts";
 import { activeVendor, LiveClient, metricValue } from "./helpers/live.ts";
@@ -7,6 +8,7 @@ import { mintDevToken } from "../lib/auth.ts";
 import { routingCell } from "../lib/h3-cells.ts";
 
 const NATS_URL = "nats://127.0.0.1:4222";
+const REDIS_URL = "redis://127.0.0.1:6379";
 const BERLIN = { lat: 52.52, lng: 13.405 };
 const MUNICH = { lat: 48.137, lng: 11.575 };
 const cellAt = (p: { lat: number; lng: number }) => latLngToCell(p.lat, p.lng, 8);
@@ -15,7 +17,7 @@ type Node = { name: string; proc: NodeProcess; port: number; livePort: number };
 
 /**
  * Three gateway processes over real NATS: A hosts the vendor's socket (and the marketplace
- * and geo services), B has a watcher, C has no watchers at all.
+ * and geo services, geo on the Redis store), B has a watcher, C has no watchers at all.
  */
 describe("live gateways across nodes (interest-based routing over NATS)", () => {
 	const namespace = uniqueNamespace("live");
@@ -26,7 +28,7 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 
 	beforeAll(async () => {
 		const start = async (name: "a" | "b" | "c", services: string) => {
-			const env = await testEnv({ NATS_URL, NAMESPACE: namespace, NODE_ID: `${namespace}-${name}`, SERVICES: services, PORT: String(await freePort()), LIVE_PORT: String(await freePort()) });
+			const env = await testEnv({ NATS_URL, NAMESPACE: namespace, NODE_ID: `${namespace}-${name}`, SERVICES: services, REDIS_URL, PORT: String(await freePort()), LIVE_PORT: String(await freePort()) });
 			nodes[name] = { name, proc: spawnNode("server.ts", env), port: Number(env.PORT), livePort: Number(env.LIVE_PORT) };
 		};
 		await start("a", "api,users,vendors,geo,live");
@@ -41,6 +43,10 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 	afterAll(async () => {
 		for (const c of clients) c.close();
 		await Promise.all(Object.values(nodes).map(n => n.proc.kill()));
+		const redis = new Redis(REDIS_URL);
+		const keys = [...(await redis.keys(`${namespace}:geo:*`)), ...(await redis.keys(`${namespace}-cache*`))];
+		if (keys.length) await redis.del(...keys);
+		await redis.quit();
 	});
 
 	it("delivers a vendor on node A to a watcher on node B; node C receives nothing", async () => {
@@ -82,6 +88,15 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 		// Leaving: the vendor's socket closes on A, B's watcher of Munich is told.
 		vendor.close();
 		expect(await watcher.nextOp("gone")).toEqual({ op: "gone", id: vendorId, cell: cellAt(MUNICH) });
+
+		// A REST position (api and geo on A) reaches B's watcher the same way.
+		const posted = await fetch(`http://127.0.0.1:${nodes.a.port}/api/vendors/${vendorId}/location`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json", Authorization: `Bearer ${owner}` },
+			body: JSON.stringify({ ...MUNICH, spd: 3 }),
+		});
+		expect(posted.status).toBe(200);
+		expect(await watcher.nextOp("pos")).toMatchObject({ id: vendorId, cell: cellAt(MUNICH), spd: 3 });
 
 		expect(await routedIn(nodes.c)).toBe(0);
 	});
