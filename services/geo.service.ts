@@ -76,7 +76,13 @@ const GeoService: ServiceSchema<VentaSettings & { rest: string }, GeoMethods, Ge
 	},
 
 	actions: {
-		/** The one write path for positions (socket sessions and REST), sharded so one node writes a vendor. */
+		/**
+		 * The one write path for positions (socket sessions and REST). Callers without a local
+		 * geo (api-only, live-only nodes) are sharded by vendor id, so one geo node writes a
+		 * vendor; Moleculer's preferLocal sends a node with geo to its own. Either way the
+		 * store applies each vendor write atomically (Lua script / one thread) and this node
+		 * runs one write per vendor at a time, so transitions are decided without races.
+		 */
 		update: {
 			strategy: "Shard",
 			strategyOptions: { shardKey: "vendorId" },
