@@ -6,6 +6,7 @@ import { spawnNode, waitForHttp, type NodeProcess } from "./helpers/process.ts";
 import { activeVendor, LiveClient, metricValue } from "./helpers/live.ts";
 import { mintDevToken } from "../lib/auth.ts";
 import { routingCell } from "../lib/h3-cells.ts";
+import { CLOSE_CODES } from "../lib/live-codes.ts";
 
 const NATS_URL = "nats://127.0.0.1:4222";
 const REDIS_URL = "redis://127.0.0.1:6379";
@@ -99,5 +100,9 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 		expect(await watcher.nextOp("pos")).toMatchObject({ id: vendorId, cell: cellAt(MUNICH), spd: 3 });
 
 		expect(await routedIn(nodes.c)).toBe(0);
+
+		// SIGTERM on B: its watcher is told to reconnect (4000) and the process exits cleanly.
+		expect(await nodes.b.proc.kill("SIGTERM")).toBe(0);
+		expect(await watcher.closed()).toBe(CLOSE_CODES.RECONNECT);
 	});
 });

@@ -103,6 +103,7 @@ describe("live gateway on one node", () => {
 		const watcher = await connect();
 		await watcher.watch({ near: { ...A, radius: 2_000 } });
 		const droppedBefore = metricValue(await metrics(), "venta_live_positions_dropped_total") ?? 0;
+		const inBefore = metricValue(await metrics(), "venta_live_positions_in_total") ?? 0;
 		const vendor = await vendorSocket(vendorId);
 		for (let i = 0; i < 30; i++) vendor.send({ op: "pos", lat: A.lat + i / 100_000, lng: A.lng });
 		expect(await vendor.nextOp("error")).toMatchObject({ code: "RATE_LIMITED" });
@@ -113,7 +114,48 @@ describe("live gateway on one node", () => {
 		const delivered = watcher.frames.filter(f => f.op === "pos" && f.id === vendorId).length;
 		expect(delivered).toBeGreaterThanOrEqual(1);
 		expect(delivered).toBeLessThanOrEqual(10);
+		// Every frame is counted once: stored and streamed, or dropped.
+		const text = await metrics();
+		expect(metricValue(text, "venta_live_positions_in_total")! - inBefore).toBe(delivered);
+		expect(metricValue(text, "venta_live_positions_dropped_total")! - droppedBefore + delivered).toBe(30);
 		vendor.close();
+	});
+
+	it("drops a position older than the vendor's last one", async () => {
+		const vendorId = await activeVendor(engine.baseUrl, ownerToken);
+		const watcher = await connect();
+		await watcher.watch({ cells: [cellAt(A.lat, A.lng)] });
+		const vendor = await vendorSocket(vendorId);
+		const ts = Date.now();
+		vendor.send({ op: "pos", ...A, ts });
+		await watcher.nextOp("pos");
+		await new Promise(r => setTimeout(r, 250));
+		vendor.send({ op: "pos", lat: A.lat + 0.0001, lng: A.lng, ts: ts - 1_000 });
+		await new Promise(r => setTimeout(r, 250));
+		vendor.send({ op: "pos", lat: A.lat + 0.0002, lng: A.lng, ts: ts + 1 });
+		expect(await watcher.nextOp("pos")).toMatchObject({ lat: A.lat + 0.0002, ts: ts + 1 });
+		expect(watcher.frames.filter(f => f.op === "pos")).toHaveLength(2);
+		expect((await engine.broker.call<unknown[], object>("geo.history", { vendorId })).length).toBe(2);
+		vendor.close();
+	});
+
+	it("lets a newer socket of the same vendor replace the older one without going offline", async () => {
+		const vendorId = await activeVendor(engine.baseUrl, ownerToken);
+		const watcher = await connect();
+		await watcher.watch({ cells: [cellAt(A.lat, A.lng)] });
+		const first = await vendorSocket(vendorId);
+		first.send({ op: "pos", ...A });
+		await watcher.nextOp("pos");
+		const second = await vendorSocket(vendorId);
+		expect(await first.closed()).toBe(CLOSE_CODES.KICKED);
+		await new Promise(r => setTimeout(r, 300));
+		expect(watcher.frames.some(f => f.op === "gone")).toBe(false);
+		expect(await engine.broker.call("geo.get", { vendorId })).toMatchObject({ online: true });
+		await new Promise(r => setTimeout(r, 250));
+		second.send({ op: "pos", ...A, hdg: 1 });
+		expect(await watcher.nextOp("pos")).toMatchObject({ id: vendorId, hdg: 1 });
+		second.close();
+		expect(await watcher.nextOp("gone")).toMatchObject({ id: vendorId });
 	});
 
 	it("answers bad frames with error codes and keeps serving the socket and everyone else", async () => {

@@ -126,9 +126,8 @@ export function liveBehavior(deps: LiveDeps): WebSocketBehavior<SocketData> {
 			return;
 		}
 		ud.tokens -= 1;
-		hub.counters.positionsIn++;
 		if (ud.writing) {
-			if (ud.pending) hub.counters.positionsDropped++;
+			if (ud.pending) hub.counters.positionsDropped++; // superseded before it was written
 			ud.pending = check.position;
 			return;
 		}
@@ -144,8 +143,9 @@ export function liveBehavior(deps: LiveDeps): WebSocketBehavior<SocketData> {
 				const result = await broker.call<UpdateResult, object>("geo.update", { vendorId, ...next });
 				if (result.applied) {
 					const { location, previous } = result;
+					hub.counters.positionsIn++;
 					hub.publishUpdate(vendorId, location.cell, location, previous?.online ? previous.cell : null);
-				} else hub.counters.positionsDropped++;
+				} else hub.counters.positionsDropped++; // older than the stored position
 			} catch (err) {
 				hub.counters.positionsDropped++;
 				const e = err as Errors.MoleculerError;

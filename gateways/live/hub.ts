@@ -36,6 +36,10 @@ export type SocketData = {
 };
 export type LiveSocket = WebSocket<SocketData>;
 
+/**
+ * Every `pos` frame from a vendor socket is counted once: `positionsIn` when stored and
+ * streamed, `positionsDropped` otherwise (invalid, rate limited, superseded, stale, failed).
+ */
 export type LiveCounters = { positionsIn: number; positionsDropped: number; routedIn: number; deliveries: number };
 
 /** Per-socket view for operators and tests. */

@@ -162,8 +162,8 @@ const LiveService: ServiceSchema<VentaSettings, LiveMethods, LiveVars> = {
 		this.timer = null;
 		const metrics = this.broker.metrics;
 		metrics.register({ type: "gauge", name: LIVE_METRICS.sockets, labelNames: ["node"], description: "Open live sockets on this node" });
-		metrics.register({ type: "counter", name: LIVE_METRICS.positionsIn, labelNames: ["node"], description: "Positions accepted from vendor sockets on this node" });
-		metrics.register({ type: "counter", name: LIVE_METRICS.positionsDropped, labelNames: ["node"], description: "Vendor positions dropped (rate limited, invalid or stale)" });
+		metrics.register({ type: "counter", name: LIVE_METRICS.positionsIn, labelNames: ["node"], description: "Positions from vendor sockets on this node, stored and streamed" });
+		metrics.register({ type: "counter", name: LIVE_METRICS.positionsDropped, labelNames: ["node"], description: "Positions from vendor sockets dropped (invalid, rate limited, superseded or stale)" });
 		metrics.register({ type: "counter", name: LIVE_METRICS.routedIn, labelNames: ["node"], description: "Updates this node received from other nodes" });
 		metrics.register({ type: "counter", name: LIVE_METRICS.deliveries, labelNames: ["node"], description: "Messages sent to watchers" });
 	},
