@@ -99,6 +99,22 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 		expect(posted.status).toBe(200);
 		expect(await watcher.nextOp("pos")).toMatchObject({ id: vendorId, cell: cellAt(MUNICH), spd: 3 });
 
+		// A vendor socket on C publishes (C still receives nothing); pausing the vendor over REST
+		// on A closes that socket on C (BROADCAST_REVOKED) and B's watcher is told it is gone.
+		const onC = await LiveClient.open(liveUrl(nodes.c, `?token=${owner}&vendor=${vendorId}`));
+		clients.push(onC);
+		await new Promise(r => setTimeout(r, 250));
+		onC.send({ op: "pos", ...MUNICH, hdg: 270 });
+		expect(await watcher.nextOp("pos")).toMatchObject({ id: vendorId, hdg: 270 });
+		const paused = await fetch(`http://127.0.0.1:${nodes.a.port}/api/vendors/${vendorId}/status`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json", Authorization: `Bearer ${owner}` },
+			body: JSON.stringify({ status: "paused" }),
+		});
+		expect(paused.status).toBe(200);
+		expect(await onC.closed()).toBe(CLOSE_CODES.BROADCAST_REVOKED);
+		expect(await watcher.nextOp("gone")).toEqual({ op: "gone", id: vendorId, cell: cellAt(MUNICH) });
+
 		expect(await routedIn(nodes.c)).toBe(0);
 
 		// SIGTERM on B: its watcher is told to reconnect (4000) and the process exits cleanly.
