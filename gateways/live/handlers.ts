@@ -209,6 +209,7 @@ export function liveBehavior(deps: LiveDeps): WebSocketBehavior<SocketData> {
 						pending: null,
 						slowSince: 0,
 						missed: new Map(),
+						offTopics: false,
 						keepOnline: false,
 						closed: false,
 					};

@@ -30,6 +30,8 @@ export type SocketData = {
 	/** Slow consumer: since when it is behind (0 = not), and the latest undelivered frame per vendor. */
 	slowSince: number;
 	missed: Map<string, string>;
+	/** Taken off its uWS topics while slow (fed from `missed` instead). */
+	offTopics: boolean;
 	/** Closed by the server without taking the vendor offline (replaced by a newer socket, shutdown). */
 	keepOnline: boolean;
 	closed: boolean;
@@ -63,6 +65,8 @@ export class LiveHub {
 	readonly counters: LiveCounters = { positionsIn: 0, positionsDropped: 0, routedIn: 0, deliveries: 0 };
 	/** Frames uWS refused for sockets over maxBackpressure (each one makes or keeps a socket slow). */
 	backpressureDrops = 0;
+	/** Watchers closed as slow consumers. */
+	slowConsumersClosed = 0;
 	/** Watching sockets per fine cell, and watched fine cells per routing cell. */
 	readonly #cellRefs = new Map<string, number>();
 	readonly #routingRefs = new Map<string, number>();
@@ -87,7 +91,7 @@ export class LiveHub {
 	setWatch(ws: LiveSocket, cells: readonly string[]): void {
 		const ud = ws.getUserData();
 		const next = new Set(cells);
-		const slow = ud.slowSince !== 0;
+		const slow = ud.offTopics;
 		for (const cell of ud.cells) {
 			if (next.has(cell)) continue;
 			if (slow) this.#slowByCell.get(cell)?.delete(ws);
@@ -152,8 +156,9 @@ export class LiveHub {
 		ud.slowSince = Date.now();
 		// uWS calls this from inside publish(): change subscriptions (or close) only once it has returned.
 		queueMicrotask(() => {
-			if (ud.closed || ud.slowSince === 0) return;
+			if (ud.closed || ud.slowSince === 0 || ud.offTopics) return;
 			if (ud.missed.size > MAX_MISSED) return this.close(ws, CLOSE_CODES.SLOW_CONSUMER, "slow consumer");
+			ud.offTopics = true;
 			this.#slow.add(ws);
 			for (const cell of ud.cells) {
 				ws.unsubscribe(cell);
@@ -177,6 +182,8 @@ export class LiveHub {
 		if (ud.missed.size > 0 || ws.getBufferedAmount() > LOW_WATER_BYTES || ud.closed) return;
 		ud.slowSince = 0;
 		this.#slow.delete(ws);
+		if (!ud.offTopics) return;
+		ud.offTopics = false;
 		for (const cell of ud.cells) {
 			this.#slowByCell.get(cell)?.delete(ws);
 			ws.subscribe(cell);
@@ -193,6 +200,7 @@ export class LiveHub {
 
 	close(ws: LiveSocket, code: number, reason: string): void {
 		if (ws.getUserData().closed) return;
+		if (code === CLOSE_CODES.SLOW_CONSUMER) this.slowConsumersClosed++;
 		ws.end(code, reason);
 	}
 
@@ -205,6 +213,7 @@ export class LiveHub {
 			vendors: this.vendorSockets.size,
 			slowSockets: this.#slow.size,
 			backpressureDrops: this.backpressureDrops,
+			slowConsumersClosed: this.slowConsumersClosed,
 			watchedCells: this.#cellRefs.size,
 			routingSubjects: this.#routingRefs.size,
 			counters: { ...this.counters },
