@@ -264,7 +264,7 @@ const GeoService: ServiceSchema<VentaSettings & { rest: string }, GeoMethods, Ge
 
 	created() {
 		const { config } = this.settings;
-		this.store = config.redisUrl ? new RedisGeoStore(config.redisUrl, `${config.namespace}:geo:`) : new MemoryGeoStore();
+		this.store = config.redisUrl ? new RedisGeoStore(config.redisUrl, `${config.namespace}:geo:`) : new MemoryGeoStore(config.h3Res);
 		this.chains = new Map();
 		this.dirty = new Map();
 		this.lastReport = new Map();

@@ -90,6 +90,26 @@ for (const store of ["embedded", "redis"] as const) {
 			await expect(call("nearby", { ...center, radius: -5 })).rejects.toMatchObject({ code: 422 });
 		});
 
+		it("agrees with a brute-force scan over many vendors, small radius and large", async () => {
+			const center = { lat: 45.4642, lng: 9.19 };
+			const spots = Array.from({ length: 120 }, (_, i) => ({
+				id: `many-${i}`,
+				lat: center.lat + Math.sin(i * 12.9898) * 0.02,
+				lng: center.lng + Math.cos(i * 78.233) * 0.03,
+			}));
+			await Promise.all(spots.map(p => update(p.id, p.lat, p.lng)));
+			for (const radius of [300, 1200, 5000]) {
+				const expected = spots
+					.map(p => ({ id: p.id, d: distanceM(center.lat, center.lng, p.lat, p.lng) }))
+					.filter(p => p.d <= radius)
+					.sort((a, b) => a.d - b.d)
+					.slice(0, 25);
+				const hits = await call<NearbyHit[]>("nearby", { ...center, radius, limit: 25 });
+				expect(hits.map(h => h.vendorId), `radius ${radius}`).toEqual(expected.map(e => e.id));
+				expect(expected.length).toBeGreaterThan(0);
+			}
+		});
+
 		it("counts live vendors per cell for the heatmap", async () => {
 			await update("h-1", 40.7128, -74.006);
 			await update("h-2", 40.7129, -74.0061);

@@ -1,13 +1,23 @@
+import { getHexagonEdgeLengthAvg, gridDisk, latLngToCell } from "h3-js";
 import { distanceM } from "../../lib/position.ts";
 import type { BBox } from "../../lib/h3-cells.ts";
 import { inBox, type ApplyResult, type GeoStore, type NearbyHit, type StoredPosition, type VendorLocation } from "./store.ts";
 
 type Entry = { position: StoredPosition; online: boolean; seenAt: number; history: StoredPosition[] };
 
+/** Above this many cells, nearby scans the online vendors instead of the cell index. */
+const MAX_DISK_CELLS = 4_000;
+
 /** The embedded geo store: everything in this process (single-node mode, no REDIS_URL). */
 export class MemoryGeoStore implements GeoStore {
 	readonly #vendors = new Map<string, Entry>();
 	readonly #cells = new Map<string, Set<string>>();
+	/** H3 resolution of the positions' cells (H3_RES). */
+	readonly #res: number;
+
+	constructor(res: number) {
+		this.#res = res;
+	}
 
 	async apply(position: StoredPosition, seenAt: number, historyLength: number): Promise<ApplyResult> {
 		const entry = this.#vendors.get(position.vendorId);
@@ -34,13 +44,23 @@ export class MemoryGeoStore implements GeoStore {
 	}
 
 	async nearby(lat: number, lng: number, radius: number, limit: number): Promise<NearbyHit[]> {
-		const hits: NearbyHit[] = [];
-		for (const entry of this.#vendors.values()) {
-			if (!entry.online) continue;
-			const distance = distanceM(lat, lng, entry.position.lat, entry.position.lng);
-			if (distance <= radius) hits.push({ ...entry.position, online: true, distance });
+		// The nearest `limit` so far, sorted: a busy area costs a comparison per vendor, not a full sort.
+		const hits: { position: StoredPosition; distance: number }[] = [];
+		const consider = (position: StoredPosition) => {
+			const distance = distanceM(lat, lng, position.lat, position.lng);
+			if (distance > radius || (hits.length === limit && distance >= hits[limit - 1]!.distance)) return;
+			let at = hits.length;
+			while (at > 0 && hits[at - 1]!.distance > distance) at--;
+			hits.splice(at, 0, { position, distance });
+			if (hits.length > limit) hits.pop();
+		};
+		const disk = this.#diskAround(lat, lng, radius);
+		if (disk) {
+			for (const cell of disk) for (const id of this.#cells.get(cell) ?? []) consider(this.#vendors.get(id)!.position);
+		} else {
+			for (const entry of this.#vendors.values()) if (entry.online) consider(entry.position);
 		}
-		return hits.sort((a, b) => a.distance - b.distance).slice(0, limit);
+		return hits.map(h => ({ ...h.position, online: true, distance: h.distance }));
 	}
 
 	async inCells(cells: readonly string[]): Promise<StoredPosition[]> {
@@ -92,6 +112,17 @@ export class MemoryGeoStore implements GeoStore {
 	async close(): Promise<void> {
 		this.#vendors.clear();
 		this.#cells.clear();
+	}
+
+	/**
+	 * The cells that can hold a point within `radius` (a grid disk at the index resolution),
+	 * or null when scanning every online vendor is cheaper than that many cells.
+	 */
+	#diskAround(lat: number, lng: number, radius: number): string[] | null {
+		const k = Math.ceil(radius / (getHexagonEdgeLengthAvg(this.#res, "m") * Math.sqrt(3))) + 1;
+		const cells = 3 * k * (k + 1) + 1;
+		if (cells > MAX_DISK_CELLS || cells > this.#vendors.size) return null;
+		return gridDisk(latLngToCell(lat, lng, this.#res), k);
 	}
 
 	#unindex(position: StoredPosition): void {
