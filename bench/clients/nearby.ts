@@ -76,7 +76,7 @@ serveRequests({
 	async run(opts: NearbyRun): Promise<NearbyResult> {
 		const data = positions(opts.vendors, opts.res);
 		const prefix = `bench-${randomUUID().slice(0, 8)}:geo:`;
-		const memory = new MemoryGeoStore();
+		const memory = new MemoryGeoStore(opts.res);
 		const redisStore = new RedisGeoStore(opts.redisUrl, prefix);
 		const raw = new Redis(opts.redisUrl);
 		try {
