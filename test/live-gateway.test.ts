@@ -313,6 +313,11 @@ describe("live gateway on one node", () => {
 			return s.vendors >= 1 && s.counters.positionsIn > 0 ? s : undefined;
 		});
 		expect(stats).toMatchObject({ node: engine.broker.nodeID });
+		const watcher = await connect();
+		await watcher.watch({ cells: [cellAt(B.lat, B.lng)] });
+		const detailed = await engine.broker.call<{ cellWatchers: { cell: string; watchers: number }[]; watchSets: { connId: number; cells: number }[] }, object>("live.stats", { cells: true, sockets: true });
+		expect(detailed.cellWatchers).toContainEqual({ cell: cellAt(B.lat, B.lng), watchers: expect.any(Number) });
+		expect(detailed.watchSets.some(s => s.cells === 1)).toBe(true);
 		const text = await metrics();
 		const node = `node="${engine.broker.nodeID}"`;
 		for (const name of ["venta_live_sockets", "venta_live_positions_in_total", "venta_live_positions_dropped_total", "venta_live_routed_in_total", "venta_live_deliveries_total"]) {

@@ -220,6 +220,11 @@ export class LiveHub {
 		};
 	}
 
+	/** Watching sockets per watched cell, busiest first (for operators: `live.stats` with `cells: true`). */
+	cellWatchers(): { cell: string; watchers: number }[] {
+		return [...this.#cellRefs].map(([cell, watchers]) => ({ cell, watchers })).sort((a, b) => b.watchers - a.watchers || a.cell.localeCompare(b.cell));
+	}
+
 	/** Watch sets per socket (for operators: `live.stats` with `sockets: true`). */
 	watchSets(): SocketView[] {
 		return [...this.sockets].map(ws => {

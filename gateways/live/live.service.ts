@@ -13,7 +13,7 @@ import { CellRouter } from "./router.ts";
 
 export type { RouteParams };
 export type KickParams = { vendorId: string };
-export type StatsParams = { sockets?: boolean };
+export type StatsParams = { sockets?: boolean; cells?: boolean };
 export type VendorStatusChanged = { id: string; ownerId: string | null; status: string; previous: string; canBroadcast: boolean };
 
 /** Prometheus names (Moleculer turns dots into underscores), each labelled `node`. */
@@ -72,12 +72,17 @@ const LiveService: ServiceSchema<VentaSettings, LiveMethods, LiveVars> = {
 			},
 		},
 
-		/** This node's sockets, watchers, vendors, watched cells and counters. */
+		/** This node's sockets, watchers, vendors, watched cells and counters (+ every socket, + watchers per cell). */
 		stats: {
-			params: { sockets: "boolean|optional|convert" },
+			params: { sockets: "boolean|optional|convert", cells: "boolean|optional|convert" },
 			handler(ctx: Context<StatsParams>) {
-				const stats = { node: this.broker.nodeID, ...this.hub.stats(), routingSubjects: this.router?.subjects ?? [] };
-				return ctx.params.sockets ? { ...stats, watchSets: this.hub.watchSets() } : stats;
+				return {
+					node: this.broker.nodeID,
+					...this.hub.stats(),
+					routingSubjects: this.router?.subjects ?? [],
+					...(ctx.params.sockets ? { watchSets: this.hub.watchSets() } : {}),
+					...(ctx.params.cells ? { cellWatchers: this.hub.cellWatchers() } : {}),
+				};
 			},
 		},
 
