@@ -40,17 +40,24 @@ export function routingCell(cell: string, res: number): string {
 export const isCellAtRes = (cell: unknown, res: number): cell is string =>
 	typeof cell === "string" && isValidCell(cell) && getResolution(cell) === res;
 
+/** A bbox with west > east crosses the antimeridian (a map view over the Pacific). */
 export function isValidBBox(b: unknown): b is BBox {
 	if (!Array.isArray(b) || b.length !== 4 || !b.every(v => typeof v === "number" && Number.isFinite(v))) return false;
 	const [w, s, e, n] = b as BBox;
-	return w >= -180 && e <= 180 && s >= -90 && n <= 90 && w < e && s < n;
+	return w >= -180 && w <= 180 && e >= -180 && e <= 180 && s >= -90 && n <= 90 && w !== e && s < n;
+}
+
+/** The bbox as one or two boxes that do not cross the antimeridian. */
+export function splitBBox(bbox: BBox): BBox[] {
+	const [w, s, e, n] = bbox;
+	return w < e ? [bbox] : [[w, s, 180, n], [-180, s, e, n]];
 }
 
 /** Approximate area of a bbox in km² (good enough to refuse huge areas before asking h3). */
-export function bboxAreaKm2([w, s, e, n]: BBox): number {
+export function bboxAreaKm2(bbox: BBox): number {
 	const rad = Math.PI / 180;
 	const r = 6371;
-	return r * r * Math.abs(Math.sin(n * rad) - Math.sin(s * rad)) * Math.abs(e - w) * rad;
+	return splitBBox(bbox).reduce((sum, [w, s, e, n]) => sum + r * r * Math.abs(Math.sin(n * rad) - Math.sin(s * rad)) * (e - w) * rad, 0);
 }
 
 /**
@@ -101,8 +108,10 @@ export function cellsForBBox(bbox: BBox, res: number, maxCells: number): readonl
 	const key = `b${res}:${bbox.map(v => v.toFixed(KEY_DIGITS)).join(",")}`;
 	let cells = cache.get(key);
 	if (!cells) {
-		const [w, s, e, n] = bbox;
-		cells = polygonToCellsExperimental([[s, w], [s, e], [n, e], [n, w]], res, POLYGON_TO_CELLS_FLAGS.containmentOverlapping);
+		const parts = splitBBox(bbox).map(([w, s, e, n]) =>
+			polygonToCellsExperimental([[s, w], [s, e], [n, e], [n, w]], res, POLYGON_TO_CELLS_FLAGS.containmentOverlapping)
+		);
+		cells = parts.length === 1 ? parts[0]! : [...new Set(parts.flat())];
 		cache.set(key, cells);
 	}
 	if (cells.length > maxCells) throw new TooManyCellsError(cells.length, maxCells);

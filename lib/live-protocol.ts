@@ -60,7 +60,7 @@ function parseWatch(msg: Record<string, unknown>, { res, maxCells }: { res: numb
 		return { op: "watch", cells: [...new Set(msg.cells as string[])] };
 	}
 	if (msg.bbox !== undefined) {
-		if (!isValidBBox(msg.bbox)) return bad("bbox must be [west, south, east, north] with west < east, south < north, lng in [-180, 180], lat in [-90, 90]");
+		if (!isValidBBox(msg.bbox)) return bad("bbox must be [west, south, east, north]: lng in [-180, 180] (west > east crosses the antimeridian), lat in [-90, 90], south < north");
 		return { op: "watch", bbox: msg.bbox };
 	}
 	const near = msg.near;

@@ -2,7 +2,7 @@ import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { latLngToCell } from "h3-js";
 import type { VentaSettings } from "../lib/engine.ts";
 import { emitDomainEvent } from "../lib/events.ts";
-import { isValidBBox, type BBox } from "../lib/h3-cells.ts";
+import { isValidBBox, splitBBox, type BBox } from "../lib/h3-cells.ts";
 import { checkPosition, type Position, type PositionInput } from "../lib/position.ts";
 import type { GeoStore, NearbyHit, StoredPosition, VendorLocation } from "./geo/store.ts";
 import { MemoryGeoStore } from "./geo/memory.store.ts";
@@ -59,7 +59,7 @@ const validation = (field: string, message: string) =>
 function parseBBox(value: BBox | string): BBox {
 	const bbox = typeof value === "string" ? value.split(",").map(v => (v.trim() === "" ? NaN : Number(v))) : value;
 	if (!isValidBBox(bbox)) {
-		throw new Errors.MoleculerClientError("bbox must be w,s,e,n with w < e, s < n, lng in [-180, 180], lat in [-90, 90]", 422, "VALIDATION_ERROR", [
+		throw new Errors.MoleculerClientError("bbox must be w,s,e,n: lng in [-180, 180] (w > e crosses the antimeridian), lat in [-90, 90], s < n", 422, "VALIDATION_ERROR", [
 			{ type: "bbox", field: "bbox", message: "invalid bbox" },
 		]);
 	}
@@ -140,7 +140,7 @@ const GeoService: ServiceSchema<VentaSettings & { rest: string }, GeoMethods, Ge
 				const bbox = parseBBox(ctx.params.bbox);
 				const res = Number(ctx.params.res ?? this.settings.config.h3Res);
 				const counts = new Map<string, number>();
-				const positions = await this.store.inBBox(bbox);
+				const positions = (await Promise.all(splitBBox(bbox).map(part => this.store.inBBox(part)))).flat();
 				for (const p of positions) {
 					const cell = latLngToCell(p.lat, p.lng, res);
 					counts.set(cell, (counts.get(cell) ?? 0) + 1);

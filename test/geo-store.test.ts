@@ -123,6 +123,11 @@ for (const store of ["embedded", "redis"] as const) {
 			await call("setOffline", { vendorId: "h-3" });
 			expect((await call<HeatmapResult>("heatmap", { bbox: [-74.1, 40.7, -73.9, 40.8] })).total).toBe(2);
 			await expect(call("heatmap", { bbox: "1,2,3" })).rejects.toMatchObject({ code: 422 });
+			// Across the antimeridian (Fiji): west > east.
+			await update("h-fiji-e", -16.95, 179.95);
+			await update("h-fiji-w", -16.95, -179.95);
+			await update("h-far", -16.95, 170);
+			expect((await call<HeatmapResult>("heatmap", { bbox: "179.9,-17,-179.9,-16.9" })).total).toBe(2);
 		});
 
 		it("keeps a bounded history, newest first", async () => {

@@ -27,7 +27,9 @@ describe("live protocol codec", () => {
 			[{ op: "watch", cells: ["nope"] }, ERROR_CODES.BAD_REQUEST],
 			[{ op: "watch", cells: [latLngToCell(1, 1, 7)] }, ERROR_CODES.BAD_REQUEST],
 			[{ op: "watch", cells: Array.from({ length: 2001 }, () => "x") }, ERROR_CODES.TOO_MANY_CELLS],
-			[{ op: "watch", bbox: [13.5, 52.5, 13.3, 52.55] }, ERROR_CODES.BAD_REQUEST],
+			[{ op: "watch", bbox: [13.3, 52.55, 13.5, 52.5] }, ERROR_CODES.BAD_REQUEST],
+			[{ op: "watch", bbox: [13.3, 52.5, 13.3, 52.55] }, ERROR_CODES.BAD_REQUEST],
+			[{ op: "watch", bbox: [13.3, 52.5, 181, 52.55] }, ERROR_CODES.BAD_REQUEST],
 			[{ op: "watch", bbox: [13.3, 52.5, 13.5, 95] }, ERROR_CODES.BAD_REQUEST],
 			[{ op: "watch", near: { lat: 52, lng: 13, radius: -1 } }, ERROR_CODES.BAD_REQUEST],
 			[{ op: "watch", near: { lat: "52", lng: 13, radius: 10 } }, ERROR_CODES.BAD_REQUEST],
@@ -95,6 +97,15 @@ describe("H3 watch sets", () => {
 		for (const [lat, lng] of [[52.5, 13.3], [52.55, 13.5], [52.525, 13.4]]) expect(cells).toContain(latLngToCell(lat!, lng!, 8));
 		expect(cellsForBBox(bbox, 8, 2000)).toBe(cells);
 	});
+	it("covers a bbox across the antimeridian on both sides", () => {
+		const cells = cellsForBBox([179.9, -17, -179.9, -16.9], 8, 2000);
+		expect(cells).toContain(latLngToCell(-16.95, 179.95, 8));
+		expect(cells).toContain(latLngToCell(-16.95, -179.95, 8));
+		expect(cells).not.toContain(latLngToCell(-16.95, 0, 8));
+		expect(new Set(cells).size).toBe(cells.length);
+		expect(() => cellsForBBox([10, -17, 9, -16.9], 8, 2000)).toThrow(TooManyCellsError);
+	});
+
 	it("refuses an area over the cap before computing it", () => {
 		const started = performance.now();
 		expect(() => cellsForBBox([-10, 30, 30, 60], 8, 2000)).toThrow(TooManyCellsError);

@@ -28,7 +28,7 @@ export interface GeoStore {
 	nearby(lat: number, lng: number, radius: number, limit: number): Promise<NearbyHit[]>;
 	/** Online vendors whose current cell is one of `cells`. */
 	inCells(cells: readonly string[]): Promise<StoredPosition[]>;
-	/** Online vendors inside the bbox. */
+	/** Online vendors inside the bbox (one that does not cross the antimeridian). */
 	inBBox(bbox: BBox): Promise<StoredPosition[]>;
 	/**
 	 * Takes the vendor offline; only when it was last seen at or before `seenAtOrBefore`, if given.
