@@ -331,6 +331,24 @@ describe("live gateway on one node", () => {
 	});
 });
 
+describe("live gateway without geo", () => {
+	it("answers a watch with UNAVAILABLE (the watch set still applies) and keeps serving", async () => {
+		const engine = await startTestEngine({ SERVICES: "live" });
+		try {
+			const client = await LiveClient.open(engine.liveUrl);
+			client.send({ op: "watch", cells: [cellAt(A.lat, A.lng)] });
+			expect(await client.nextOp("error")).toMatchObject({ code: "UNAVAILABLE" });
+			expect(await engine.broker.call("live.stats")).toMatchObject({ watchers: 1, watchedCells: 1 });
+			client.send({ op: "ping" });
+			expect(await client.nextOp("pong")).toEqual({ op: "pong" });
+			expect((await fetch(`http://127.0.0.1:${engine.config.livePort}/health/ready`)).status).toBe(200);
+			client.close();
+		} finally {
+			await engine.stop();
+		}
+	});
+});
+
 describe("live gateway shutdown", () => {
 	it("tells clients to reconnect, refuses new upgrades and stops listening", async () => {
 		const engine = await startTestEngine({ SERVICES: "geo,live" });
