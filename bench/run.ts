@@ -35,7 +35,7 @@ const LOCAL_ADDRESSES = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"];
 
 /** Offered load and repetitions; --quick keeps the same shape, smaller. */
 const MODE = args.quick
-	? { name: "quick", vendors: 200, watchers: 1000, ingestHz: 10, fanoutHz: 2, rounds: 3, windowMs: 1000, warmMs: 1000, idleWatchers: 2000, idleSteps: 1, restRoundS: 1, nearbyVendors: 100_000, nearbyQueries: 100 }
+	? { name: "quick", vendors: 200, watchers: 1000, ingestHz: 10, fanoutHz: 2, rounds: 3, windowMs: 1000, warmMs: 800, idleWatchers: 2000, idleSteps: 1, restRoundS: 1, nearbyVendors: 100_000, nearbyQueries: 100 }
 	: { name: "full", vendors: 1000, watchers: 5000, ingestHz: 5, fanoutHz: 1, rounds: 5, windowMs: 5000, warmMs: 3000, idleWatchers: 20_000, idleSteps: 3, restRoundS: 5, nearbyVendors: 100_000, nearbyQueries: 1000 };
 const VENDORS_PER_CELL = 2;
 const CELLS_PER_WATCHER = 5;
@@ -172,7 +172,7 @@ async function idleSockets(stage: string, server: Competitor, scenario: Scenario
 			const sets = Array.from({ length: perStep }, (_, i) => [allCells[(s * perStep + i) % allCells.length]!]);
 			const idle = await connectWatchers(stage, server.liveUrl, sets, Math.max(1, Math.ceil(perStep / IDLE_PER_PROC)), { sampleEvery: 1e9 });
 			clients.push(...idle);
-			await sleep(args.quick ? 1000 : 2000);
+			await sleep(args.quick ? 500 : 2000);
 			const rss = rssBytes(server.pid);
 			figures.idle.push({ sockets: perStep, rssBefore, rssAfter: rss, bytesPerSocket: (rss - rssBefore) / perStep });
 			log(stage, `idle step ${s + 1}/${steps}: +${perStep} sockets, RSS ${fmt(rssBefore / 2 ** 20, 1)} → ${fmt(rss / 2 ** 20, 1)} MB = ${fmt((rss - rssBefore) / perStep / 1024)} KB/socket`);
@@ -182,7 +182,7 @@ async function idleSockets(stage: string, server: Competitor, scenario: Scenario
 	} finally {
 		await Promise.allSettled(clients.map(c => c.close()));
 	}
-	await sleep(1000); // the server handles the closes before the next phase
+	await sleep(args.quick ? 300 : 1000); // the server handles the closes before the next phase
 }
 
 /** One competitor through idle memory, ingest, fan-out (+ latency) and REST nearby (engine). */
@@ -203,12 +203,14 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 		// Warm-up (JIT, first-write paths), then idle: sockets open, no traffic (background work, for reference).
 		await vendorsClient.call("rate", { perVendorHz: MODE.ingestHz });
 		await sleep(MODE.warmMs);
-		await vendorsClient.call("rate", { perVendorHz: 0 });
-		await sleep(300);
-		const idleCpu = cpuSample(server.pid);
-		await sleep(MODE.windowMs / 2);
-		figures.idleCpuPercent = (cpuNsBetween(idleCpu, cpuSample(server.pid)) / 1e6 / (MODE.windowMs / 2)) * 100;
-		log(stage, `idle server CPU ${fmt(figures.idleCpuPercent, 2)}% with ${open} vendor sockets open`);
+		if (!args.quick) {
+			await vendorsClient.call("rate", { perVendorHz: 0 });
+			await sleep(300);
+			const idleCpu = cpuSample(server.pid);
+			await sleep(MODE.windowMs / 2);
+			figures.idleCpuPercent = (cpuNsBetween(idleCpu, cpuSample(server.pid)) / 1e6 / (MODE.windowMs / 2)) * 100;
+			log(stage, `idle server CPU ${fmt(figures.idleCpuPercent, 2)}% with ${open} vendor sockets open`);
+		}
 
 		// 1. Ingest: vendors only, nobody watching.
 		await vendorsClient.call("rate", { perVendorHz: MODE.ingestHz });
@@ -333,7 +335,7 @@ async function clusterStage(scenario: Scenario, out: Results): Promise<void> {
 		const { open } = await vendorsClient.call<{ open: number }>("connect", { url: a.liveUrl, vendors, localAddresses: LOCAL_ADDRESSES }, 120_000);
 		if (open !== vendors.length) throw new StageError(`${open} of ${vendors.length} vendor sockets connected to node A`);
 		await vendorsClient.call("rate", { perVendorHz: MODE.fanoutHz });
-		await sleep(1500); // every vendor online before the snapshots
+		await sleep(1000); // every vendor online before the snapshots
 		const perArea = scenario.watchSets[0]!.length * scenario.vendorsPerWatcher;
 		const wb = await connectWatchers(`${stage}/B`, b.liveUrl, scenario.watchSets[0]!, 1, { expectVendors: perArea });
 		clients.push(...wb);
