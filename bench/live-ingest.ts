@@ -1,7 +1,7 @@
 /**
  * `node bench/live-ingest.ts [vendors] [seconds]` — how many vendor positions per second one
- * engine process (everything embedded, SERVICES default) accepts over /live, and what it
- * costs in CPU. Vendors send as fast as the socket takes frames; POSITION_MAX_HZ is raised
+ * engine process (SERVICES default; geo in process, or on Redis with
+ * INGEST_REDIS_URL=redis://127.0.0.1:6379) accepts over /live, and what it costs in CPU. Vendors send as fast as the socket takes frames; POSITION_MAX_HZ is raised
  * so the limiter does not cap the figure. The load generator runs in this process, so on a
  * small machine it competes with the server for CPU: read the result as a lower bound.
  */
@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import WebSocket from "ws";
+import { Redis } from "ioredis";
 import { mintDevToken } from "../lib/auth.ts";
 
 const vendors = Number(process.argv[2] ?? 200);
@@ -28,8 +29,10 @@ const cpuMs = (pid: number) => {
 };
 
 const [port, livePort] = [await freePort(), await freePort()];
+const redisUrl = process.env.INGEST_REDIS_URL ?? "";
+const namespace = `bench-ingest-${process.pid}`;
 const server = spawn(process.execPath, ["server.ts"], {
-	env: { ...process.env, PORT: String(port), LIVE_PORT: String(livePort), DATA_DIR: ":memory:", AUTH_DEV_SECRET: SECRET, POSITION_MAX_HZ: "100", LOG_LEVEL: "warn", NATS_URL: "", REDIS_URL: "" },
+	env: { ...process.env, PORT: String(port), LIVE_PORT: String(livePort), DATA_DIR: ":memory:", AUTH_DEV_SECRET: SECRET, POSITION_MAX_HZ: "100", LOG_LEVEL: "warn", NATS_URL: "", REDIS_URL: redisUrl, NAMESPACE: namespace },
 	stdio: "inherit",
 });
 const base = `http://127.0.0.1:${port}`;
@@ -83,11 +86,18 @@ try {
 	const elapsed = (Date.now() - t0) / 1000;
 	const accepted = (await metric("venta_live_positions_in_total")) - in0;
 	const cpu = cpuMs(server.pid!) - cpu0;
-	console.log(`vendors ${vendors}, ${elapsed.toFixed(1)} s: sent ${sent} (${Math.round(sent / elapsed)}/s), accepted ${accepted} (${Math.round(accepted / elapsed)}/s), ` +
+	console.log(`${redisUrl ? "redis" : "embedded"} geo, vendors ${vendors}, ${elapsed.toFixed(1)} s: sent ${sent} (${Math.round(sent / elapsed)}/s), accepted ${accepted} (${Math.round(accepted / elapsed)}/s), ` +
 		`watcher got ${delivered}, server CPU ${(cpu / 1000).toFixed(1)} s (${Math.round((100 * cpu) / (elapsed * 1000))}% of one core), ` +
 		`${Math.round(accepted / (cpu / 1000))} positions per CPU-second`);
 	for (const ws of sockets) ws.close();
 	watcher.close();
 } finally {
 	server.kill("SIGTERM");
+	if (redisUrl) {
+		await new Promise(r => server.once("exit", r));
+		const redis = new Redis(redisUrl);
+		const keys = [...(await redis.keys(`${namespace}:geo:*`)), ...(await redis.keys(`${namespace}-cache*`))];
+		if (keys.length) await redis.del(...keys);
+		await redis.quit();
+	}
 }

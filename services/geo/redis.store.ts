@@ -53,7 +53,7 @@ export class RedisGeoStore implements GeoStore {
 	readonly #key: { pos: string; online: string; geo: string; cell: string; hist: string };
 
 	constructor(url: string, prefix: string) {
-		this.#redis = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: false }) as Redis & Scripts;
+		this.#redis = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true }) as Redis & Scripts;
 		this.#redis.on("error", () => undefined); // reconnects by itself; readiness reports the outage
 		this.#key = { pos: `${prefix}pos`, online: `${prefix}online`, geo: `${prefix}geo`, cell: `${prefix}cell:`, hist: `${prefix}hist:` };
 		this.#redis.defineCommand("ventaGeoApply", { numberOfKeys: 5, lua: APPLY });
