@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { randomUUID } from "node:crypto";
 import { AREAS, buildScenario, split, type Scenario } from "./lib/geometry.ts";
 import { ClientProc } from "./lib/ipc.ts";
-import { cpuNsBetween, cpuSample, forkScript, killAllChildren, machineInfo, openFilesLimit, rssBytes, spawnScript, type Proc } from "./lib/proc.ts";
+import { cpuNsBetween, cpuSample, forkScript, killAllChildren, machineInfo, mainThreadShare, openFilesLimit, rssBytes, spawnScript } from "./lib/proc.ts";
 import { freePort, liveCounters, onboardVendors, sleep, startEngine, waitForHttp, type EngineNode } from "./lib/engine.ts";
 import { fmt, fmtSummary, latencyStats, summarize, type Summary } from "./lib/stats.ts";
 import type { BenchVendor, VendorsSample } from "./clients/vendors.ts";
@@ -230,12 +230,13 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 				sent: vs.sent,
 				cpuMs: cpuNs / 1e6,
 				usPerPosition: cpuNs / 1000 / vs.sent,
+				mainThreadShare: mainThreadShare(server.pid, cpu, cpuNow),
 				serverCpuPercent: (cpuNs / 1e6 / vs.wallMs) * 100,
 				clientCpuPercent: vs.cpuPercent,
 				errors: vs.errors,
 			};
 			figures.ingest.push(round);
-			log(stage, `ingest round ${r + 1}/${MODE.rounds}: ${vs.sent} positions, ${fmt(round.usPerPosition)} µs CPU/position, server ${fmt(round.serverCpuPercent, 1)}% CPU, client ${fmt(vs.cpuPercent, 1)}%`);
+			log(stage, `ingest round ${r + 1}/${MODE.rounds}: ${vs.sent} positions, ${fmt(round.usPerPosition)} µs CPU/position, server ${fmt(round.serverCpuPercent, 1)}% CPU (${fmt(round.mainThreadShare * 100, 0)}% on its main thread), client ${fmt(vs.cpuPercent, 1)}%`);
 			cpu = cpuNow;
 		}
 		await vendorsClient.call("rate", { perVendorHz: 0 });
@@ -271,6 +272,7 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 				deliveredRatio: delivered / expected,
 				cpuMs: cpuNs / 1e6,
 				usPerDelivery: cpuNs / 1000 / delivered,
+				mainThreadShare: mainThreadShare(server.pid, cpu, cpuNow),
 				serverCpuPercent: (cpuNs / 1e6 / vs.wallMs) * 100,
 				clientCpuPercent: Math.max(vs.cpuPercent, sumCpu(ws)),
 				watcherCpuPercent: ws.map(s => s.cpuPercent),
@@ -279,7 +281,7 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 			figures.fanout.push(round);
 			log(
 				stage,
-				`fan-out round ${r + 1}/${MODE.rounds}: ${delivered}/${expected} delivered, ${fmt(round.usPerDelivery, 3)} µs CPU/delivery, server ${fmt(round.serverCpuPercent, 1)}%, clients ≤${fmt(round.clientCpuPercent, 1)}%, latency p50 ${fmt(lat.p50)} p99 ${fmt(lat.p99)} max ${fmt(lat.max)} ms (${lat.n} samples)`
+				`fan-out round ${r + 1}/${MODE.rounds}: ${delivered}/${expected} delivered, ${fmt(round.usPerDelivery, 3)} µs CPU/delivery, server ${fmt(round.serverCpuPercent, 1)}% (${fmt(round.mainThreadShare * 100, 0)}% main thread), clients ≤${fmt(round.clientCpuPercent, 1)}%, latency p50 ${fmt(lat.p50)} p99 ${fmt(lat.p99)} max ${fmt(lat.max)} ms (${lat.n} samples)`
 			);
 			cpu = cpuNow;
 		}
@@ -436,7 +438,7 @@ function buildTable(): Row[] {
 	const ingestUws = med(u?.ingest, r => r.usPerPosition);
 	rows.push({
 		figure: "1 Ingest: server CPU per position",
-		venta: fmtSummary(ingest, " µs") + short(e?.ingestAccepted),
+		venta: `${fmtSummary(ingest, " µs")}${short(e?.ingestAccepted)}, ${fmt(med(e?.ingest, r => r.mainThreadShare * 100).median, 0)}% on the main thread`,
 		comparison: `ws ${fmtSummary(ingestWs, " µs")}${short(w?.ingestAccepted)}; bare uWS ${fmtSummary(ingestUws, " µs")}${short(u?.ingestAccepted)}`,
 		ratio: `${fmt(ingest.median / ingestWs.median)}× ws, ${fmt(ingest.median / ingestUws.median)}× uWS`,
 		target: "≤ 20 µs",

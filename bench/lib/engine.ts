@@ -42,13 +42,13 @@ export async function waitForHttp(url: string, proc: Proc, timeoutMs = 30_000): 
 export type EngineNode = { proc: Proc; name: string; port: number; livePort: number; baseUrl: string; liveUrl: string; services: string };
 
 /** The real engine (`server.ts`, what `npm start` runs) as a child process. */
-export async function startEngine(name: string, env: Record<string, string>, nodeArgs: string[] = [], script = "server.ts"): Promise<EngineNode> {
+export async function startEngine(name: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<EngineNode> {
 	const port = await freePort();
 	const livePort = await freePort();
 	const services = env.SERVICES ?? "";
 	const proc = spawnScript(
 		name,
-		script,
+		"server.ts",
 		[],
 		{ PORT: String(port), LIVE_PORT: String(livePort), DATA_DIR: ":memory:", AUTH_DEV_SECRET: BENCH_SECRET, LOG_LEVEL: "warn", POSITION_MAX_HZ: "20", ...env },
 		nodeArgs

@@ -48,6 +48,12 @@ export function cpuNsBetween(a: CpuSample, b: CpuSample): number {
 	return ns;
 }
 
+/** Share of that CPU time spent on the main (JavaScript) thread; the rest is GC, JIT and I/O threads. */
+export function mainThreadShare(pid: number, a: CpuSample, b: CpuSample): number {
+	const tid = String(pid);
+	return ((b.threads.get(tid) ?? 0) - (a.threads.get(tid) ?? 0)) / cpuNsBetween(a, b);
+}
+
 /** Resident set size in bytes (VmRSS). */
 export function rssBytes(pid: number): number {
 	const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
