@@ -606,6 +606,7 @@ process.stdout.write(
 	`Load: ${results.load.fanout}; ingest ${results.load.ingest}. ${MODE.rounds} rounds of ${MODE.windowMs / 1000} s; values are median [min–max] over rounds.\n` +
 		`Machine: ${results.machine.cores} × ${results.machine.cpuModel}, Node ${results.machine.node}; load average ${Object.values(results.loadAverage).map(v => (v as number).toFixed(1)).join(", ")} after the stages. Took ${results.durationS} s.\n`
 );
+results.notes = [...new Set(results.notes)];
 for (const note of results.notes) process.stdout.write(`note: ${note}\n`);
 for (const failure of results.failures) process.stdout.write(`FAILED stage ${failure.stage}: ${failure.error.split("\n")[0]}\n`);
 writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2));
