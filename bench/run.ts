@@ -15,7 +15,7 @@ import { ClientProc } from "./lib/ipc.ts";
 import { cpuNsBetween, cpuSample, forkScript, killAllChildren, machineInfo, mainThreadShare, openFilesLimit, rssBytes, spawnScript } from "./lib/proc.ts";
 import { freePort, liveCounters, onboardVendors, sleep, startEngine, waitForHttp, type EngineNode } from "./lib/engine.ts";
 import { fmt, fmtSummary, latencyStats, summarize, type Summary } from "./lib/stats.ts";
-import type { BenchVendor, VendorsSample } from "./clients/vendors.ts";
+import type { BenchVendor, VendorsConnected, VendorsSample } from "./clients/vendors.ts";
 import type { WatchersSample } from "./clients/watchers.ts";
 import type { HttpLoadResult, HttpLoadRun } from "./clients/http-load.ts";
 import type { NearbyResult, NearbyRun } from "./clients/nearby.ts";
@@ -196,8 +196,8 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 		await idleSockets(stage, server, scenario, figures);
 		const vendorsClient = await forkClient("vendors", "bench/clients/vendors.ts");
 		clients.push(vendorsClient);
-		const { open } = await vendorsClient.call<{ open: number }>("connect", { url: server.liveUrl, vendors: server.vendors, localAddresses: LOCAL_ADDRESSES }, 120_000);
-		if (open !== server.vendors.length) throw new StageError(`${open} of ${server.vendors.length} vendor sockets connected`);
+		const { open, closes, errors } = await vendorsClient.call<VendorsConnected>("connect", { url: server.liveUrl, vendors: server.vendors, localAddresses: LOCAL_ADDRESSES }, 120_000);
+		if (open !== server.vendors.length) throw new StageError(`${open} of ${server.vendors.length} vendor sockets open (closed: ${JSON.stringify(closes)}, errors: ${JSON.stringify(errors)})`);
 		log(stage, `${open} vendor sockets connected; ingest at ${MODE.ingestHz} Hz each (${open * MODE.ingestHz} positions/s offered)`);
 
 		// Warm-up (JIT, first-write paths), then idle: sockets open, no traffic (background work, for reference).
@@ -334,8 +334,8 @@ async function clusterStage(scenario: Scenario, out: Results): Promise<void> {
 		const vendorsClient = await forkClient("vendors", "bench/clients/vendors.ts");
 		clients.push(vendorsClient);
 		const vendors = scenario.vendors.map((v, i) => ({ id: onboarded[i]!.id, token: onboarded[i]!.token, lat: v.lat, lng: v.lng }));
-		const { open } = await vendorsClient.call<{ open: number }>("connect", { url: a.liveUrl, vendors, localAddresses: LOCAL_ADDRESSES }, 120_000);
-		if (open !== vendors.length) throw new StageError(`${open} of ${vendors.length} vendor sockets connected to node A`);
+		const { open, closes, errors } = await vendorsClient.call<VendorsConnected>("connect", { url: a.liveUrl, vendors, localAddresses: LOCAL_ADDRESSES }, 120_000);
+		if (open !== vendors.length) throw new StageError(`${open} of ${vendors.length} vendor sockets open on node A (closed: ${JSON.stringify(closes)}, errors: ${JSON.stringify(errors)})`);
 		await vendorsClient.call("rate", { perVendorHz: MODE.fanoutHz });
 		await sleep(1000); // every vendor online before the snapshots
 		const perArea = scenario.watchSets[0]!.length * scenario.vendorsPerWatcher;

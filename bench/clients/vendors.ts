@@ -8,6 +8,7 @@ import { cpuMeter, serveRequests } from "../lib/ipc.ts";
 
 export type BenchVendor = { id: string; token?: string; lat: number; lng: number };
 export type VendorsConnect = { url: string; vendors: BenchVendor[]; localAddresses: string[] };
+export type VendorsConnected = { open: number; closes: Record<string, number>; errors: Record<string, number> };
 export type VendorsSample = { sent: number; errors: Record<string, number>; closed: number; open: number; cpuPercent: number; wallMs: number };
 
 type Conn = { vendor: BenchVendor; ws: WebSocket; nextAt: number; seq: number };
@@ -16,6 +17,8 @@ const TICK_MS = 5;
 const JITTER_DEG = 0.00005; // ~5 m: stays inside its res-8 cell
 const conns: Conn[] = [];
 const errors: Record<string, number> = {};
+/** Close codes and reasons of sockets the server closed (a healthy run has none). */
+const closes: Record<string, number> = {};
 let sent = 0;
 let closed = 0;
 let hz = 0;
@@ -38,7 +41,11 @@ function connectOne(url: string, vendor: BenchVendor, localAddress: string | und
 				errors[code] = (errors[code] ?? 0) + 1;
 			}
 		});
-		ws.on("close", () => closed++);
+		ws.on("close", (code, reason) => {
+			closed++;
+			const key = `close ${code} ${reason.toString()}`.trim();
+			closes[key] = (closes[key] ?? 0) + 1;
+		});
 	});
 }
 
@@ -72,7 +79,7 @@ serveRequests({
 			}
 		};
 		await Promise.all(Array.from({ length: Math.min(CONCURRENCY, vendors.length) }, worker));
-		return { open: conns.filter(c => c.ws.readyState === WebSocket.OPEN).length };
+		return { open: conns.filter(c => c.ws.readyState === WebSocket.OPEN).length, closes, errors };
 	},
 
 	/** Sets the send rate per vendor (0 stops); phases are spread evenly over one period. */
