@@ -197,7 +197,7 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 		const vendorsClient = await forkClient("vendors", "bench/clients/vendors.ts");
 		clients.push(vendorsClient);
 		const { open, closes, errors } = await vendorsClient.call<VendorsConnected>("connect", { url: server.liveUrl, vendors: server.vendors, localAddresses: LOCAL_ADDRESSES }, 120_000);
-		if (open !== server.vendors.length) throw new StageError(`${open} of ${server.vendors.length} vendor sockets open (closed: ${JSON.stringify(closes)}, errors: ${JSON.stringify(errors)})`);
+		if (open !== server.vendors.length) throw new StageError(`${open} of ${server.vendors.length} vendor sockets open (closed: ${JSON.stringify(closes)}, errors: ${JSON.stringify(errors)})${server.engine ? `\nengine log:\n${server.engine.proc.tail()}` : ""}`);
 		log(stage, `${open} vendor sockets connected; ingest at ${MODE.ingestHz} Hz each (${open * MODE.ingestHz} positions/s offered)`);
 
 		// Warm-up (JIT, first-write paths), then idle: sockets open, no traffic (background work, for reference).
@@ -335,7 +335,7 @@ async function clusterStage(scenario: Scenario, out: Results): Promise<void> {
 		clients.push(vendorsClient);
 		const vendors = scenario.vendors.map((v, i) => ({ id: onboarded[i]!.id, token: onboarded[i]!.token, lat: v.lat, lng: v.lng }));
 		const { open, closes, errors } = await vendorsClient.call<VendorsConnected>("connect", { url: a.liveUrl, vendors, localAddresses: LOCAL_ADDRESSES }, 120_000);
-		if (open !== vendors.length) throw new StageError(`${open} of ${vendors.length} vendor sockets open on node A (closed: ${JSON.stringify(closes)}, errors: ${JSON.stringify(errors)})`);
+		if (open !== vendors.length) throw new StageError(`${open} of ${vendors.length} vendor sockets open on node A (closed: ${JSON.stringify(closes)}, errors: ${JSON.stringify(errors)})\nnode A log:\n${a.proc.tail()}`);
 		await vendorsClient.call("rate", { perVendorHz: MODE.fanoutHz });
 		await sleep(1000); // every vendor online before the snapshots
 		const perArea = scenario.watchSets[0]!.length * scenario.vendorsPerWatcher;

@@ -34,6 +34,10 @@ function connectOne(url: string, vendor: BenchVendor, localAddress: string | und
 		ws.once("open", () => resolve({ vendor, ws, nextAt: 0, seq: 0 }));
 		ws.once("unexpected-response", (_req, res) => reject(new Error(`vendor ${vendor.id}: upgrade answered ${res.statusCode}`)));
 		ws.once("error", reject);
+		ws.on("error", err => {
+			const key = `socket error ${err.message}`;
+			errors[key] = (errors[key] ?? 0) + 1;
+		});
 		ws.on("message", data => {
 			const text = data.toString();
 			if (text.startsWith('{"op":"error"')) {
