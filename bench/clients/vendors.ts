@@ -8,7 +8,7 @@ import { cpuMeter, serveRequests } from "../lib/ipc.ts";
 
 export type BenchVendor = { id: string; token?: string; lat: number; lng: number };
 export type VendorsConnect = { url: string; vendors: BenchVendor[]; localAddresses: string[] };
-export type VendorsConnected = { open: number; closes: Record<string, number>; errors: Record<string, number> };
+export type VendorsConnected = { open: number; reconnected: number; dropped: Record<string, number>; errors: Record<string, number> };
 export type VendorsSample = { sent: number; errors: Record<string, number>; closed: number; open: number; cpuPercent: number; wallMs: number };
 
 type Conn = { vendor: BenchVendor; ws: WebSocket; nextAt: number; seq: number };
@@ -83,7 +83,17 @@ serveRequests({
 			}
 		};
 		await Promise.all(Array.from({ length: Math.min(CONCURRENCY, vendors.length) }, worker));
-		return { open: conns.filter(c => c.ws.readyState === WebSocket.OPEN).length, closes, errors };
+		// A socket the server dropped right after opening is reconnected once, as a phone would; the
+		// orchestrator reports it.
+		await new Promise(r => setTimeout(r, 300));
+		const dropped = { ...closes };
+		let reconnected = 0;
+		for (const [i, c] of conns.entries()) {
+			if (c.ws.readyState === WebSocket.OPEN) continue;
+			conns[i] = await connectOne(url, c.vendor, localAddresses[i % localAddresses.length]);
+			reconnected++;
+		}
+		return { open: conns.filter(c => c.ws.readyState === WebSocket.OPEN).length, reconnected, dropped, errors };
 	},
 
 	/** Sets the send rate per vendor (0 stops); phases are spread evenly over one period. */
