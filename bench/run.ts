@@ -35,7 +35,7 @@ const LOCAL_ADDRESSES = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"];
 
 /** Offered load and repetitions; --quick keeps the same shape, smaller. */
 const MODE = args.quick
-	? { name: "quick", vendors: 200, watchers: 1000, ingestHz: 10, fanoutHz: 2, rounds: 3, windowMs: 1000, warmMs: 800, idleWatchers: 2000, idleSteps: 1, restRoundS: 1, nearbyVendors: 100_000, nearbyQueries: 100 }
+	? { name: "quick", vendors: 200, watchers: 1000, ingestHz: 10, fanoutHz: 2, rounds: 3, windowMs: 1000, warmMs: 600, idleWatchers: 2000, idleSteps: 1, restRoundS: 1, nearbyVendors: 100_000, nearbyQueries: 100 }
 	: { name: "full", vendors: 1000, watchers: 5000, ingestHz: 5, fanoutHz: 1, rounds: 5, windowMs: 5000, warmMs: 3000, idleWatchers: 20_000, idleSteps: 3, restRoundS: 5, nearbyVendors: 100_000, nearbyQueries: 1000 };
 const VENDORS_PER_CELL = 2;
 const CELLS_PER_WATCHER = 5;
@@ -166,7 +166,7 @@ const sumCpu = (samples: { cpuPercent: number }[]) => Math.max(0, ...samples.map
 async function idleSockets(stage: string, server: Competitor, scenario: Scenario, figures: Results): Promise<void> {
 	const clients: ClientProc[] = [];
 	try {
-		await sleep(500);
+		await sleep(args.quick ? 200 : 500);
 		const limit = openFilesLimit(server.pid);
 		const idleN = Math.min(MODE.idleWatchers, Number.isFinite(limit) ? limit - 500 : MODE.idleWatchers);
 		if (idleN < MODE.idleWatchers) results.notes.push(`idle sockets: ${idleN} instead of ${MODE.idleWatchers} (the server's open-files limit is ${limit} and cannot be raised here)`);
