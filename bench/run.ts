@@ -35,7 +35,7 @@ const LOCAL_ADDRESSES = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"];
 
 /** Offered load and repetitions; --quick keeps the same shape, smaller. */
 const MODE = args.quick
-	? { name: "quick", vendors: 200, watchers: 1000, ingestHz: 10, fanoutHz: 2, rounds: 3, windowMs: 1000, warmMs: 600, idleWatchers: 2000, idleSteps: 1, restRoundS: 1, nearbyVendors: 100_000, nearbyQueries: 100 }
+	? { name: "quick", vendors: 200, watchers: 1000, ingestHz: 10, fanoutHz: 2, rounds: 3, windowMs: 800, warmMs: 600, idleWatchers: 2000, idleSteps: 1, restRoundS: 1, nearbyVendors: 100_000, nearbyQueries: 100 }
 	: { name: "full", vendors: 1000, watchers: 5000, ingestHz: 5, fanoutHz: 1, rounds: 5, windowMs: 5000, warmMs: 3000, idleWatchers: 20_000, idleSteps: 3, restRoundS: 5, nearbyVendors: 100_000, nearbyQueries: 1000 };
 const VENDORS_PER_CELL = 2;
 const CELLS_PER_WATCHER = 5;
@@ -343,7 +343,7 @@ async function clusterStage(scenario: Scenario, out: Results): Promise<void> {
 		const vendors = scenario.vendors.map((v, i) => ({ id: onboarded[i]!.id, token: onboarded[i]!.token, lat: v.lat, lng: v.lng }));
 		checkVendorSockets(stage, await vendorsClient.call<VendorsConnected>("connect", { url: a.liveUrl, vendors, localAddresses: LOCAL_ADDRESSES }, 120_000), vendors.length);
 		await vendorsClient.call("rate", { perVendorHz: MODE.fanoutHz });
-		await sleep(1000); // every vendor online before the snapshots
+		await sleep(args.quick ? 500 : 1000); // every vendor online before the snapshots
 		const perArea = scenario.watchSets[0]!.length * scenario.vendorsPerWatcher;
 		const wb = await connectWatchers(`${stage}/B`, b.liveUrl, scenario.watchSets[0]!, 1, { expectVendors: perArea });
 		clients.push(...wb);
