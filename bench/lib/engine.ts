@@ -5,7 +5,7 @@ import { spawnScript, type Proc } from "./proc.ts";
 
 export const BENCH_SECRET = `bench-${randomUUID()}-${randomUUID()}`;
 
-export function freePort(): Promise<number> {
+function probePort(): Promise<number> {
 	return new Promise((resolve, reject) => {
 		const server = createServer();
 		server.unref();
@@ -15,6 +15,22 @@ export function freePort(): Promise<number> {
 			server.close(() => resolve(port));
 		});
 	});
+}
+
+/** Ports already handed out in this run. */
+const handedOut = new Set<number>();
+
+/**
+ * A port nobody listens on, never the same twice in one run: uWS listens with SO_REUSEPORT, so two
+ * servers started at once on the same port would silently share it.
+ */
+export async function freePort(): Promise<number> {
+	for (;;) {
+		const port = await probePort();
+		if (handedOut.has(port)) continue;
+		handedOut.add(port);
+		return port;
+	}
 }
 
 export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
