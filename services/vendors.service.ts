@@ -443,6 +443,8 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 				status: after.status,
 				previous: before.status,
 				canBroadcast: !after.deletedAt && canBroadcast(after, requireSubscription),
+				// The audit trail: who made the change (null for the system, e.g. a webhook); the envelope says when.
+				by: (ctx.meta as CallerMeta).user ?? null,
 				...extra,
 			};
 			await emitDomainEvent(this as never, ctx, "marketplace.vendor_status_changed", data, { vendorId: after.id, userId: before.ownerId });
