@@ -59,16 +59,19 @@ function parseData<T>(schema: z.ZodType<T>, data: unknown): T {
 	return parsed.data;
 }
 
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
 /** The user's profile as Clerk describes it; the e-mail is the one `primary_email_address_id` names. */
 export function clerkProfile(data: unknown): ClerkProfile {
 	const user = parseData(clerkUser, data);
 	const email = user.email_addresses?.find(e => e.id === user.primary_email_address_id)?.email_address;
 	const role = user.public_metadata?.role;
 	const profile: ClerkProfile = { id: user.id };
-	if (email) profile.email = email;
-	if (user.first_name) profile.firstName = user.first_name;
-	if (user.last_name) profile.lastName = user.last_name;
-	if (user.image_url) profile.imageUrl = user.image_url;
+	// What users.upsertFromClerk would refuse is left out rather than failing every retry of the event.
+	if (email && email.length <= 254 && EMAIL.test(email)) profile.email = email;
+	if (user.first_name) profile.firstName = user.first_name.trim().slice(0, 100);
+	if (user.last_name) profile.lastName = user.last_name.trim().slice(0, 100);
+	if (user.image_url && user.image_url.length <= 2048 && /^https?:\/\/\S+$/i.test(user.image_url)) profile.imageUrl = user.image_url;
 	if (typeof role === "string" && (CLERK_ROLES as readonly string[]).includes(role)) profile.role = role as ClerkRole;
 	return profile;
 }

@@ -68,8 +68,23 @@ function parseBBox(raw: string): BBox {
 	return [w, s, e, n];
 }
 
+/** `--bbox -9.15,38.7,…`: parseArgs would take a value starting with "-" for an option, so glue it on. */
+function withNegativeValues(argv: string[]): string[] {
+	const out: string[] = [];
+	for (let i = 0; i < argv.length; i++) {
+		const arg = argv[i]!;
+		const next = argv[i + 1];
+		if (arg.startsWith("--") && !arg.includes("=") && next !== undefined && /^-\d/.test(next)) {
+			out.push(`${arg}=${next}`);
+			i++;
+		} else out.push(arg);
+	}
+	return out;
+}
+
 function readOptions(): Options {
 	const { values } = parseArgs({
+		args: withNegativeValues(process.argv.slice(2)),
 		options: {
 			vendors: { type: "string", default: "50" },
 			bbox: { type: "string", default: DEFAULT_CITY_BBOX.join(",") },

@@ -91,6 +91,10 @@ describe("vendor simulator (npm run simulate)", () => {
 		const zero = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "0"]);
 		expect(await zero.exited).toBe(2);
 		expect(zero.output()).toMatch(/^--vendors must be an integer from 1/);
+		// West of Greenwich the box starts with a minus sign: still read as the option's value.
+		const west = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--bbox", "-9.2,38.7,-9.1"]);
+		expect(await west.exited).toBe(2);
+		expect(west.output()).toMatch(/^--bbox must be west,south,east,north with west < east and south < north, got "-9.2,38.7,-9.1"/);
 	});
 
 	it("reports an engine it cannot reach instead of hanging", async () => {

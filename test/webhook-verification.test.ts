@@ -128,4 +128,18 @@ describe("Clerk event mapping", () => {
 		expect(planClerkEvent(clerkEnvelope.parse({ type: "user.deleted", data: { id: "user_2", deleted: true } }))).toEqual({ kind: "delete", userId: "user_2" });
 		expect(planClerkEvent(clerkEnvelope.parse({ type: "session.created", data: {} }))).toEqual({ kind: "record" });
 	});
+
+	it("leaves out fields the users service would refuse, so the event still applies", () => {
+		const event = clerkEnvelope.parse({
+			type: "user.created",
+			data: {
+				id: "user_3",
+				first_name: `  ${"A".repeat(150)}`,
+				image_url: "data:image/png;base64,AAAA",
+				primary_email_address_id: "e1",
+				email_addresses: [{ id: "e1", email_address: "not an e-mail" }],
+			},
+		});
+		expect(planClerkEvent(event)).toEqual({ kind: "upsert", profile: { id: "user_3", firstName: "A".repeat(100) } });
+	});
 });
