@@ -128,6 +128,8 @@ for (const store of ["embedded", "redis"] as const) {
 			await update("h-fiji-w", -16.95, -179.95);
 			await update("h-far", -16.95, 170);
 			expect((await call<HeatmapResult>("heatmap", { bbox: "179.9,-17,-179.9,-16.9" })).total).toBe(2);
+			// Wider than half the globe: New York (3 online) and h-far, not the two just outside it.
+			expect((await call<HeatmapResult>("heatmap", { bbox: "-100,-20,175,45", res: 2 })).total).toBe(4);
 		});
 
 		it("keeps a bounded history, newest first", async () => {

@@ -103,6 +103,11 @@ export class RedisGeoStore implements GeoStore {
 
 	async inBBox(bbox: BBox): Promise<StoredPosition[]> {
 		const [w, s, e, n] = bbox;
+		// BYBOX measures width the short way round: a box wider than half the globe is asked in halves.
+		if (e - w > 180) {
+			const mid = (w + e) / 2;
+			return [...(await this.inBBox([w, s, mid, n])), ...(await this.inBBox([mid, s, e, n]))];
+		}
 		const lat = (s + n) / 2;
 		const lng = (w + e) / 2;
 		// BYBOX is measured at the centre; widen by the widest parallel, then filter exactly.
