@@ -185,15 +185,10 @@ function inCell(p: StoredPosition, cell: string): boolean {
 	return res <= getResolution(p.cell) ? cellToParent(p.cell, res) === cell : latLngToCell(p.lat, p.lng, res) === cell;
 }
 
-/** Boxes at most half the globe wide: a geo store measures a box by its width, which wraps past 180°. */
-function halves([w, s, e, n]: BBox): BBox[] {
-	return e - w <= 180 ? [[w, s, e, n]] : [[w, s, 0, n], [0, s, e, n]].filter(([bw, , be]) => bw < be) as BBox[];
-}
-
 /** Online vendors inside a box: geo names the cells they are in, then returns the positions in those cells. */
 async function positionsIn(broker: ServiceBroker, bbox: BBox): Promise<StoredPosition[]> {
-	const heats = await Promise.all(halves(bbox).map(part => broker.call<HeatmapResult, object>("geo.heatmap", { bbox: part }, CALL)));
-	const cells = [...new Set(heats.flatMap(h => h.cells.map(c => c.cell)))];
+	const heat = await broker.call<HeatmapResult, object>("geo.heatmap", { bbox }, CALL);
+	const cells = heat.cells.map(c => c.cell);
 	if (cells.length === 0) return [];
 	const positions = await broker.call<StoredPosition[], object>("geo.inCells", { cells }, CALL);
 	const [w, s, e, n] = bbox;
