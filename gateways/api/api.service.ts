@@ -89,6 +89,9 @@ const ApiService: ServiceSchema<ApiSettings> = {
 			},
 			webhookRoute(BODY_LIMIT),
 		],
+		// One structured line per response (see logResponse) instead of moleculer-web's text lines.
+		logRequest: "debug",
+		logResponse: "info",
 		log4XXResponses: false,
 		logRequestParams: null,
 		logResponseData: null,
@@ -111,6 +114,19 @@ const ApiService: ServiceSchema<ApiSettings> = {
 		/** Ready once the REST routes of the services found at start exist (see lib/health.ts). */
 		async checkReady(this: { routesReady?: boolean }) {
 			if (!this.routesReady) throw new Error("REST routes not built yet");
+		},
+
+		/** One JSON line per response, with the request id that every downstream log and event carries. */
+		logResponse(this: ApiThis & { logger: import("moleculer").Logger }, req: GatewayRequest & { $startTime?: [number, number]; originalUrl?: string }, res: ServerResponse) {
+			const elapsed = req.$startTime ? process.hrtime(req.$startTime) : undefined;
+			this.logger.info({
+				requestId: req.$ctx?.requestID ?? null,
+				method: req.method,
+				url: (req.originalUrl ?? req.url ?? "").replace(/([?&]token=)[^&]*/g, "$1[redacted]"),
+				status: res.statusCode,
+				ms: elapsed ? Math.round((elapsed[0] * 1e3 + elapsed[1] / 1e6) * 100) / 100 : null,
+				user: (req.$ctx?.meta as { user?: { id: string } } | undefined)?.user?.id ?? null,
+			}, "request");
 		},
 
 		/** Shutdown begins: no new connections; requests already in flight still get their answers. */
