@@ -12,6 +12,9 @@ export type UpdateParams = { vendorId: string } & PositionInput;
 export type UpdateResult =
 	| { applied: true; location: VendorLocation; previous: { cell: string; online: boolean } | null }
 	| { applied: false; reason: "stale" };
+export type UpdateManyParams = { positions: UpdateParams[] };
+/** One result per position of geo.updateMany, in order: applied, stale, or invalid (and why). */
+export type UpdateManyItemResult = UpdateResult | { applied: false; reason: "invalid"; field: string; message: string };
 export type GetParams = { vendorId: string };
 export type GetManyParams = { vendorIds: string[] };
 export type NearbyParams = { lat: number; lng: number; radius: number; limit?: number };
@@ -29,9 +32,12 @@ export const HISTORY_LENGTH = 50;
 export const LOCATION_EVENT_EVERY_MS = 5_000;
 export const MAX_NEARBY_RADIUS_M = 50_000;
 export const MAX_NEARBY_LIMIT = 500;
+/** Largest batch geo.updateMany takes. */
+export const UPDATE_MANY_MAX = 1_000;
 const EXPIRY_BATCH = 500;
 
 type GeoMethods = {
+	writePosition(ctx: Context, params: UpdateParams, now: number): Promise<UpdateManyItemResult>;
 	serial<T>(vendorId: string, task: () => Promise<T>): Promise<T>;
 	takeOffline(ctx: Context | null, vendorId: string, seenAtOrBefore?: number): Promise<StoredPosition | null>;
 	expireSilent(): Promise<void>;
@@ -77,7 +83,8 @@ const GeoService: ServiceSchema<VentaSettings & { rest: string }, GeoMethods, Ge
 
 	actions: {
 		/**
-		 * The one write path for positions (socket sessions and REST). Callers without a local
+		 * The write path for single positions (REST; socket sessions batch through updateMany,
+		 * which writes each position the same way). Callers without a local
 		 * geo (api-only, live-only nodes) are sharded by vendor id, so one geo node writes a
 		 * vendor; Moleculer's preferLocal sends a node with geo to its own. Either way the
 		 * store applies each vendor write atomically (Lua script / one thread) and this node
@@ -88,20 +95,31 @@ const GeoService: ServiceSchema<VentaSettings & { rest: string }, GeoMethods, Ge
 			strategyOptions: { shardKey: "vendorId" },
 			params: { vendorId: "string|min:1|max:128", $$strict: false },
 			async handler(ctx: Context<UpdateParams>): Promise<UpdateResult> {
-				const { vendorId } = ctx.params;
-				const { config } = this.settings;
-				const check = checkPosition(ctx.params, Date.now(), config.vendorOfflineAfterS * 1000);
-				if (!check.ok) throw validation(check.field, check.message);
-				const position: StoredPosition = { vendorId, ...check.position, cell: latLngToCell(check.position.lat, check.position.lng, config.h3Res) };
-				return this.serial(vendorId, async () => {
-					const result = await this.store.apply(position, Date.now(), HISTORY_LENGTH);
-					if (!result.applied) return result;
-					if (!result.previous?.online) {
-						await emitDomainEvent(this as never, ctx, "location.vendor_online", { vendorId, lat: position.lat, lng: position.lng, cell: position.cell, ts: position.ts }, { vendorId });
-					}
-					this.dirty.set(vendorId, position);
-					return { applied: true, location: { ...position, online: true }, previous: result.previous };
-				});
+				const result = await this.writePosition(ctx, ctx.params, Date.now());
+				if (result.applied === false && result.reason === "invalid") throw validation(result.field, result.message);
+				return result;
+			},
+		},
+
+		/**
+		 * Group commit for the live gateways: many vendors' positions in one call, each validated
+		 * and written exactly as `update` does, one result per position in order (an invalid or
+		 * stale position does not fail the others). The caller is the single writer of these
+		 * vendors (their socket sessions) and sends a vendor again only after this returns;
+		 * the store decides each write atomically, so any geo node may take a batch.
+		 */
+		updateMany: {
+			visibility: "public",
+			params: { positions: { type: "array", max: UPDATE_MANY_MAX } },
+			handler(ctx: Context<UpdateManyParams>): Promise<UpdateManyItemResult[]> {
+				const now = Date.now();
+				return Promise.all(
+					ctx.params.positions.map(item =>
+						typeof item === "object" && item !== null
+							? this.writePosition(ctx, item, now)
+							: { applied: false as const, reason: "invalid" as const, field: "positions", message: "each position must be an object" }
+					)
+				);
 			},
 		},
 
@@ -209,6 +227,27 @@ const GeoService: ServiceSchema<VentaSettings & { rest: string }, GeoMethods, Ge
 	},
 
 	methods: {
+		/** Validates, indexes (H3) and stores one position; one write per vendor at a time on this node. */
+		writePosition(ctx: Context, params: UpdateParams, now: number): Promise<UpdateManyItemResult> {
+			const { vendorId } = params;
+			const { config } = this.settings;
+			if (typeof vendorId !== "string" || vendorId.length === 0 || vendorId.length > 128) {
+				return Promise.resolve({ applied: false, reason: "invalid", field: "vendorId", message: "vendorId must be a string of 1 to 128 characters" });
+			}
+			const check = checkPosition(params, now, config.vendorOfflineAfterS * 1000);
+			if (!check.ok) return Promise.resolve({ applied: false, reason: "invalid", field: check.field, message: check.message });
+			const position: StoredPosition = { vendorId, ...check.position, cell: latLngToCell(check.position.lat, check.position.lng, config.h3Res) };
+			return this.serial(vendorId, async () => {
+				const result = await this.store.apply(position, Date.now(), HISTORY_LENGTH);
+				if (!result.applied) return result;
+				if (!result.previous?.online) {
+					await emitDomainEvent(this as never, ctx, "location.vendor_online", { vendorId, lat: position.lat, lng: position.lng, cell: position.cell, ts: position.ts }, { vendorId });
+				}
+				this.dirty.set(vendorId, position);
+				return { applied: true, location: { ...position, online: true }, previous: result.previous };
+			});
+		},
+
 		serial<T>(vendorId: string, task: () => Promise<T>): Promise<T> {
 			const run = (this.chains.get(vendorId) ?? Promise.resolve()).then(task, task);
 			const tail = run.catch(() => undefined);

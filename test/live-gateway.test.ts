@@ -139,6 +139,39 @@ describe("live gateway on one node", () => {
 		vendor.close();
 	});
 
+	it("writes socket positions in geo.updateMany batches: every vendor streamed, gone on the cell left", async () => {
+		const requests = async (action: string) => {
+			let sum = 0;
+			for (const line of (await metrics()).split("\n")) if (line.startsWith("moleculer_request_total{") && line.includes(`action="${action}"`)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+			return sum;
+		};
+		const ids = await Promise.all(Array.from({ length: 4 }, (_, i) => activeVendor(engine.baseUrl, ownerToken, `Batch ${i}`)));
+		const atA = await connect();
+		await atA.watch({ cells: [cellAt(A.lat, A.lng)] });
+		const atB = await connect();
+		await atB.watch({ cells: [cellAt(B.lat, B.lng)] });
+		const vendors = await Promise.all(ids.map(id => vendorSocket(id)));
+		const [updatesBefore, batchesBefore] = [await requests("geo.update"), await requests("geo.updateMany")];
+
+		vendors.forEach((v, i) => v.send({ op: "pos", lat: A.lat + i / 100_000, lng: A.lng }));
+		for (const id of ids) expect(await atA.next(f => f.op === "pos" && f.id === id)).toMatchObject({ cell: cellAt(A.lat, A.lng) });
+		await new Promise(r => setTimeout(r, 250));
+		vendors.forEach((v, i) => v.send({ op: "pos", lat: B.lat + i / 100_000, lng: B.lng }));
+		for (const id of ids) {
+			expect(await atA.next(f => f.op === "gone" && f.id === id)).toEqual({ op: "gone", id, cell: cellAt(A.lat, A.lng) });
+			expect(await atB.next(f => f.op === "pos" && f.id === id)).toMatchObject({ cell: cellAt(B.lat, B.lng) });
+		}
+		expect(atB.frames.some(f => f.op === "gone")).toBe(false);
+
+		// Socket positions never take the per-position path; the 8 positions took at most 8 batches.
+		const batches = (await requests("geo.updateMany")) - batchesBefore;
+		expect(await requests("geo.update")).toBe(updatesBefore);
+		expect(batches).toBeGreaterThanOrEqual(2);
+		expect(batches).toBeLessThanOrEqual(8);
+		for (const v of vendors) v.close();
+		for (const id of ids) await atB.next(f => f.op === "gone" && f.id === id);
+	});
+
 	it("lets a newer socket of the same vendor replace the older one without going offline", async () => {
 		const vendorId = await activeVendor(engine.baseUrl, ownerToken);
 		const watcher = await connect();

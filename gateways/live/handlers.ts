@@ -5,10 +5,10 @@ import { bearerToken, type TokenVerifier } from "../../lib/auth.ts";
 import { CLOSE_CODES, ERROR_CODES, type ErrorCode } from "../../lib/live-codes.ts";
 import { encode, parseFrame, positionView, type WatchFrame } from "../../lib/live-protocol.ts";
 import { cellsForBBox, cellsNear, TooManyCellsError } from "../../lib/h3-cells.ts";
-import { checkPosition, type Position } from "../../lib/position.ts";
+import { checkPosition } from "../../lib/position.ts";
 import type { StoredPosition } from "../../services/geo/store.ts";
-import type { UpdateResult } from "../../services/geo.service.ts";
 import { LiveHub, MAX_BACKPRESSURE_BYTES, type LiveSocket, type SocketData, type SocketUser } from "./hub.ts";
+import { PositionWriter } from "./writer.ts";
 
 /** Largest inbound frame; a full watch set of cell ids fits, anything bigger is closed by uWS (1009). */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -53,6 +53,16 @@ export function liveBehavior(deps: LiveDeps): WebSocketBehavior<SocketData> {
 	const sendError = (ws: LiveSocket, code: ErrorCode, message: string) => {
 		if (!ws.getUserData().closed) ws.send(encode.error(code, message));
 	};
+
+	const writer = new PositionWriter({
+		broker,
+		hub,
+		logger,
+		onInvalid(vendorId, message) {
+			const ws = hub.vendorSockets.get(vendorId);
+			if (ws) sendError(ws, ERROR_CODES.BAD_REQUEST, message);
+		},
+	});
 
 	/** Counts a bad frame; repeated abuse closes the socket. */
 	const strike = (ws: LiveSocket, code: ErrorCode, message: string) => {
@@ -101,7 +111,7 @@ export function liveBehavior(deps: LiveDeps): WebSocketBehavior<SocketData> {
 		});
 	}
 
-	/** Takes a vendor frame: validate, rate limit, then write through geo (one write at a time, latest wins). */
+	/** Takes a vendor frame: validate, rate limit, then queue it for the node's next geo batch (latest wins). */
 	function position(ws: LiveSocket, input: Parameters<typeof checkPosition>[0]): void {
 		const ud = ws.getUserData();
 		if (!ud.vendorId) {
@@ -126,41 +136,13 @@ export function liveBehavior(deps: LiveDeps): WebSocketBehavior<SocketData> {
 			return;
 		}
 		ud.tokens -= 1;
-		if (ud.writing) {
-			if (ud.pending) hub.counters.positionsDropped++; // superseded before it was written
-			ud.pending = check.position;
-			return;
-		}
-		void write(ws, ud.vendorId, check.position);
+		writer.enqueue(ud.vendorId, check.position);
 	}
 
-	async function write(ws: LiveSocket, vendorId: string, first: Position): Promise<void> {
-		const ud = ws.getUserData();
-		ud.writing = true;
-		let next: Position | null = first;
-		while (next) {
-			try {
-				const result = await broker.call<UpdateResult, object>("geo.update", { vendorId, ...next });
-				if (result.applied) {
-					const { location, previous } = result;
-					hub.counters.positionsIn++;
-					hub.publishUpdate(vendorId, location.cell, location, previous?.online ? previous.cell : null);
-				} else hub.counters.positionsDropped++; // older than the stored position
-			} catch (err) {
-				hub.counters.positionsDropped++;
-				const e = err as Errors.MoleculerError;
-				if (!ud.closed && e.code === 422) sendError(ws, ERROR_CODES.BAD_REQUEST, (e.data as { message: string }[] | undefined)?.[0]?.message ?? e.message);
-				else logger.warn({ err: e.message, vendorId }, "Position write failed");
-			}
-			next = ud.pending;
-			ud.pending = null;
-		}
-		ud.writing = false;
-		if (ud.closed && !ud.keepOnline) await takeOffline(vendorId);
-	}
-
+	/** After the vendor's accepted positions are written, unless a newer socket of the same vendor took over. */
 	async function takeOffline(vendorId: string): Promise<void> {
-		if (hub.vendorSockets.has(vendorId)) return; // a newer socket of the same vendor took over
+		await writer.settled(vendorId);
+		if (hub.vendorSockets.has(vendorId)) return;
 		try {
 			const { wasOnline, cell } = await broker.call<{ wasOnline: boolean; cell: string | null }, { vendorId: string }>("geo.setOffline", { vendorId });
 			if (wasOnline && cell) hub.publishUpdate(vendorId, cell, undefined, null);
@@ -205,8 +187,6 @@ export function liveBehavior(deps: LiveDeps): WebSocketBehavior<SocketData> {
 						lastRateLimitErrorAt: 0,
 						badFrames: 0,
 						badWindowStart: Date.now(),
-						writing: false,
-						pending: null,
 						slowSince: 0,
 						missed: new Map(),
 						offTopics: false,
@@ -266,7 +246,7 @@ export function liveBehavior(deps: LiveDeps): WebSocketBehavior<SocketData> {
 		close(ws) {
 			const ud = ws.getUserData();
 			hub.remove(ws);
-			if (ud.vendorId && !ud.keepOnline && !ud.writing) void takeOffline(ud.vendorId);
+			if (ud.vendorId && !ud.keepOnline) void takeOffline(ud.vendorId);
 		},
 	};
 }

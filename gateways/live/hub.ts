@@ -24,9 +24,6 @@ export type SocketData = {
 	/** Bad frames in the current abuse window. */
 	badFrames: number;
 	badWindowStart: number;
-	/** Position writes run one at a time; a frame arriving meanwhile waits here (latest wins). */
-	writing: boolean;
-	pending: Position | null;
 	/** Slow consumer: since when it is behind (0 = not), and the latest undelivered frame per vendor. */
 	slowSince: number;
 	missed: Map<string, string>;

@@ -1,0 +1,109 @@
+import type { Logger, ServiceBroker } from "moleculer";
+import type { Position } from "../../lib/position.ts";
+import type { UpdateManyItemResult, UpdateManyParams, UpdateParams } from "../../services/geo.service.ts";
+import type { LiveHub } from "./hub.ts";
+
+/** Positions per geo.updateMany call (the action's own cap); the rest go in the next batch. */
+export const MAX_BATCH = 1_000;
+
+export type WriterDeps = {
+	broker: ServiceBroker;
+	hub: LiveHub;
+	logger: Logger;
+	/** geo refused a vendor's position as invalid (e.g. its clock differs from ours): tell the vendor. */
+	onInvalid(vendorId: string, message: string): void;
+};
+
+/**
+ * Group commit of vendor positions. The vendor sessions of this node stay the single writer per
+ * vendor, but instead of one geo call per position, the positions that arrived in one event-loop
+ * turn go to geo in ONE `geo.updateMany` call, and the next batch leaves as soon as that one
+ * returns (one batch in flight per node). A vendor has at most one position in flight and one
+ * waiting: a newer frame replaces the waiting one (latest wins; the replaced one counts as dropped).
+ */
+export class PositionWriter {
+	readonly #deps: WriterDeps;
+	/** Vendor → its latest position not yet sent to geo (insertion order = arrival order). */
+	readonly #waiting = new Map<string, Position>();
+	/** Vendors of the batch in flight. */
+	#inFlight: readonly string[] = [];
+	#running = false;
+	/** Callbacks for vendors whose writes must finish first (socket closed: offline comes after). */
+	readonly #settled = new Map<string, (() => void)[]>();
+
+	constructor(deps: WriterDeps) {
+		this.#deps = deps;
+	}
+
+	/** Queues a vendor's accepted position for the next batch. */
+	enqueue(vendorId: string, position: Position): void {
+		if (this.#waiting.has(vendorId)) this.#deps.hub.counters.positionsDropped++; // superseded before it was written
+		this.#waiting.set(vendorId, position);
+		if (this.#running) return;
+		this.#running = true;
+		// setImmediate runs after uWS has handled every frame of this loop turn: they form one batch.
+		setImmediate(() => void this.#run());
+	}
+
+	/** Resolves once the vendor has no position waiting or in flight. */
+	settled(vendorId: string): Promise<void> {
+		if (!this.#waiting.has(vendorId) && !this.#inFlight.includes(vendorId)) return Promise.resolve();
+		return new Promise(resolve => {
+			const waiters = this.#settled.get(vendorId);
+			if (waiters) waiters.push(resolve);
+			else this.#settled.set(vendorId, [resolve]);
+		});
+	}
+
+	async #run(): Promise<void> {
+		while (this.#waiting.size > 0) {
+			const batch: UpdateParams[] = [];
+			for (const [vendorId, position] of this.#waiting) {
+				if (batch.length === MAX_BATCH) break;
+				batch.push({ vendorId, ...position });
+				this.#waiting.delete(vendorId);
+			}
+			this.#inFlight = batch.map(p => p.vendorId);
+			try {
+				await this.#write(batch);
+			} catch (err) {
+				this.#deps.logger.error({ err: (err as Error).message }, "Position batch results could not be streamed");
+			}
+			this.#inFlight = [];
+			if (this.#settled.size > 0) this.#notifySettled();
+		}
+		this.#running = false;
+	}
+
+	async #write(batch: UpdateParams[]): Promise<void> {
+		const { broker, hub, logger } = this.#deps;
+		let results: UpdateManyItemResult[];
+		try {
+			results = await broker.call<UpdateManyItemResult[], UpdateManyParams>("geo.updateMany", { positions: batch });
+		} catch (err) {
+			hub.counters.positionsDropped += batch.length;
+			logger.warn({ err: (err as Error).message, positions: batch.length }, "Position batch write failed");
+			return;
+		}
+		for (let i = 0; i < batch.length; i++) {
+			const result = results[i]!;
+			const vendorId = batch[i]!.vendorId;
+			if (result.applied) {
+				const { location, previous } = result;
+				hub.counters.positionsIn++;
+				hub.publishUpdate(vendorId, location.cell, location, previous?.online ? previous.cell : null);
+				continue;
+			}
+			hub.counters.positionsDropped++; // stale (older than the stored position) or invalid
+			if (result.reason === "invalid") this.#deps.onInvalid(vendorId, result.message);
+		}
+	}
+
+	#notifySettled(): void {
+		for (const [vendorId, waiters] of this.#settled) {
+			if (this.#waiting.has(vendorId)) continue;
+			this.#settled.delete(vendorId);
+			for (const resolve of waiters) resolve();
+		}
+	}
+}
