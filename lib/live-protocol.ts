@@ -74,8 +74,12 @@ function parseWatch(msg: Record<string, unknown>, { res, maxCells }: { res: numb
 export const encode = {
 	pong: JSON.stringify({ op: "pong" }),
 	error: (code: ErrorCode, message: string): string => JSON.stringify({ op: "error", code, message }),
+	/** Built by hand (the hottest serialisation): the same text as JSON.stringify of { op, ...view }. */
 	pos(v: VendorPositionView): string {
-		return JSON.stringify({ op: "pos", ...positionView(v.id, v, v.cell) });
+		let text = `{"op":"pos","id":${JSON.stringify(v.id)},"lat":${v.lat},"lng":${v.lng},"cell":${JSON.stringify(v.cell)},"ts":${v.ts}`;
+		if (v.hdg !== undefined) text += `,"hdg":${v.hdg}`;
+		if (v.spd !== undefined) text += `,"spd":${v.spd}`;
+		return `${text}}`;
 	},
 	gone: (id: string, cell: string): string => JSON.stringify({ op: "gone", id, cell }),
 	snapshot: (cells: readonly string[], vendors: VendorPositionView[]): string => JSON.stringify({ op: "snapshot", cells, vendors }),

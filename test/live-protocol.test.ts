@@ -47,6 +47,13 @@ describe("live protocol codec", () => {
 		const pos = encode.pos({ id: "v1", lat: 1, lng: 2, cell: "c", ts: 3, hdg: 90 });
 		expect(pos.startsWith('{"op":"pos"')).toBe(true);
 		expect(JSON.parse(pos)).toEqual({ op: "pos", id: "v1", lat: 1, lng: 2, cell: "c", ts: 3, hdg: 90 });
+		for (const view of [
+			{ id: 'v"\\\u2028x', lat: -33.868820000000014, lng: 1e-7, cell: "88be0e35cbfffff", ts: 1_763_700_000_123, hdg: 0, spd: 0.5 },
+			{ id: "v2", lat: -0, lng: 180, cell: "8800000001fffff", ts: 0 },
+			{ id: "v3", lat: 12.5, lng: -0.000001, cell: "c", ts: 1, spd: 149.99999999999997 },
+		]) {
+			expect(encode.pos(view)).toBe(JSON.stringify({ op: "pos", ...view }));
+		}
 		expect(JSON.parse(encode.gone("v1", "c"))).toEqual({ op: "gone", id: "v1", cell: "c" });
 		expect(JSON.parse(encode.error("RATE_LIMITED", "slow down"))).toEqual({ op: "error", code: "RATE_LIMITED", message: "slow down" });
 	});

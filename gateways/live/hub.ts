@@ -118,9 +118,13 @@ export class LiveHub {
 		if (ud.vendorId && this.vendorSockets.get(ud.vendorId) === ws) this.vendorSockets.delete(ud.vendorId);
 	}
 
-	/** A position (or `gone`) produced on this node: deliver here and route to interested nodes. */
+	/**
+	 * A position (or `gone`) produced on this node: deliver here and route to interested nodes.
+	 * A cell nobody watches on this node, on a node without routing, costs no frame at all.
+	 */
 	publishUpdate(vendorId: string, cell: string, position: Position | undefined, previousCell: string | null | undefined): void {
-		if (previousCell && previousCell !== cell) this.#publish(previousCell, vendorId, encode.gone(vendorId, previousCell));
+		if (previousCell && previousCell !== cell && this.#wanted(previousCell)) this.#publish(previousCell, vendorId, encode.gone(vendorId, previousCell));
+		if (!this.#wanted(cell)) return;
 		this.#publish(cell, vendorId, position ? encode.pos(positionView(vendorId, position, cell)) : encode.gone(vendorId, cell));
 	}
 
@@ -233,6 +237,10 @@ export class LiveHub {
 	#publish(cell: string, vendorId: string, frame: string): void {
 		this.deliver(cell, vendorId, frame);
 		this.#router?.publish(routingCell(cell, this.#res), cell, vendorId, frame);
+	}
+
+	#wanted(cell: string): boolean {
+		return this.#router !== null || this.#cellRefs.has(cell);
 	}
 
 	#slowSet(cell: string): Set<LiveSocket> {

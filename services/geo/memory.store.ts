@@ -21,16 +21,23 @@ export class MemoryGeoStore implements GeoStore {
 
 	async apply(position: StoredPosition, seenAt: number, historyLength: number): Promise<ApplyResult> {
 		const entry = this.#vendors.get(position.vendorId);
-		if (entry && position.ts < entry.position.ts) return { applied: false, reason: "stale" };
-		const previous = entry ? { cell: entry.position.cell, online: entry.online } : null;
-		if (entry?.online) this.#unindex(entry.position);
-		const history = entry?.history ?? [];
-		history.unshift(position);
-		history.length = Math.min(history.length, historyLength);
-		this.#vendors.set(position.vendorId, { position, online: true, seenAt, history });
-		let members = this.#cells.get(position.cell);
-		if (!members) this.#cells.set(position.cell, (members = new Set()));
-		members.add(position.vendorId);
+		if (!entry) {
+			this.#vendors.set(position.vendorId, { position, online: true, seenAt, history: [position].slice(0, historyLength) });
+			this.#index(position);
+			return { applied: true, previous: null };
+		}
+		if (position.ts < entry.position.ts) return { applied: false, reason: "stale" };
+		const previous = { cell: entry.position.cell, online: entry.online };
+		// The hot path (a vendor moving within its cell) updates the entry in place and leaves the cell index alone.
+		if (!entry.online || entry.position.cell !== position.cell) {
+			if (entry.online) this.#unindex(entry.position);
+			this.#index(position);
+		}
+		entry.position = position;
+		entry.online = true;
+		entry.seenAt = seenAt;
+		entry.history.unshift(position);
+		if (entry.history.length > historyLength) entry.history.length = historyLength;
 		return { applied: true, previous };
 	}
 
@@ -123,6 +130,12 @@ export class MemoryGeoStore implements GeoStore {
 		const cells = 3 * k * (k + 1) + 1;
 		if (cells > MAX_DISK_CELLS || cells > this.#vendors.size) return null;
 		return gridDisk(latLngToCell(lat, lng, this.#res), k);
+	}
+
+	#index(position: StoredPosition): void {
+		let members = this.#cells.get(position.cell);
+		if (!members) this.#cells.set(position.cell, (members = new Set()));
+		members.add(position.vendorId);
 	}
 
 	#unindex(position: StoredPosition): void {
