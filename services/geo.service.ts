@@ -4,7 +4,7 @@ import type { VentaSettings } from "../lib/engine.ts";
 import { emitDomainEvent } from "../lib/events.ts";
 import { isValidBBox, splitBBox, type BBox } from "../lib/h3-cells.ts";
 import { checkPosition, type Position, type PositionInput } from "../lib/position.ts";
-import type { GeoStore, NearbyHit, StoredPosition, VendorLocation } from "./geo/store.ts";
+import type { ApplyResult, GeoStore, NearbyHit, StoredPosition, VendorLocation } from "./geo/store.ts";
 import { MemoryGeoStore } from "./geo/memory.store.ts";
 import { RedisGeoStore } from "./geo/redis.store.ts";
 
@@ -14,7 +14,8 @@ export type UpdateResult =
 	| { applied: false; reason: "stale" };
 export type UpdateManyParams = { positions: UpdateParams[] };
 /** One result per position of geo.updateMany, in order: applied, stale, or invalid (and why). */
-export type UpdateManyItemResult = UpdateResult | { applied: false; reason: "invalid"; field: string; message: string };
+export type InvalidPosition = { applied: false; reason: "invalid"; field: string; message: string };
+export type UpdateManyItemResult = UpdateResult | InvalidPosition;
 export type GetParams = { vendorId: string };
 export type GetManyParams = { vendorIds: string[] };
 export type NearbyParams = { lat: number; lng: number; radius: number; limit?: number };
@@ -35,9 +36,14 @@ export const MAX_NEARBY_LIMIT = 500;
 /** Largest batch geo.updateMany takes. */
 export const UPDATE_MANY_MAX = 1_000;
 const EXPIRY_BATCH = 500;
+const noop = () => undefined;
 
 type GeoMethods = {
+	checkItem(item: unknown, now: number): StoredPosition | InvalidPosition;
 	writePosition(ctx: Context, params: UpdateParams, now: number): Promise<UpdateManyItemResult>;
+	writeMany(ctx: Context, items: unknown[], now: number): Promise<UpdateManyItemResult[]>;
+	applyOne(ctx: Context, position: StoredPosition): Promise<UpdateResult>;
+	recordApplied(ctx: Context, position: StoredPosition, result: ApplyResult, events: Promise<void>[]): UpdateResult;
 	serial<T>(vendorId: string, task: () => Promise<T>): Promise<T>;
 	takeOffline(ctx: Context | null, vendorId: string, seenAtOrBefore?: number): Promise<StoredPosition | null>;
 	expireSilent(): Promise<void>;
@@ -112,14 +118,7 @@ const GeoService: ServiceSchema<VentaSettings & { rest: string }, GeoMethods, Ge
 			visibility: "public",
 			params: { positions: { type: "array", max: UPDATE_MANY_MAX } },
 			handler(ctx: Context<UpdateManyParams>): Promise<UpdateManyItemResult[]> {
-				const now = Date.now();
-				return Promise.all(
-					ctx.params.positions.map(item =>
-						typeof item === "object" && item !== null
-							? this.writePosition(ctx, item, now)
-							: { applied: false as const, reason: "invalid" as const, field: "positions", message: "each position must be an object" }
-					)
-				);
+				return this.writeMany(ctx, ctx.params.positions, Date.now());
 			},
 		},
 
@@ -227,25 +226,78 @@ const GeoService: ServiceSchema<VentaSettings & { rest: string }, GeoMethods, Ge
 	},
 
 	methods: {
-		/** Validates, indexes (H3) and stores one position; one write per vendor at a time on this node. */
-		writePosition(ctx: Context, params: UpdateParams, now: number): Promise<UpdateManyItemResult> {
-			const { vendorId } = params;
-			const { config } = this.settings;
+		/** Validates a position and indexes it (H3 cell at H3_RES). */
+		checkItem(item: unknown, now: number): StoredPosition | InvalidPosition {
+			if (typeof item !== "object" || item === null) return { applied: false, reason: "invalid", field: "positions", message: "each position must be an object" };
+			const { vendorId } = item as UpdateParams;
 			if (typeof vendorId !== "string" || vendorId.length === 0 || vendorId.length > 128) {
-				return Promise.resolve({ applied: false, reason: "invalid", field: "vendorId", message: "vendorId must be a string of 1 to 128 characters" });
+				return { applied: false, reason: "invalid", field: "vendorId", message: "vendorId must be a string of 1 to 128 characters" };
 			}
-			const check = checkPosition(params, now, config.vendorOfflineAfterS * 1000);
-			if (!check.ok) return Promise.resolve({ applied: false, reason: "invalid", field: check.field, message: check.message });
-			const position: StoredPosition = { vendorId, ...check.position, cell: latLngToCell(check.position.lat, check.position.lng, config.h3Res) };
-			return this.serial(vendorId, async () => {
-				const result = await this.store.apply(position, Date.now(), HISTORY_LENGTH);
-				if (!result.applied) return result;
-				if (!result.previous?.online) {
-					await emitDomainEvent(this as never, ctx, "location.vendor_online", { vendorId, lat: position.lat, lng: position.lng, cell: position.cell, ts: position.ts }, { vendorId });
+			const { config } = this.settings;
+			const check = checkPosition(item as PositionInput, now, config.vendorOfflineAfterS * 1000);
+			if (!check.ok) return { applied: false, reason: "invalid", field: check.field, message: check.message };
+			return { vendorId, ...check.position, cell: latLngToCell(check.position.lat, check.position.lng, config.h3Res) };
+		},
+
+		/** One position; one write per vendor at a time on this node. */
+		writePosition(ctx: Context, params: UpdateParams, now: number): Promise<UpdateManyItemResult> {
+			const position = this.checkItem(params, now);
+			if ("reason" in position) return Promise.resolve(position);
+			return this.serial(position.vendorId, () => this.applyOne(ctx, position));
+		},
+
+		/**
+		 * A batch: the store applies it in one pass / round trip. A vendor with a write already
+		 * running on this node (REST update, going offline) waits for it as `update` would, and
+		 * later writes of the batch's vendors wait for the batch.
+		 */
+		async writeMany(ctx: Context, items: unknown[], now: number): Promise<UpdateManyItemResult[]> {
+			const results = new Array<UpdateManyItemResult>(items.length);
+			const direct: StoredPosition[] = [];
+			const directAt: number[] = [];
+			const running: Promise<unknown>[] = [];
+			for (let i = 0; i < items.length; i++) {
+				const position = this.checkItem(items[i], now);
+				if ("reason" in position) results[i] = position;
+				else if (this.chains.has(position.vendorId)) running.push(this.serial(position.vendorId, () => this.applyOne(ctx, position)).then(r => (results[i] = r)));
+				else {
+					direct.push(position);
+					directAt.push(i);
 				}
-				this.dirty.set(vendorId, position);
-				return { applied: true, location: { ...position, online: true }, previous: result.previous };
-			});
+			}
+			if (direct.length > 0) {
+				const events: Promise<void>[] = [];
+				const batch = this.store.applyMany(direct, Date.now(), HISTORY_LENGTH).then(applied => {
+					for (let j = 0; j < direct.length; j++) results[directAt[j]!] = this.recordApplied(ctx, direct[j]!, applied[j]!, events);
+					return Promise.all(events);
+				});
+				const tail = batch.then(noop, noop);
+				for (const p of direct) this.chains.set(p.vendorId, tail);
+				void tail.then(() => {
+					for (const p of direct) if (this.chains.get(p.vendorId) === tail) this.chains.delete(p.vendorId);
+				});
+				running.push(batch);
+			}
+			await Promise.all(running);
+			return results;
+		},
+
+		async applyOne(ctx: Context, position: StoredPosition): Promise<UpdateResult> {
+			const events: Promise<void>[] = [];
+			const result = this.recordApplied(ctx, position, await this.store.apply(position, Date.now(), HISTORY_LENGTH), events);
+			await Promise.all(events);
+			return result;
+		},
+
+		/** After a store write: `location.vendor_online` when it just came online (pushed to `events`), coalesced location events. */
+		recordApplied(ctx: Context, position: StoredPosition, result: ApplyResult, events: Promise<void>[]): UpdateResult {
+			if (!result.applied) return result;
+			const { vendorId } = position;
+			if (!result.previous?.online) {
+				events.push(emitDomainEvent(this as never, ctx, "location.vendor_online", { vendorId, lat: position.lat, lng: position.lng, cell: position.cell, ts: position.ts }, { vendorId }));
+			}
+			this.dirty.set(vendorId, position);
+			return { applied: true, location: { ...position, online: true }, previous: result.previous };
 		},
 
 		serial<T>(vendorId: string, task: () => Promise<T>): Promise<T> {

@@ -97,6 +97,19 @@ for (const store of ["embedded", "redis"] as const) {
 			expect(left.filter(p => p.vendorId === "c-1" || p.vendorId === "c-2")).toEqual([]);
 		});
 
+		it("orders a batch with single writes of the same vendor running at the same time", async () => {
+			const ts = Date.now();
+			const [single, batch] = await Promise.all([
+				engine.broker.call<UpdateManyItemResult, object>("geo.update", { vendorId: "q-1", lat: 35.68, lng: 139.76, ts }),
+				updateMany([{ vendorId: "q-1", lat: 35.69, lng: 139.77, ts: ts + 1 }, { vendorId: "q-2", lat: 35.7, lng: 139.78, ts }]),
+			]);
+			// Whichever ran first, the newer position wins and each write saw the other's result.
+			expect(batch[0]).toMatchObject({ applied: true });
+			expect(single.applied ? 2 : 1).toBe((await engine.broker.call<unknown[], object>("geo.history", { vendorId: "q-1" })).length);
+			expect(await get("q-1")).toMatchObject({ lat: 35.69, ts: ts + 1, online: true });
+			expect(await get("q-2")).toMatchObject({ lat: 35.7, online: true });
+		});
+
 		it("refuses a malformed or oversized batch as a whole with 422", async () => {
 			await expect(engine.broker.call("geo.updateMany", { positions: "nope" })).rejects.toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
 			await expect(engine.broker.call("geo.updateMany", {})).rejects.toMatchObject({ code: 422 });

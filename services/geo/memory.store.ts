@@ -20,6 +20,14 @@ export class MemoryGeoStore implements GeoStore {
 	}
 
 	async apply(position: StoredPosition, seenAt: number, historyLength: number): Promise<ApplyResult> {
+		return this.#apply(position, seenAt, historyLength);
+	}
+
+	async applyMany(positions: StoredPosition[], seenAt: number, historyLength: number): Promise<ApplyResult[]> {
+		return positions.map(p => this.#apply(p, seenAt, historyLength));
+	}
+
+	#apply(position: StoredPosition, seenAt: number, historyLength: number): ApplyResult {
 		const entry = this.#vendors.get(position.vendorId);
 		if (!entry) {
 			this.#vendors.set(position.vendorId, { position, online: true, seenAt, history: [position].slice(0, historyLength) });

@@ -70,6 +70,11 @@ export class RedisGeoStore implements GeoStore {
 		return { applied: true, previous: prevOnline === -1 ? null : { cell: prevCell, online: prevOnline === 1 } };
 	}
 
+	applyMany(positions: StoredPosition[], seenAt: number, historyLength: number): Promise<ApplyResult[]> {
+		// Auto-pipelining sends the batch's scripts in one round trip; Redis runs them in order.
+		return Promise.all(positions.map(p => this.apply(p, seenAt, historyLength)));
+	}
+
 	async get(vendorId: string): Promise<VendorLocation | null> {
 		return (await this.getMany([vendorId]))[0] ?? null;
 	}

@@ -22,6 +22,8 @@ export type ApplyResult =
 export interface GeoStore {
 	/** Stores the position unless it is older than the stored one; marks the vendor online (seen at `seenAt`). */
 	apply(position: StoredPosition, seenAt: number, historyLength: number): Promise<ApplyResult>;
+	/** `apply` for each position in order (one round trip / one pass), one result each. */
+	applyMany(positions: StoredPosition[], seenAt: number, historyLength: number): Promise<ApplyResult[]>;
 	get(vendorId: string): Promise<VendorLocation | null>;
 	getMany(vendorIds: string[]): Promise<(VendorLocation | null)[]>;
 	/** Online vendors within `radius` metres, nearest first, by great-circle distance. */
