@@ -1,4 +1,4 @@
-import { App, us_listen_socket_close, type HttpResponse, type TemplatedApp, type us_listen_socket } from "uWebSockets.js";
+import { App, us_listen_socket_close, type HttpResponse, type ListenOptions, type TemplatedApp, type us_listen_socket } from "uWebSockets.js";
 import type { Context, ServiceSchema } from "moleculer";
 import type { VentaSettings } from "../../lib/engine.ts";
 import { createTokenVerifier } from "../../lib/auth.ts";
@@ -24,6 +24,13 @@ export const LIVE_METRICS = {
 	routedIn: "venta.live.routed.in.total",
 	deliveries: "venta.live.deliveries.total",
 } as const;
+
+/**
+ * uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT (the typings' ListenOptions enum is not a runtime export).
+ * Without it uWS listens with SO_REUSEPORT: a second process on the same LIVE_PORT would silently
+ * share the port instead of failing.
+ */
+const EXCLUSIVE_PORT = 1 as ListenOptions;
 
 const COUNTER_METRICS: [keyof LiveCounters, string][] = [
 	["positionsIn", LIVE_METRICS.positionsIn],
@@ -186,7 +193,7 @@ const LiveService: ServiceSchema<VentaSettings, LiveMethods, LiveVars> = {
 		this.app.ws("/live", liveBehavior({ broker: this.broker, config, verifyToken, hub: this.hub, logger: this.logger }));
 		this.serveHttp(this.app);
 		this.listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-			this.app.listen("0.0.0.0", config.livePort, socket => (socket ? resolve(socket) : reject(new Error(`LIVE_PORT ${config.livePort} is not available`))));
+			this.app.listen(config.livePort, EXCLUSIVE_PORT, socket => (socket ? resolve(socket) : reject(new Error(`LIVE_PORT ${config.livePort} is not available`))));
 		});
 		this.timer = setInterval(() => {
 			this.hub.sweepSlow(Date.now());
