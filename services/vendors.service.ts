@@ -365,11 +365,11 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 			async handler(this: VendorsThis, ctx: Context<DiscoverableParams>): Promise<Vendor[]> {
 				if (ctx.params.ids.length === 0) return [];
 				const { q, category } = ctx.params;
+				// Only the ids at the top level: the embedded store then narrows its candidates through
+				// the _id index instead of scanning every active vendor.
 				const docs = await this.findDocs({
-					...this.publicQuery(),
 					_id: { $in: ctx.params.ids },
-					...(category ? { categories: category } : {}),
-					...(q ? this.textQuery(q, TEXT_FIELDS) : {}),
+					$and: [{ ...this.publicQuery(), ...(category ? { categories: category } : {}), ...(q ? this.textQuery(q, TEXT_FIELDS) : {}) }],
 				});
 				return docs.map(toVendor);
 			},
