@@ -7,22 +7,15 @@
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import WebSocket from "ws";
 import { Redis } from "ioredis";
 import { mintDevToken } from "../lib/auth.ts";
+import { freePort } from "./lib/engine.ts";
 
 const vendors = Number(process.argv[2] ?? 200);
 const seconds = Number(process.argv[3] ?? 10);
 const SECRET = "bench-live-ingest-secret-0123456789abcdef";
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-const freePort = () =>
-	new Promise<number>(resolve => {
-		const s = createServer().listen(0, "127.0.0.1", () => {
-			const { port } = s.address() as { port: number };
-			s.close(() => resolve(port));
-		});
-	});
 const cpuMs = (pid: number) => {
 	const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
 	return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
