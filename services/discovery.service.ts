@@ -1,15 +1,16 @@
 import { Errors, type Context, type Service, type ServiceSchema } from "moleculer";
 import type { VentaSettings } from "../lib/engine.ts";
-import { boundingBox, distanceMetres } from "../lib/distance.ts";
+import { boundingBox } from "../lib/distance.ts";
+import { distanceM } from "../lib/position.ts";
 import type { LatLng, Vendor } from "../lib/vendor-model.ts";
 import type { NearbyHit } from "./geo/store.ts";
 
 export type NearbyParams = { lat: number; lng: number; radius?: number; q?: string; category?: string; online?: boolean; limit?: number };
 
 /** Where a vendor is: a live position (online) or the fixed location of a stall. */
-export type VendorPosition = LatLng & { vendorId: string; online: boolean; ts?: number; cell?: string; acc?: number; hdg?: number; spd?: number };
+export type VendorPosition = LatLng & { vendorId: string; online: boolean; distance: number; ts?: number; cell?: string; acc?: number; hdg?: number; spd?: number };
 
-export type NearbyVendor = Vendor & { distance: number; online: boolean; position: Omit<VendorPosition, "vendorId" | "online"> };
+export type NearbyVendor = Vendor & { distance: number; online: boolean; position: Omit<VendorPosition, "vendorId" | "online" | "distance"> };
 
 type DiscoveryThis = Service<VentaSettings> & {
 	fetchPositions(ctx: Context, center: LatLng, radius: number): Promise<VendorPosition[]>;
@@ -45,13 +46,12 @@ const DiscoveryService: ServiceSchema<VentaSettings, any, any, DiscoveryThis> = 
 			async handler(this: DiscoveryThis, ctx: Context<NearbyParams>): Promise<{ rows: NearbyVendor[]; total: number }> {
 				const { lat, lng, radius = DEFAULT_RADIUS_M, q, category, online, limit = 50 } = ctx.params;
 				const center = { lat, lng };
-				const positions = new Map<string, VendorPosition & { distance: number }>();
+				const positions = new Map<string, VendorPosition>();
 				for (const p of await this.fetchPositions(ctx, center, radius)) {
 					if (online !== undefined && p.online !== online) continue;
-					const distance = Math.round(distanceMetres(center, p));
 					const known = positions.get(p.vendorId);
 					// A live position beats the stall's fixed one.
-					if (distance <= radius && (!known || (p.online && !known.online))) positions.set(p.vendorId, { ...p, distance });
+					if (p.distance <= radius && (!known || (p.online && !known.online))) positions.set(p.vendorId, { ...p, distance: Math.round(p.distance) });
 				}
 				const vendors = await ctx.call<Vendor[], object>("vendors.discoverable", { ids: [...positions.keys()], q, category });
 				const rows = vendors
@@ -80,8 +80,9 @@ const DiscoveryService: ServiceSchema<VentaSettings, any, any, DiscoveryThis> = 
 					}),
 				ctx.call<{ vendorId: string; lat: number; lng: number }[], object>("vendors.fixedLocations", boundingBox(center, radius)),
 			]);
-			const positions: VendorPosition[] = live.map(({ vendorId, lat, lng, ts, cell, hdg, spd }) => ({ vendorId, lat, lng, online: true, ts, cell, hdg, spd }));
-			for (const s of stalls) positions.push({ ...s, online: false });
+			// geo already measured the live hits; only the stalls need a distance.
+			const positions: VendorPosition[] = live.map(({ vendorId, lat, lng, distance, ts, cell, hdg, spd }) => ({ vendorId, lat, lng, distance, online: true, ts, cell, hdg, spd }));
+			for (const s of stalls) positions.push({ ...s, distance: distanceM(center.lat, center.lng, s.lat, s.lng), online: false });
 			return positions;
 		},
 	},
