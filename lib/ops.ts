@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
 import { cellToBoundary, cellToParent, getResolution, isValidCell, latLngToCell } from "h3-js";
 import type { ServiceBroker } from "moleculer";
-import type { BBox } from "./h3-cells.ts";
+import { isValidBBox, type BBox } from "./h3-cells.ts";
 import type { Caller } from "./authorization.middleware.ts";
 import type { Vendor } from "./vendor-model.ts";
 import type { HeatmapResult } from "../services/geo.service.ts";
@@ -149,13 +149,11 @@ export async function socketList(broker: ServiceBroker, node: string): Promise<S
 export type OnlineFilter = { cell?: string; bbox?: BBox };
 export type OnlineRow = { vendorId: string; name: string; status: string; lat: number; lng: number; cell: string; ageS: number; ts: string };
 
-/** Parses `w,s,e,n` (degrees, w < e, s < n). */
+/** Parses `w,s,e,n` (degrees, w < e, s < n): the filter below does not cross the antimeridian. */
 export function parseBBox(text: string): BBox {
 	const parts = text.split(",").map(v => (v.trim() === "" ? NaN : Number(v)));
-	const [w, s, e, n] = parts as BBox;
-	const ok = parts.length === 4 && parts.every(Number.isFinite) && w >= -180 && e <= 180 && s >= -90 && n <= 90 && w < e && s < n;
-	if (!ok) throw new OpsError(`bbox must be w,s,e,n in degrees with w < e and s < n, got "${text}"`);
-	return [w, s, e, n];
+	if (!isValidBBox(parts) || parts[0] >= parts[2]) throw new OpsError(`bbox must be w,s,e,n in degrees with w < e and s < n, got "${text}"`);
+	return parts;
 }
 
 export function checkCell(cell: string): string {
