@@ -30,8 +30,6 @@ export class TooManyCellsError extends Error {
 /** Cross-node routing groups fine cells under this many resolutions coarser parents. */
 export const ROUTING_RES_OFFSET = 3;
 
-export const cellOf = (lat: number, lng: number, res: number): string => latLngToCell(lat, lng, res);
-
 /** The parent used as the routing unit (one NATS subject) for a cell of resolution `res`. */
 export function routingCell(cell: string, res: number): string {
 	return cellToParent(cell, Math.max(0, res - ROUTING_RES_OFFSET));
