@@ -1,10 +1,7 @@
 import type { Logger, ServiceBroker } from "moleculer";
 import type { Position } from "../../lib/position.ts";
-import type { UpdateManyItemResult, UpdateManyParams, UpdateParams } from "../../services/geo.service.ts";
+import { UPDATE_MANY_MAX, type UpdateManyItemResult, type UpdateManyParams, type UpdateParams } from "../../services/geo.service.ts";
 import type { LiveHub } from "./hub.ts";
-
-/** Positions per geo.updateMany call (the action's own cap); the rest go in the next batch. */
-export const MAX_BATCH = 1_000;
 
 export type WriterDeps = {
 	broker: ServiceBroker;
@@ -59,7 +56,7 @@ export class PositionWriter {
 		while (this.#waiting.size > 0) {
 			const batch: UpdateParams[] = [];
 			for (const [vendorId, position] of this.#waiting) {
-				if (batch.length === MAX_BATCH) break;
+				if (batch.length === UPDATE_MANY_MAX) break; // the action's cap; the rest go in the next batch
 				batch.push({ vendorId, ...position });
 				this.#waiting.delete(vendorId);
 			}
