@@ -93,6 +93,12 @@ const stringOption = (options: Options, name: string): string | undefined => {
 	return v === undefined || v === false ? undefined : v;
 };
 
+/** A numeric `--name` option, `fallback` when absent. */
+const numberOption = (options: Options, name: string, fallback: number, range: Parameters<typeof number>[2]): number => {
+	const text = stringOption(options, name);
+	return text === undefined ? fallback : number(text, `--${name}`, range);
+};
+
 export const REPL_COMMANDS: Spec[] = [
 	{
 		command: "online",
@@ -128,8 +134,7 @@ export const REPL_COMMANDS: Spec[] = [
 				out.line(`${sockets.length} socket(s) on ${node}`);
 				return;
 			}
-			const windowText = stringOption(options, "window");
-			const windowS = windowText === undefined ? 1 : number(windowText, "--window", { min: 0.1, max: 60 });
+			const windowS = numberOption(options, "window", 1, { min: 0.1, max: 60 });
 			const rows = await socketsReport(broker, { windowMs: windowS * 1000 });
 			out.table(
 				rows,
@@ -171,8 +176,7 @@ export const REPL_COMMANDS: Spec[] = [
 		options: [{ option: "--top <n>", description: "how many cells (default 10)" }],
 		operands: [0, 0],
 		async run(broker, { options }, out) {
-			const topText = stringOption(options, "top");
-			const top = topText === undefined ? 10 : number(topText, "--top", { min: 1, max: 1000, integer: true });
+			const top = numberOption(options, "top", 10, { min: 1, max: 1000, integer: true });
 			out.table(await busiestCells(broker, { top }), { cell: "Cell", vendors: "Vendors", watchers: "Watchers" }, "No vendor online and nobody watching.");
 		},
 	},
@@ -229,8 +233,7 @@ export const REPL_COMMANDS: Spec[] = [
 			if (args.length > 0) throw new UsageError(`unknown inbox subcommand "${args[0]}"`);
 			const source = stringOption(options, "source");
 			if (source !== undefined && !(WEBHOOK_SOURCES as readonly string[]).includes(source)) throw new UsageError(`--source must be ${WEBHOOK_SOURCES.join(" or ")}`);
-			const limitText = stringOption(options, "limit");
-			const limit = limitText === undefined ? 20 : number(limitText, "--limit", { min: 1, max: 500, integer: true });
+			const limit = numberOption(options, "limit", 20, { min: 1, max: 500, integer: true });
 			const rows = await inboxList(broker, { failed: options.failed === true, source: source as WebhookSource | undefined, limit });
 			out.table(rows, columns, "No recorded webhook events.");
 		},
