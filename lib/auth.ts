@@ -17,6 +17,9 @@ export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
 
 const CLOCK_SKEW_S = 5;
 
+/** The shape of a user id (Clerk `user_…`; dev ids alike): a token subject, the users key. */
+export const USER_ID = /^[\w.:@|-]{1,128}$/;
+
 const unauthorized = (message: string, code = "INVALID_TOKEN") => new Errors.MoleculerClientError(message, 401, code);
 
 /**
@@ -48,7 +51,7 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
 			if (err instanceof joseErrors.JWTClaimValidationFailed) throw unauthorized(`Token rejected: ${err.message}`);
 			throw unauthorized("Token signature is not valid");
 		}
-		if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 128) {
+		if (typeof payload.sub !== "string" || !USER_ID.test(payload.sub)) {
 			throw unauthorized("Token has no valid subject");
 		}
 		const azp = payload.azp;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { USER_ID } from "./auth.ts";
 
 /** Clerk webhook events (delivered through Svix): envelope shape and user mapping. */
 
@@ -13,7 +14,7 @@ export const clerkEnvelope = z.looseObject({
 export type ClerkEnvelope = z.infer<typeof clerkEnvelope>;
 
 const clerkUser = z.looseObject({
-	id: z.string().min(1).max(200),
+	id: z.string().regex(USER_ID),
 	email_addresses: z.array(z.looseObject({ id: z.string(), email_address: z.string() })).nullish(),
 	primary_email_address_id: text,
 	first_name: text,
@@ -22,7 +23,7 @@ const clerkUser = z.looseObject({
 	public_metadata: z.looseObject({ role: z.unknown().optional() }).nullish(),
 });
 
-const deletedUser = z.looseObject({ id: z.string().min(1).max(200) });
+const deletedUser = z.looseObject({ id: z.string().regex(USER_ID) });
 
 export const CLERK_ROLES = ["customer", "vendor", "admin"] as const;
 export type ClerkRole = (typeof CLERK_ROLES)[number];

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
+import { USER_ID } from "./auth.ts";
 
 /** RevenueCat webhooks: authorization check, payload shape, and event → subscription state. */
 
@@ -83,8 +84,6 @@ function iso(ms: number | null | undefined): string | null {
 
 /** Ids RevenueCat generates for users who have not logged in; never one of our users. */
 const ANONYMOUS_ID = /^\$RCAnonymousID:/;
-/** The shape of a user id (Clerk `user_…`; dev ids alike). */
-const USER_ID = /^[\w.:@|-]{1,128}$/;
 
 /** The user ids an event may belong to, most specific first, without repeats or anonymous ids. */
 export function candidateUserIds(ids: (string | null | undefined)[]): string[] {

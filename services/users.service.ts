@@ -2,6 +2,7 @@ import { Errors, type Context, type Service, type ServiceSchema } from "molecule
 import type { VentaSettings } from "../lib/engine.ts";
 import { createDbMixin, type DbMethods } from "../mixins/db.mixin.ts";
 import { emitDomainEvent } from "../lib/events.ts";
+import { USER_ID } from "../lib/auth.ts";
 import { ROLES, type Caller, type CallerMeta, type Role } from "../lib/authorization.middleware.ts";
 import { vendorIdParam, type Vendor } from "../lib/vendor-model.ts";
 
@@ -36,7 +37,7 @@ type UsersThis = Service<VentaSettings> & DbMethods & {
 	setFavorite(ctx: Context<unknown, CallerMeta>, vendorId: string, favorite: boolean): Promise<{ favorites: string[] }>;
 };
 
-const userId = { type: "string", min: 1, max: 128, pattern: /^[\w.:@|-]+$/ } as const;
+const userId = { type: "string", pattern: USER_ID } as const;
 const nameField = { type: "string", trim: true, max: 100, optional: true, nullable: true } as const;
 const urlField = { type: "string", trim: true, max: 2048, pattern: /^https?:\/\/\S+$/i, optional: true, nullable: true } as const;
 
