@@ -147,13 +147,19 @@ function checkVendorSockets(stage: string, c: VendorsConnected, expected: number
 	return c;
 }
 
+/** The vendors' and every watcher's counters since their last sample; deliveries against what the sent positions should fan out to. */
+async function sampleClients(vendorsClient: ClientProc, watchers: ClientProc[], scenario: Scenario) {
+	const [vs, ...ws] = await Promise.all([vendorsClient.call<VendorsSample>("sample"), ...watchers.map(w => w.call<WatchersSample>("sample"))]);
+	return { vs, ws, delivered: ws.reduce((a, s) => a + s.pos, 0), expected: vs.sent * scenario.fanOut };
+}
+
 /** Stops the vendors, waits for frames in flight, and totals deliveries against what was sent. */
 async function drainDeliveries(vendorsClient: ClientProc, watchers: ClientProc[], scenario: Scenario, rounds: { delivered: number; expected: number }[]) {
 	await vendorsClient.call("rate", { perVendorHz: 0 });
 	await sleep(500);
-	const [vs, ...ws] = await Promise.all([vendorsClient.call<VendorsSample>("sample"), ...watchers.map(w => w.call<WatchersSample>("sample"))]);
-	const delivered = rounds.reduce((a, r) => a + r.delivered, 0) + ws.reduce((a, s) => a + s.pos, 0);
-	const expected = rounds.reduce((a, r) => a + r.expected, 0) + vs.sent * scenario.fanOut;
+	const last = await sampleClients(vendorsClient, watchers, scenario);
+	const delivered = rounds.reduce((a, r) => a + r.delivered, 0) + last.delivered;
+	const expected = rounds.reduce((a, r) => a + r.expected, 0) + last.expected;
 	return { delivered, expected, ratio: delivered / expected };
 }
 
@@ -262,15 +268,13 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 		await vendorsClient.call("rate", { perVendorHz: MODE.fanoutHz });
 		log(stage, `fan-out at ${MODE.fanoutHz} Hz per vendor: ${open * MODE.fanoutHz} positions/s × ${scenario.fanOut} watchers = ${open * MODE.fanoutHz * scenario.fanOut} deliveries/s offered`);
 		await sleep(MODE.warmMs);
-		await Promise.all([vendorsClient.call("sample"), ...watchers.map(w => w.call("sample"))]);
+		await sampleClients(vendorsClient, watchers, scenario);
 		cpu = cpuSample(server.pid);
 		for (let r = 0; r < MODE.rounds; r++) {
 			await sleep(MODE.windowMs);
 			const cpuNow = cpuSample(server.pid);
-			const [vs, ...ws] = await Promise.all([vendorsClient.call<VendorsSample>("sample"), ...watchers.map(w => w.call<WatchersSample>("sample"))]);
+			const { vs, ws, delivered, expected } = await sampleClients(vendorsClient, watchers, scenario);
 			const cpuNs = cpuNsBetween(cpu, cpuNow);
-			const delivered = ws.reduce((a, s) => a + s.pos, 0);
-			const expected = vs.sent * scenario.fanOut;
 			const lat = latencyStats(ws.flatMap(s => s.latenciesMs));
 			const round = {
 				sent: vs.sent,
@@ -351,19 +355,17 @@ async function clusterStage(scenario: Scenario, out: Results): Promise<void> {
 		clients.push(...wc);
 		const watchers = [...wb, ...wc];
 		await sleep(MODE.warmMs);
-		await Promise.all([vendorsClient.call("sample"), ...watchers.map(w => w.call("sample"))]);
+		await sampleClients(vendorsClient, watchers, scenario);
 		let cpu = nodes.map(n => cpuSample(n.proc.pid));
 		let counters = await Promise.all(nodes.map(liveCounters));
 		out.rounds = [];
 		for (let r = 0; r < MODE.rounds; r++) {
 			await sleep(MODE.windowMs);
 			const cpuNow = nodes.map(n => cpuSample(n.proc.pid));
-			const [vs, ...ws] = await Promise.all([vendorsClient.call<VendorsSample>("sample"), ...watchers.map(w => w.call<WatchersSample>("sample"))]);
+			const { vs, ws, delivered, expected } = await sampleClients(vendorsClient, watchers, scenario);
 			const countersNow = await Promise.all(nodes.map(liveCounters));
 			const produced = countersNow[0]!.positionsIn - counters[0]!.positionsIn;
 			const routed = countersNow.map((cn, i) => cn.routedIn - counters[i]!.routedIn);
-			const delivered = ws.reduce((acc, s) => acc + s.pos, 0);
-			const expected = vs.sent * scenario.fanOut;
 			const lat = latencyStats(ws.flatMap(s => s.latenciesMs));
 			const round = {
 				sent: vs.sent,
