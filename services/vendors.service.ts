@@ -189,7 +189,7 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 				if (Object.keys(changes).length === 0) {
 					throw new Errors.ValidationError("Nothing to change", "VALIDATION_ERROR", [{ type: "required", field: "body", message: "Send at least one field to change." }]);
 				}
-				const before = await this.liveDoc(id);
+				const before = ctx.locals.vendor as Vendor;
 				const after = await this.write(id, changes as Partial<VendorDoc>);
 				const vendor = toVendor(after);
 				await emitDomainEvent(this as never, ctx, "marketplace.vendor_updated", { id, changes, vendor }, { vendorId: id, userId: before.ownerId });
@@ -240,7 +240,7 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 			owns: "vendor",
 			params: { $$strict: true, id: vendorIdParam },
 			async handler(this: VendorsThis, ctx: Context<AuthorizeBroadcastParams, CallerMeta>): Promise<Vendor> {
-				const vendor = toVendor(await this.liveDoc(ctx.params.id));
+				const vendor = ctx.locals.vendor as Vendor;
 				if (vendor.status !== "active") throw forbidden(`Vendor is ${vendor.status}, not active`, "NOT_ACTIVE");
 				if (!canBroadcast(vendor, this.settings.config.requireSubscription)) {
 					throw forbidden("An active subscription is required to broadcast", "SUBSCRIPTION_REQUIRED");
