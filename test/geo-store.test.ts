@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
 import { latLngToCell } from "h3-js";
 import type { ServiceSchema } from "moleculer";
-import { startTestEngine, waitFor, type TestEngine } from "./helpers/engine.ts";
+import { deleteRedisKeys, startTestEngine, TEST_REDIS_URL, waitFor, type TestEngine } from "./helpers/engine.ts";
 import { distanceM } from "../lib/position.ts";
 import { HISTORY_LENGTH, LOCATION_EVENT_EVERY_MS, type HeatmapResult, type UpdateResult } from "../services/geo.service.ts";
 import type { NearbyHit, StoredPosition, VendorLocation } from "../services/geo/store.ts";
 import type { DomainEvent } from "../lib/events.ts";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
 
 type Seen = { name: string; event: DomainEvent<{ vendorId: string }> };
 
@@ -33,17 +31,11 @@ for (const store of ["embedded", "redis"] as const) {
 		const update = (vendorId: string, lat: number, lng: number, extra: object = {}) => call<UpdateResult>("update", { vendorId, lat, lng, ...extra });
 
 		beforeAll(async () => {
-			engine = await startTestEngine({ SERVICES: "geo", REDIS_URL: store === "redis" ? REDIS_URL : undefined, VENDOR_OFFLINE_AFTER_S: "1.5" }, [recorder(seen)]);
+			engine = await startTestEngine({ SERVICES: "geo", REDIS_URL: store === "redis" ? TEST_REDIS_URL : undefined, VENDOR_OFFLINE_AFTER_S: "1.5" }, [recorder(seen)]);
 		});
 		afterAll(async () => {
-			const prefix = `${engine.config.namespace}:geo:`;
 			await engine.stop();
-			if (store === "redis") {
-				const redis = new Redis(REDIS_URL);
-				const keys = await redis.keys(`${prefix}*`);
-				if (keys.length) await redis.del(...keys);
-				await redis.quit();
-			}
+			if (store === "redis") await deleteRedisKeys(`${engine.config.namespace}:geo:*`);
 		});
 
 		it("stores the latest position with its H3 cell and reports it online", async () => {

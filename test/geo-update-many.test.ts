@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
 import { latLngToCell } from "h3-js";
 import type { ServiceSchema } from "moleculer";
-import { startTestEngine, waitFor, type TestEngine } from "./helpers/engine.ts";
+import { deleteRedisKeys, startTestEngine, TEST_REDIS_URL, waitFor, type TestEngine } from "./helpers/engine.ts";
 import { UPDATE_MANY_MAX, type UpdateManyItemResult } from "../services/geo.service.ts";
 import type { StoredPosition, VendorLocation } from "../services/geo/store.ts";
 import type { DomainEvent } from "../lib/events.ts";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
 const cellAt = (lat: number, lng: number) => latLngToCell(lat, lng, 8);
 
 /** geo.updateMany (the live gateways' group commit) behaves per position exactly like geo.update, on both stores. */
@@ -23,17 +21,11 @@ for (const store of ["embedded", "redis"] as const) {
 		const get = (vendorId: string) => engine.broker.call<VendorLocation | null, object>("geo.get", { vendorId });
 
 		beforeAll(async () => {
-			engine = await startTestEngine({ SERVICES: "geo", REDIS_URL: store === "redis" ? REDIS_URL : undefined }, [recorder]);
+			engine = await startTestEngine({ SERVICES: "geo", REDIS_URL: store === "redis" ? TEST_REDIS_URL : undefined }, [recorder]);
 		});
 		afterAll(async () => {
-			const prefix = `${engine.config.namespace}:geo:`;
 			await engine.stop();
-			if (store === "redis") {
-				const redis = new Redis(REDIS_URL);
-				const keys = await redis.keys(`${prefix}*`);
-				if (keys.length) await redis.del(...keys);
-				await redis.quit();
-			}
+			if (store === "redis") await deleteRedisKeys(`${engine.config.namespace}:geo:*`);
 		});
 
 		it("writes a batch of several vendors, one result per position in order", async () => {

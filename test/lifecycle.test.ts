@@ -6,10 +6,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ServiceBroker } from "moleculer";
 import { loadConfig } from "../config/index.ts";
 import { createBrokerOptions } from "../moleculer.config.ts";
-import { freePort, testEnv, uniqueNamespace, waitFor } from "./helpers/engine.ts";
+import { freePort, testEnv, uniqueNamespace, waitFor, TEST_NATS_URL as NATS_URL } from "./helpers/engine.ts";
 import { ROOT, spawnNode, waitForHttp, type NodeProcess } from "./helpers/process.ts";
 
-const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
 describe("start-up", () => {
 	it.each([

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
-import { Redis } from "ioredis";
-import { freePort, testEnv, uniqueNamespace, waitFor, TEST_DEV_SECRET } from "./helpers/engine.ts";
+import { deleteRedisKeys, freePort, testEnv, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_REDIS_URL as REDIS_URL, TEST_NATS_URL as NATS_URL } from "./helpers/engine.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "./helpers/process.ts";
 import { activeVendor, LiveClient, metricValue } from "./helpers/live.ts";
 import { mintDevToken } from "../lib/auth.ts";
 import { routingCell } from "../lib/h3-cells.ts";
 import { CLOSE_CODES } from "../lib/live-codes.ts";
 
-const NATS_URL = "nats://127.0.0.1:4222";
-const REDIS_URL = "redis://127.0.0.1:6379";
 const BERLIN = { lat: 52.52, lng: 13.405 };
 const MUNICH = { lat: 48.137, lng: 11.575 };
 const cellAt = (p: { lat: number; lng: number }) => latLngToCell(p.lat, p.lng, 8);
@@ -44,10 +41,7 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 	afterAll(async () => {
 		for (const c of clients) c.close();
 		await Promise.all(Object.values(nodes).map(n => n.proc.kill()));
-		const redis = new Redis(REDIS_URL);
-		const keys = [...(await redis.keys(`${namespace}:geo:*`)), ...(await redis.keys(`${namespace}-cache*`))];
-		if (keys.length) await redis.del(...keys);
-		await redis.quit();
+		await deleteRedisKeys(`${namespace}:geo:*`, `${namespace}-cache*`);
 	});
 
 	it("delivers a vendor on node A to a watcher on node B; node C receives nothing", async () => {

@@ -2,10 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ServiceBroker } from "moleculer";
 import { loadConfig } from "../config/index.ts";
 import { createBrokerOptions } from "../moleculer.config.ts";
-import { testEnv, uniqueNamespace, waitFor } from "./helpers/engine.ts";
+import { testEnv, uniqueNamespace, waitFor, TEST_NATS_URL as NATS_URL } from "./helpers/engine.ts";
 import { spawnNode, type NodeProcess } from "./helpers/process.ts";
 
-const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
 /** Each test gets its own namespace: a mesh of its own on the shared NATS server. */
 async function meshEnv(namespace: string, nodeId: string, extra: Record<string, string> = {}) {

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { cellToParent, latLngToCell } from "h3-js";
 import { ServiceBroker } from "moleculer";
-import { Redis } from "ioredis";
 import { loadConfig } from "../config/index.ts";
 import { createBrokerOptions } from "../moleculer.config.ts";
 import { mintDevToken } from "../lib/auth.ts";
@@ -27,15 +26,13 @@ import {
 	vendorReport,
 } from "../lib/ops.ts";
 import { CLOSE_CODES } from "../lib/live-codes.ts";
-import { freePort, uniqueNamespace, waitFor, TEST_DEV_SECRET } from "./helpers/engine.ts";
+import { deleteRedisKeys, freePort, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_REDIS_URL as REDIS_URL, TEST_NATS_URL as NATS_URL } from "./helpers/engine.ts";
 import { ROOT, spawnNode, waitForHttp, type NodeProcess } from "./helpers/process.ts";
 import { activeVendor, LiveClient, waitForRoutes } from "./helpers/live.ts";
 import { eventRecorder } from "./helpers/event-recorder.ts";
 import { waitForMarketplaceRoutes } from "./helpers/rest.ts";
 import { clerkUserEvent, newWhsec, post, svixHeaders } from "./helpers/webhooks.ts";
 
-const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const LISBON = { lat: 38.7223, lng: -9.1393 };
 const H3_RES = 8;
 const CELL = latLngToCell(LISBON.lat, LISBON.lng, H3_RES);
@@ -110,10 +107,7 @@ describe("REPL operations on a live cluster", () => {
 		await broker?.stop();
 		await Promise.all(Object.values(procs).map(p => p.kill()));
 		rmSync(home, { recursive: true, force: true });
-		const redis = new Redis(REDIS_URL);
-		const keys = await redis.keys(`${namespace}:*`);
-		if (keys.length > 0) await redis.del(...keys);
-		redis.disconnect();
+		await deleteRedisKeys(`${namespace}:*`);
 	});
 
 	/** Sends one position (spaced below POSITION_MAX_HZ) that every watcher will see. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startTestEngine, uniqueNamespace, waitFor, type TestEngine } from "./helpers/engine.ts";
+import { freePort, startTestEngine, uniqueNamespace, waitFor, type TestEngine, TEST_NATS_URL as NATS_URL } from "./helpers/engine.ts";
 import { spawnNode } from "./helpers/process.ts";
 import { metricTotal, startSimulator, type Simulator } from "./helpers/simulator.ts";
 
@@ -107,7 +107,6 @@ describe("vendor simulator (npm run simulate)", () => {
 });
 
 describe("vendor simulator against a cluster", () => {
-	const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 	let core: TestEngine;
 	let live: TestEngine;
 	let sim: Simulator | undefined;

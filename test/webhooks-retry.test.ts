@@ -3,12 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { startTestEngine, uniqueNamespace, waitFor, type TestEngine } from "./helpers/engine.ts";
+import { startTestEngine, uniqueNamespace, waitFor, type TestEngine, TEST_NATS_URL as NATS_URL } from "./helpers/engine.ts";
 import { eventRecorder } from "./helpers/event-recorder.ts";
 import { clerkUserEvent, newWhsec, post, svixHeaders } from "./helpers/webhooks.ts";
 import type { InboxEntry, InboxParams, ReplayParams } from "../services/webhooks.service.ts";
 
-const NATS_URL = "nats://127.0.0.1:4222";
 const newUserId = () => `user_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
 
 /**

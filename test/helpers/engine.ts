@@ -4,6 +4,7 @@ import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { loadConfig, type Config } from "../../config/index.ts";
 import { createEngine } from "../../lib/engine.ts";
 import { mintDevToken } from "../../lib/auth.ts";
+import { Redis } from "ioredis";
 
 export const TEST_DEV_SECRET = "test-dev-secret-0123456789abcdefghijklmnop";
 
@@ -18,6 +19,23 @@ export function freePort(): Promise<number> {
 			server.close(() => resolve(port));
 		});
 	});
+}
+
+/** The NATS server of the dev machine and CI (every test uses its own NAMESPACE). */
+export const TEST_NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+
+/** The shared Redis of the dev machine and CI (every test keeps its keys under its own namespace). */
+export const TEST_REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** Deletes what a test left in the shared Redis: the keys matching `patterns`. */
+export async function deleteRedisKeys(...patterns: string[]): Promise<void> {
+	const redis = new Redis(TEST_REDIS_URL);
+	try {
+		const keys = (await Promise.all(patterns.map(p => redis.keys(p)))).flat();
+		if (keys.length > 0) await redis.del(...keys);
+	} finally {
+		redis.disconnect();
+	}
 }
 
 /** A unique namespace keeps brokers of concurrent tests apart on the shared NATS server. */
