@@ -44,7 +44,7 @@ type VendorsThis = Service<VentaSettings> & DbMethods & {
 	write(id: string, set: Partial<VendorDoc>): Promise<VendorDoc>;
 	publicQuery(): object;
 	statusChanged(ctx: Context, before: VendorDoc, after: VendorDoc, extra?: object): Promise<void>;
-	page<T>(rows: T[], total: number, page: number, pageSize: number): Page<T>;
+	findPage<T>(store: Store, query: object, sort: string[], page: number, pageSize: number, map: (doc: Record<string, unknown>) => T): Promise<Page<T>>;
 };
 
 const ownerIdParam = { type: "string", min: 1, max: 128 } as const;
@@ -166,11 +166,7 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 					...(category ? { categories: category } : {}),
 					...(q ? this.textQuery(q, TEXT_FIELDS) : {}),
 				};
-				const [docs, total] = await Promise.all([
-					this.findDocs(query, { sort: ["-createdAt", "-_id"], limit: pageSize, offset: (page - 1) * pageSize }),
-					this.adapter.count({ query }),
-				]);
-				return this.page(docs.map(toVendor), total, page, pageSize);
+				return this.findPage(this.adapter, query, ["-createdAt", "-_id"], page, pageSize, doc => toVendor(fromDoc(doc)));
 			},
 		},
 
@@ -317,12 +313,7 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 			async handler(this: VendorsThis, ctx: Context<ReviewsParams>): Promise<Page<Review>> {
 				const { id, page = 1, pageSize = DEFAULT_PAGE_SIZE } = ctx.params;
 				await this.liveDoc(id);
-				const query = { vendorId: id };
-				const [docs, total] = await Promise.all([
-					this.reviewStore.find({ query, sort: ["-updatedAt", "-_id"], limit: pageSize, offset: (page - 1) * pageSize }),
-					this.reviewStore.count({ query }),
-				]);
-				return this.page(docs.map(toReview), total, page, pageSize);
+				return this.findPage(this.reviewStore, { vendorId: id }, ["-updatedAt", "-_id"], page, pageSize, toReview);
 			},
 		},
 
@@ -450,8 +441,10 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 			await emitDomainEvent(this as never, ctx, "marketplace.vendor_status_changed", data, { vendorId: after.id, userId: before.ownerId });
 		},
 
-		page<T>(rows: T[], total: number, page: number, pageSize: number): Page<T> {
-			return { rows, total, page, pageSize, totalPages: Math.ceil(total / pageSize) };
+		/** One page of `query` in `sort` order, with the total count. */
+		async findPage<T>(this: VendorsThis, store: Store, query: object, sort: string[], page: number, pageSize: number, map: (doc: Record<string, unknown>) => T): Promise<Page<T>> {
+			const [docs, total] = await Promise.all([store.find({ query, sort, limit: pageSize, offset: (page - 1) * pageSize }), store.count({ query })]);
+			return { rows: docs.map(map), total, page, pageSize, totalPages: Math.ceil(total / pageSize) };
 		},
 	},
 
