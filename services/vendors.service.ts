@@ -2,6 +2,7 @@ import { Errors, type Context, type Service, type ServiceSchema } from "molecule
 import type { VentaSettings } from "../lib/engine.ts";
 import { createDbMixin, type DbMethods, type Store } from "../mixins/db.mixin.ts";
 import { emitDomainEvent } from "../lib/events.ts";
+import { USER_ID } from "../lib/auth.ts";
 import { forbidden, type Caller, type CallerMeta } from "../lib/authorization.middleware.ts";
 import { KeyedQueue } from "../lib/keyed-queue.ts";
 import { recomputeRating, saveReview, toReview, type Review } from "../lib/vendor-reviews.ts";
@@ -47,7 +48,7 @@ type VendorsThis = Service<VentaSettings> & DbMethods & {
 	findPage<T>(store: Store, query: object, sort: string[], page: number, pageSize: number, map: (doc: Record<string, unknown>) => T): Promise<Page<T>>;
 };
 
-const ownerIdParam = { type: "string", min: 1, max: 128 } as const;
+const ownerIdParam = { type: "string", pattern: USER_ID } as const;
 const pageParams = {
 	page: { type: "number", integer: true, min: 1, max: 10_000, convert: true, optional: true },
 	pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true },
