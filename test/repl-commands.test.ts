@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ServiceBroker } from "moleculer";
 import { Output, REPL_COMMANDS, runCommand } from "../scripts/repl-commands.ts";
 import { liveRates, operatorIdentity, parseBBox, type LiveSample } from "../lib/ops.ts";
-import { freePort, waitFor, TEST_DEV_SECRET } from "./helpers/engine.ts";
-import { ROOT } from "./helpers/process.ts";
+import { freePort, TEST_DEV_SECRET } from "./helpers/engine.ts";
+import { startRepl } from "./helpers/repl.ts";
 
 const operator = operatorIdentity("tester");
 const spec = (name: string) => REPL_COMMANDS.find(c => c.command.split(" ")[0] === name)!;
@@ -96,33 +95,17 @@ describe("npm run repl without NATS_URL: the embedded engine with the REPL attac
 	afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 	it("runs every service in-process, answers commands, exits 0", async () => {
-		const env = { PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}`, HOME: home, NODE_ENV: "test", DATA_DIR: ":memory:", AUTH_DEV_SECRET: TEST_DEV_SECRET, PORT: String(await freePort()), LIVE_PORT: String(await freePort()) };
-		const child = spawn("npm", ["run", "-s", "repl"], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"] });
-		let out = "";
-		child.stdout.on("data", d => (out += d));
-		child.stderr.on("data", d => (out += d));
-		const exited = new Promise<number | null>(resolve => child.on("exit", code => resolve(code)));
-		const send = async (line: string, until: (text: string) => boolean) => {
-			const from = out.length;
-			child.stdin.write(`${line}\n`);
-			await waitFor(() => until(out.slice(from)), { timeout: 15_000, what: `output of "${line}"` }).catch(err => {
-				throw new Error(`${err.message}\n${out}`);
-			});
-			return out.slice(from);
-		};
+		const repl = await startRepl({ HOME: home, NODE_ENV: "test", DATA_DIR: ":memory:", AUTH_DEV_SECRET: TEST_DEV_SECRET, PORT: String(await freePort()), LIVE_PORT: String(await freePort()) }, "venta $");
+		const send = repl.send;
 		try {
-			await waitFor(() => out.includes("venta $"), { timeout: 30_000, what: "the prompt" }).catch(err => {
-				throw new Error(`${err.message}\n${out}`);
-			});
 			const services = await send("services", text => text.includes("webhooks"));
 			for (const name of ["api", "users", "vendors", "discovery", "geo", "webhooks", "live"]) expect(services).toContain(name);
 			expect(await send("online", text => text.includes("online"))).toContain("No vendor online here.");
 			expect(await send("sockets --window 0.1", text => text.includes("Routed-in/s"))).toMatch(/│ 0\s+│/);
 			expect(await send("inbox", text => text.includes("webhook"))).toContain("No recorded webhook events.");
-			child.stdin.write("exit\n");
-			expect(await exited).toBe(0);
+			expect(await repl.exit()).toBe(0);
 		} finally {
-			if (child.exitCode === null) child.kill("SIGKILL");
+			repl.kill();
 		}
 	});
 });

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +26,8 @@ import {
 } from "../lib/ops.ts";
 import { CLOSE_CODES } from "../lib/live-codes.ts";
 import { deleteRedisKeys, freePort, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_REDIS_URL as REDIS_URL, TEST_NATS_URL as NATS_URL } from "./helpers/engine.ts";
-import { ROOT, spawnNode, waitForHttp, type NodeProcess } from "./helpers/process.ts";
+import { startRepl } from "./helpers/repl.ts";
+import { spawnNode, waitForHttp, type NodeProcess } from "./helpers/process.ts";
 import { activeVendor, LiveClient, waitForRoutes } from "./helpers/live.ts";
 import { eventRecorder } from "./helpers/event-recorder.ts";
 import { waitForMarketplaceRoutes } from "./helpers/rest.ts";
@@ -206,30 +206,10 @@ describe("REPL operations on a live cluster", () => {
 	});
 
 	it("npm run repl: joins the cluster, lists the nodes and the vendor online, prints usage for bad input, exits 0", async () => {
-		const child = spawn("npm", ["run", "-s", "repl"], {
-			cwd: ROOT,
-			env: { PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}`, HOME: home, NATS_URL, NAMESPACE: namespace, AUTH_DEV_SECRET: TEST_DEV_SECRET, NODE_ENV: "test" },
-			stdio: ["pipe", "pipe", "pipe"],
-		});
-		let out = "";
-		child.stdout.on("data", d => (out += d));
-		child.stderr.on("data", d => (out += d));
-		const exited = new Promise<number | null>(resolve => child.on("exit", code => resolve(code)));
-		const prompt = `venta(${namespace}) $`;
-		/** Sends one line and waits until the output after it satisfies `until`. */
-		const run = async (line: string, until: (text: string) => boolean) => {
-			const from = out.length;
-			child.stdin.write(`${line}\n`);
-			await waitFor(() => until(out.slice(from)), { timeout: 15_000, what: `output of "${line}"` }).catch(err => {
-				throw new Error(`${err.message}\n${out}`);
-			});
-			return out.slice(from);
-		};
+		const repl = await startRepl({ HOME: home, NATS_URL, NAMESPACE: namespace, AUTH_DEV_SECRET: TEST_DEV_SECRET, NODE_ENV: "test" }, `venta(${namespace}) $`);
+		const run = repl.send;
 		try {
-			await waitFor(() => out.includes(prompt), { timeout: 30_000, what: "the REPL prompt" }).catch(err => {
-				throw new Error(`${err.message}\n${out}`);
-			});
-			expect(out).toMatch(/Venta REPL on node repl-[\w.-]+-\d+ as repl:/);
+			expect(repl.output()).toMatch(/Venta REPL on node repl-[\w.-]+-\d+ as repl:/);
 
 			const nodes = await run("nodes", text => Object.values(ids).every(id => text.includes(id)));
 			expect(nodes).toMatch(/repl-[\w.-]+-\d+ \(\*\)/);
@@ -246,10 +226,9 @@ describe("REPL operations on a live cluster", () => {
 			const sockets = await run("sockets --window 0.2", text => text.includes(ids.liveB));
 			expect(sockets).toContain(ids.liveA);
 
-			child.stdin.write("exit\n");
-			expect(await exited).toBe(0);
+			expect(await repl.exit()).toBe(0);
 		} finally {
-			if (child.exitCode === null) child.kill("SIGKILL");
+			repl.kill();
 		}
 		// Leaving the cluster: the REPL node is gone from the registry.
 		await waitFor(() => !broker.registry.getNodeList({ onlyAvailable: true, withServices: false }).some(n => n.id.startsWith("repl-")), { what: "the REPL node to leave" });
