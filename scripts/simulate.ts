@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "../config/index.ts";
 import { mintDevToken } from "../lib/auth.ts";
+import { isValidBBox } from "../lib/h3-cells.ts";
 import { advance, createMotion, DEFAULT_CITY_BBOX, DEFAULT_MOTION, fix, seededRng, type BBox, type MotionOptions, type Rng, type VendorMotion } from "../lib/vendor-motion.ts";
 
 const USAGE = `usage: npm run simulate -- [--vendors 50] [--bbox w,s,e,n] [--hz 1] [--duration <seconds>]
@@ -60,12 +61,12 @@ function number(raw: string, name: string, min: number, max: number, integer = f
 }
 
 function parseBBox(raw: string): BBox {
-	const parts = raw.split(",").map(Number);
-	const [w, s, e, n] = parts as [number, number, number, number];
-	if (parts.length !== 4 || parts.some(v => !Number.isFinite(v)) || w >= e || s >= n || w < -180 || e > 180 || s < -85 || n > 85) {
+	const parts = raw.split(",").map(v => (v.trim() === "" ? NaN : Number(v)));
+	// West < east: the motion model does not cross the antimeridian; the map page shows no farther than ±85°.
+	if (!isValidBBox(parts) || parts[0] >= parts[2] || parts[1] < -85 || parts[3] > 85) {
 		fail(`--bbox must be west,south,east,north with west < east and south < north, got "${raw}"\n${USAGE}`);
 	}
-	return [w, s, e, n];
+	return parts;
 }
 
 /** `--bbox -9.15,38.7,…`: parseArgs would take a value starting with "-" for an option, so glue it on. */
