@@ -12,6 +12,8 @@ export type OwnsRule = "vendor" | { vendor: string };
 
 declare module "moleculer" {
 	interface ActionSchema {
+		/** "required": anonymous callers get 401. */
+		auth?: "required" | "optional";
 		/** Only callers with one of these roles (403 otherwise); implies a caller. */
 		roles?: Role[];
 		/** The vendor named by a param must belong to the caller (or the caller is an admin). */
@@ -19,7 +21,7 @@ declare module "moleculer" {
 	}
 }
 
-type GuardedAction = { name?: string; auth?: string; roles?: Role[]; owns?: OwnsRule };
+type GuardedAction = { name?: string; auth?: "required" | "optional"; roles?: Role[]; owns?: OwnsRule };
 
 export const unauthenticated = () => new Errors.MoleculerClientError("A bearer token is required", 401, "NO_TOKEN");
 export const forbidden = (message = "Not allowed", type = "FORBIDDEN") => new Errors.MoleculerClientError(message, 403, type);

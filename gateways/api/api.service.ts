@@ -7,6 +7,7 @@ import type { VentaSettings } from "../../lib/engine.ts";
 import { checkReadiness } from "../../lib/health.ts";
 import { prometheusText } from "../../lib/metrics.ts";
 import { bearerToken, createTokenVerifier, type TokenVerifier } from "../../lib/auth.ts";
+import { unauthenticated } from "../../lib/authorization.middleware.ts";
 import { webhookRoute } from "./webhook-route.ts";
 
 /** Largest JSON body accepted on any route (webhooks included). */
@@ -16,13 +17,6 @@ export const BODY_LIMIT = "256kb";
 const WEB_DIST = fileURLToPath(new URL("../../web/dist", import.meta.url));
 
 type GatewayRequest = IncomingMessage & { $action?: { auth?: string }; $ctx?: Context };
-
-declare module "moleculer" {
-	interface ActionSchema {
-		/** "required": the gateway refuses anonymous callers with 401 before the action runs. */
-		auth?: "required" | "optional";
-	}
-}
 
 /** moleculer-web reads its own keys (port, routes, cors …) from the same settings. */
 type ApiSettings = VentaSettings & Record<string, unknown>;
@@ -161,11 +155,12 @@ const ApiService: ServiceSchema<ApiSettings> = {
 			});
 		},
 
-		/** Enforces the actions' `auth` property, the one place where anonymous calls are refused. */
+		/**
+		 * The `auth` rule itself is enforced by lib/authorization.middleware.ts; refusing here too
+		 * answers an anonymous caller 401 before the action validates its params (422).
+		 */
 		async authorize(ctx: Context<unknown, { user?: unknown }>, _route: unknown, req: GatewayRequest) {
-			if (req.$action?.auth === "required" && !ctx.meta.user) {
-				throw new Errors.MoleculerClientError("A bearer token is required", 401, "NO_TOKEN");
-			}
+			if (req.$action?.auth === "required" && !ctx.meta.user) throw unauthenticated();
 		},
 	},
 
