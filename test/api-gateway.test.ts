@@ -27,6 +27,8 @@ describe("REST gateway basics", () => {
 		const res = await fetch(`${engine.baseUrl}/api/nothing-here`);
 		expect(res.status).toBe(404);
 		expect(await res.json()).toEqual({ name: "NotFoundError", message: "Not found", code: 404, type: "NOT_FOUND" });
+		// moleculer-web's own route listing is not published.
+		expect((await fetch(`${engine.baseUrl}/api/api/list-aliases`)).status).toBe(404);
 	});
 
 	it("allows cross-origin calls", async () => {

@@ -95,6 +95,8 @@ const ApiService: ServiceSchema<ApiSettings> = {
 		// A request is handled once: the calls inside it retry on their own, while retrying the whole
 		// HTTP handling would re-run a consumed request (and answer 404 instead of the real error).
 		rest: { retryPolicy: { enabled: false } },
+		// moleculer-web's route listing would otherwise be public at /api/api/list-aliases.
+		listAliases: false,
 	},
 
 	events: {
