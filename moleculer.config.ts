@@ -1,7 +1,7 @@
 import type { BrokerOptions, Errors } from "moleculer";
 import type { Config } from "./config/index.ts";
-import { ScrapeReporter } from "./lib/metrics.ts";
-import { AuthorizationMiddleware } from "./lib/authorization.middleware.ts";
+import { ScrapeReporter } from "./runtime/metrics.ts";
+import { AuthorizationMiddleware } from "./middlewares/authorization.middleware.ts";
 
 /** Server-side faults are worth retrying or tripping a breaker on; client mistakes are not. */
 const isServerFault = (err: Errors.MoleculerError | Error): boolean => {

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, type Config } from "./config/index.ts";
-import { createEngine } from "./lib/engine.ts";
-import { runUntilSignalled } from "./lib/lifecycle.ts";
+import { createEngine } from "./runtime/engine.ts";
+import { runUntilSignalled } from "./runtime/lifecycle.ts";
 
 function readConfig(): Config {
 	try {

@@ -56,7 +56,7 @@ describe("Dockerfile against the code", () => {
 
 	it("copies every source folder the engine imports", () => {
 		const copied = [...dockerfile.matchAll(/^COPY --from=build \/app\/(\S+) /gm)].map(m => m[1]!.replace(/\/$/, ""));
-		for (const folder of ["config", "lib", "mixins", "services", "gateways"]) {
+		for (const folder of ["config", "lib", "runtime", "middlewares", "mixins", "services", "gateways"]) {
 			if (existsSync(join(ROOT, folder))) expect(copied).toContain(folder);
 		}
 		expect(dockerfile).toMatch(/server\.ts/);

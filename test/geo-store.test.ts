@@ -3,7 +3,7 @@ import { latLngToCell } from "h3-js";
 import type { ServiceSchema } from "moleculer";
 import { deleteRedisKeys, startTestEngine, TEST_REDIS_URL, waitFor, type TestEngine } from "./helpers/engine.ts";
 import { distanceM } from "../lib/position.ts";
-import { HISTORY_LENGTH, LOCATION_EVENT_EVERY_MS, type HeatmapResult, type UpdateResult } from "../services/geo.service.ts";
+import { HISTORY_LENGTH, LOCATION_EVENT_EVERY_MS, type HeatmapResult, type UpdateResult } from "../services/geo/geo.service.ts";
 import type { NearbyHit, StoredPosition, VendorLocation } from "../services/geo/store.ts";
 import type { DomainEvent } from "../lib/events.ts";
 

@@ -4,8 +4,8 @@ import { deleteRedisKeys, freePort, testEnv, uniqueNamespace, waitFor, TEST_DEV_
 import { spawnNode, waitForHttp, type NodeProcess } from "./helpers/process.ts";
 import { activeVendor, LiveClient, metricValue } from "./helpers/live.ts";
 import { mintDevToken } from "../lib/auth.ts";
-import { routingCell } from "../lib/h3-cells.ts";
-import { CLOSE_CODES } from "../lib/live-codes.ts";
+import { routingCell } from "../gateways/live/cells.ts";
+import { CLOSE_CODES } from "../gateways/live/protocol/codes.ts";
 
 const BERLIN = { lat: 52.52, lng: 13.405 };
 const MUNICH = { lat: 48.137, lng: 11.575 };

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
 import { startTestEngine, waitFor, type TestEngine } from "./helpers/engine.ts";
 import { activeVendor, LiveClient, metricValue, waitForRoutes } from "./helpers/live.ts";
-import { CLOSE_CODES } from "../lib/live-codes.ts";
+import { CLOSE_CODES } from "../gateways/live/protocol/codes.ts";
 import type { VendorLocation } from "../services/geo/store.ts";
 
 const RES = 8;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServiceBroker } from "moleculer";
 import { loadConfig } from "../config/index.ts";
-import { createEngine } from "../lib/engine.ts";
+import { createEngine } from "../runtime/engine.ts";
 import { startTestEngine, testEnv, type TestEngine } from "./helpers/engine.ts";
 
 describe("live gateway port", () => {

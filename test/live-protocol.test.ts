@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { latLngToCell, getResolution } from "h3-js";
-import { encode, parseFrame } from "../lib/live-protocol.ts";
-import { cellsForBBox, cellsNear, routingCell, TooManyCellsError } from "../lib/h3-cells.ts";
+import { encode, parseFrame } from "../gateways/live/protocol/codec.ts";
+import { cellsForBBox, cellsNear, routingCell, TooManyCellsError } from "../gateways/live/cells.ts";
 import { checkPosition, distanceM, MAX_FUTURE_SKEW_MS } from "../lib/position.ts";
-import { CLOSE_CODES, ERROR_CODES } from "../lib/live-codes.ts";
+import { CLOSE_CODES, ERROR_CODES } from "../gateways/live/protocol/codes.ts";
 
 const opts = { res: 8, maxCells: 2000 };
 const frame = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v)).buffer as ArrayBuffer;

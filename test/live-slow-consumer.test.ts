@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { latLngToCell } from "h3-js";
 import { startTestEngine, waitFor, type TestEngine } from "./helpers/engine.ts";
-import { CLOSE_CODES } from "../lib/live-codes.ts";
+import { CLOSE_CODES } from "../gateways/live/protocol/codes.ts";
 import { MAX_BACKPRESSURE_BYTES, type SocketView } from "../gateways/live/hub.ts";
 
 const CELL = latLngToCell(52.52, 13.405, 8);

@@ -3,7 +3,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { startTestEngine, type TestEngine } from "./helpers/engine.ts";
 import { LiveClient } from "./helpers/live.ts";
-import { cellSetCacheSize } from "../lib/h3-cells.ts";
+import { cellSetCacheSize } from "../gateways/live/cells.ts";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ServiceBroker } from "moleculer";
-import { Output, REPL_COMMANDS, runCommand } from "../scripts/repl-commands.ts";
-import { liveRates, operatorIdentity, parseBBox, type LiveSample } from "../lib/ops.ts";
+import { Output, REPL_COMMANDS, runCommand } from "../scripts/repl/commands.ts";
+import { liveRates, operatorIdentity, parseBBox, type LiveSample } from "../scripts/repl/ops.ts";
 import { freePort, TEST_DEV_SECRET } from "./helpers/engine.ts";
 import { startRepl } from "./helpers/repl.ts";
 

@@ -23,8 +23,8 @@ import {
 	socketList,
 	socketsReport,
 	vendorReport,
-} from "../lib/ops.ts";
-import { CLOSE_CODES } from "../lib/live-codes.ts";
+} from "../scripts/repl/ops.ts";
+import { CLOSE_CODES } from "../gateways/live/protocol/codes.ts";
 import { deleteRedisKeys, freePort, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_REDIS_URL as REDIS_URL, TEST_NATS_URL as NATS_URL } from "./helpers/engine.ts";
 import { startRepl } from "./helpers/repl.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "./helpers/process.ts";
@@ -41,7 +41,7 @@ const CELL = latLngToCell(LISBON.lat, LISBON.lng, H3_RES);
  * The REPL's operations against a real cluster over NATS: a core node (REST, discovery, geo on
  * Redis, webhooks), a store node (users, vendors), two live gateway nodes, real WebSocket clients.
  * The test's own broker joins like the REPL node does (no services but a recorder) and calls
- * lib/ops.ts; the numbers must be the ones the test generated. Then `npm run repl` itself is
+ * scripts/repl/ops.ts; the numbers must be the ones the test generated. Then `npm run repl` itself is
  * driven through its standard input.
  */
 describe("REPL operations on a live cluster", () => {

@@ -85,21 +85,21 @@ describe("vendor simulator (npm run simulate)", () => {
 	});
 
 	it("refuses bad arguments with one clear line", async () => {
-		const bad = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--bbox", "13.4,52.5,13.3"]);
+		const bad = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--bbox", "13.4,52.5,13.3"]);
 		expect(await bad.exited).toBe(2);
 		expect(bad.output()).toMatch(/^--bbox must be west,south,east,north/);
-		const zero = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "0"]);
+		const zero = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "0"]);
 		expect(await zero.exited).toBe(2);
 		expect(zero.output()).toMatch(/^--vendors must be an integer from 1/);
 		// West of Greenwich the box starts with a minus sign: still read as the option's value.
-		const west = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--bbox", "-9.2,38.7,-9.1"]);
+		const west = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--bbox", "-9.2,38.7,-9.1"]);
 		expect(await west.exited).toBe(2);
 		expect(west.output()).toMatch(/^--bbox must be west,south,east,north with west < east and south < north, got "-9.2,38.7,-9.1"/);
 	});
 
 	it("reports an engine it cannot reach instead of hanging", async () => {
 		const port = await freePort();
-		const lost = spawnNode("scripts/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "1", "--url", `http://127.0.0.1:${port}`, "--wait", "1"]);
+		const lost = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "1", "--url", `http://127.0.0.1:${port}`, "--wait", "1"]);
 		expect(await lost.exited).toBe(2);
 		expect(lost.output()).toContain(`waiting up to 1 s for the engine at http://127.0.0.1:${port} (not reachable yet)`);
 		expect(lost.output()).toContain(`onboarding failed: cannot reach the engine at http://127.0.0.1:${port} (ECONNREFUSED)`);

@@ -12,7 +12,7 @@ import {
 	seededRng,
 	type MotionOptions,
 	type VendorMotion,
-} from "../lib/vendor-motion.ts";
+} from "../scripts/simulate/motion.ts";
 
 const opts: MotionOptions = { ...DEFAULT_MOTION, bbox: DEFAULT_CITY_BBOX };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/index.ts";
 import { createStore, type Store } from "../mixins/db.mixin.ts";
-import { recomputeRating, saveReview } from "../lib/vendor-reviews.ts";
+import { recomputeRating, saveReview } from "../services/vendors/reviews.ts";
 import { testEnv } from "./helpers/engine.ts";
 
 const pause = (maxMs: number) => new Promise(r => setTimeout(r, Math.random() * maxMs));

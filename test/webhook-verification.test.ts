@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createHmac } from "node:crypto";
-import { svixKey, verifySvix } from "../lib/svix.ts";
-import { candidateUserIds, planRevenueCatEvent, revenueCatAuthorized, revenueCatBody, type RevenueCatEvent } from "../lib/revenuecat.ts";
-import { planClerkEvent, clerkEnvelope } from "../lib/clerk.ts";
+import { svixKey, verifySvix } from "../services/webhooks/svix.ts";
+import { candidateUserIds, planRevenueCatEvent, revenueCatAuthorized, revenueCatBody, type RevenueCatEvent } from "../services/webhooks/revenuecat.ts";
+import { planClerkEvent, clerkEnvelope } from "../services/webhooks/clerk.ts";
 import { newWhsec, svixHeaders } from "./helpers/webhooks.ts";
 
 describe("Svix signature verification", () => {

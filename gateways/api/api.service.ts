@@ -3,11 +3,11 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
-import type { VentaSettings } from "../../lib/engine.ts";
-import { checkReadiness } from "../../lib/health.ts";
-import { prometheusText } from "../../lib/metrics.ts";
+import type { VentaSettings } from "../../runtime/engine.ts";
+import { checkReadiness } from "../../runtime/health.ts";
+import { prometheusText } from "../../runtime/metrics.ts";
 import { bearerToken, createTokenVerifier, type TokenVerifier } from "../../lib/auth.ts";
-import { unauthenticated } from "../../lib/authorization.middleware.ts";
+import { unauthenticated } from "../../middlewares/authorization.middleware.ts";
 import { webhookRoute } from "./webhook-route.ts";
 
 /** Largest JSON body accepted on any route (webhooks included). */
@@ -107,7 +107,7 @@ const ApiService: ServiceSchema<ApiSettings> = {
 	},
 
 	methods: {
-		/** Ready once the REST routes of the services found at start exist (see lib/health.ts). */
+		/** Ready once the REST routes of the services found at start exist (see runtime/health.ts). */
 		async checkReady(this: { routesReady?: boolean }) {
 			if (!this.routesReady) throw new Error("REST routes not built yet");
 		},
@@ -158,7 +158,7 @@ const ApiService: ServiceSchema<ApiSettings> = {
 		},
 
 		/**
-		 * The `auth` rule itself is enforced by lib/authorization.middleware.ts; refusing here too
+		 * The `auth` rule itself is enforced by middlewares/authorization.middleware.ts; refusing here too
 		 * answers an anonymous caller 401 before the action validates its params (422).
 		 */
 		async authorize(ctx: Context<unknown, { user?: unknown }>, _route: unknown, req: GatewayRequest) {

@@ -2,9 +2,9 @@ import type { HttpRequest, HttpResponse, us_socket_context_t, WebSocketBehavior 
 import { Errors, type Logger, type ServiceBroker } from "moleculer";
 import type { Config } from "../../config/index.ts";
 import { bearerToken, type TokenVerifier } from "../../lib/auth.ts";
-import { CLOSE_CODES, ERROR_CODES, type ErrorCode } from "../../lib/live-codes.ts";
-import { encode, parseFrame, positionView, type WatchFrame } from "../../lib/live-protocol.ts";
-import { cellsForBBox, cellsNear, TooManyCellsError } from "../../lib/h3-cells.ts";
+import { CLOSE_CODES, ERROR_CODES, type ErrorCode } from "./protocol/codes.ts";
+import { encode, parseFrame, positionView, type WatchFrame } from "./protocol/codec.ts";
+import { cellsForBBox, cellsNear, TooManyCellsError } from "./cells.ts";
 import { checkPosition } from "../../lib/position.ts";
 import type { StoredPosition } from "../../services/geo/store.ts";
 import { LiveHub, MAX_BACKPRESSURE_BYTES, type LiveSocket, type SocketData, type SocketUser } from "./hub.ts";

@@ -1,7 +1,7 @@
 import type { TemplatedApp, WebSocket } from "uWebSockets.js";
-import { encode, positionView } from "../../lib/live-protocol.ts";
-import { routingCell } from "../../lib/h3-cells.ts";
-import { CLOSE_CODES } from "../../lib/live-codes.ts";
+import { encode, positionView } from "./protocol/codec.ts";
+import { routingCell } from "./cells.ts";
+import { CLOSE_CODES } from "./protocol/codes.ts";
 import type { Position } from "../../lib/position.ts";
 import type { CellRouter } from "./router.ts";
 

@@ -1,12 +1,12 @@
 import { App, us_listen_socket_close, type HttpResponse, type ListenOptions, type TemplatedApp, type us_listen_socket } from "uWebSockets.js";
 import type { Context, ServiceSchema } from "moleculer";
-import type { VentaSettings } from "../../lib/engine.ts";
+import type { VentaSettings } from "../../runtime/engine.ts";
 import { createTokenVerifier } from "../../lib/auth.ts";
-import { checkReadiness } from "../../lib/health.ts";
-import { prometheusText } from "../../lib/metrics.ts";
-import { CLOSE_CODES } from "../../lib/live-codes.ts";
+import { checkReadiness } from "../../runtime/health.ts";
+import { prometheusText } from "../../runtime/metrics.ts";
+import { CLOSE_CODES } from "./protocol/codes.ts";
 import type { DomainEvent } from "../../lib/events.ts";
-import type { RouteParams } from "../../services/geo.service.ts";
+import type { RouteParams } from "../../services/geo/geo.service.ts";
 import { liveBehavior } from "./handlers.ts";
 import { LiveHub, type LiveCounters } from "./hub.ts";
 import { CellRouter } from "./router.ts";

@@ -1,6 +1,6 @@
 import type { Logger, ServiceBroker } from "moleculer";
 import type { Position } from "../../lib/position.ts";
-import { UPDATE_MANY_MAX, type UpdateManyItemResult, type UpdateManyParams, type UpdateParams } from "../../services/geo.service.ts";
+import { UPDATE_MANY_MAX, type UpdateManyItemResult, type UpdateManyParams, type UpdateParams } from "../../services/geo/geo.service.ts";
 import type { LiveHub } from "./hub.ts";
 
 export type WriterDeps = {

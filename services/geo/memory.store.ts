@@ -1,6 +1,6 @@
 import { getHexagonEdgeLengthAvg, gridDisk, latLngToCell } from "h3-js";
 import { distanceM } from "../../lib/position.ts";
-import type { BBox } from "../../lib/h3-cells.ts";
+import type { BBox } from "../../gateways/live/cells.ts";
 import { inBox, type ApplyResult, type GeoStore, type NearbyHit, type StoredPosition, type VendorLocation } from "./store.ts";
 
 type Entry = { position: StoredPosition; online: boolean; seenAt: number; history: StoredPosition[] };

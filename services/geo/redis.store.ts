@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { distanceM } from "../../lib/position.ts";
-import type { BBox } from "../../lib/h3-cells.ts";
+import type { BBox } from "../../gateways/live/cells.ts";
 import { inBox, type ApplyResult, type GeoStore, type NearbyHit, type StoredPosition, type VendorLocation } from "./store.ts";
 
 /*

@@ -1,4 +1,4 @@
-import type { BBox } from "../../lib/h3-cells.ts";
+import type { BBox } from "../../gateways/live/cells.ts";
 import type { Position } from "../../lib/position.ts";
 
 /** A vendor's position with its H3 cell at H3_RES. */

@@ -2,7 +2,7 @@ import { createServer } from "node:net";
 import { randomUUID } from "node:crypto";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { loadConfig, type Config } from "../../config/index.ts";
-import { createEngine } from "../../lib/engine.ts";
+import { createEngine } from "../../runtime/engine.ts";
 import { mintDevToken } from "../../lib/auth.ts";
 import { Redis } from "ioredis";
 

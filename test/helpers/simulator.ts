@@ -7,10 +7,10 @@ export type Simulator = NodeProcess & {
 	vendorIds(): Promise<string[]>;
 };
 
-/** Runs `scripts/simulate.ts` against a test engine, with the engine's dev secret in its environment. */
+/** Runs `scripts/simulate/simulate.ts` against a test engine, with the engine's dev secret in its environment. */
 export async function startSimulator(engine: Pick<TestEngine, "baseUrl" | "liveUrl">, opts: { vendors: number; bbox: readonly number[]; prefix: string; args?: string[] }): Promise<Simulator> {
 	const proc = spawnNode(
-		"scripts/simulate.ts",
+		"scripts/simulate/simulate.ts",
 		{ AUTH_DEV_SECRET: TEST_DEV_SECRET, DATA_DIR: ":memory:", NODE_ENV: "test" },
 		["--vendors", String(opts.vendors), "--bbox", opts.bbox.join(","), "--prefix", opts.prefix, "--url", engine.baseUrl, "--live-url", engine.liveUrl, ...(opts.args ?? [])],
 	);

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { svixSign } from "../../lib/svix.ts";
+import { svixSign } from "../../services/webhooks/svix.ts";
 import { uniqueNamespace } from "./engine.ts";
 
 /** A fresh Clerk-style signing secret. */

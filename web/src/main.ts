@@ -1,7 +1,7 @@
 import "leaflet/dist/leaflet.css";
 import "./style.css";
 import * as L from "leaflet";
-import { DEFAULT_CITY_BBOX } from "../../lib/vendor-motion.ts";
+import { DEFAULT_CITY_BBOX } from "../../scripts/simulate/motion.ts";
 import { heatmap, loadPageConfig, type NearbyVendor, type PageConfig } from "./api.ts";
 import { createVendorCard } from "./card.ts";
 import { createCellLayers } from "./cells.ts";

@@ -1,11 +1,11 @@
 import { Errors, type Context, type Service, type ServiceSchema } from "moleculer";
-import type { VentaSettings } from "../lib/engine.ts";
-import { createDbMixin, type DbMethods, type Store } from "../mixins/db.mixin.ts";
-import { emitDomainEvent } from "../lib/events.ts";
-import { USER_ID } from "../lib/auth.ts";
-import { forbidden, type Caller, type CallerMeta } from "../lib/authorization.middleware.ts";
-import { KeyedQueue } from "../lib/keyed-queue.ts";
-import { recomputeRating, saveReview, toReview, type Review } from "../lib/vendor-reviews.ts";
+import type { VentaSettings } from "../../runtime/engine.ts";
+import { createDbMixin, type DbMethods, type Store } from "../../mixins/db.mixin.ts";
+import { emitDomainEvent } from "../../lib/events.ts";
+import { USER_ID } from "../../lib/auth.ts";
+import { forbidden, type Caller, type CallerMeta } from "../../middlewares/authorization.middleware.ts";
+import { KeyedQueue } from "../../lib/keyed-queue.ts";
+import { recomputeRating, saveReview, toReview, type Review } from "./reviews.ts";
 import {
 	canBroadcast,
 	subscriptionActive,
@@ -18,7 +18,7 @@ import {
 	type Vendor,
 	type VendorDoc,
 	type VendorStatus,
-} from "../lib/vendor-model.ts";
+} from "./model.ts";
 
 export type CreateParams = { name: string; description?: string; categories?: string[]; phone?: string; website?: string; imageUrl?: string; location?: LatLng | null };
 export type UpdateParams = Partial<CreateParams> & { id: string };

@@ -1,10 +1,10 @@
 import { Errors, type Context, type Service, type ServiceSchema } from "moleculer";
-import type { VentaSettings } from "../lib/engine.ts";
-import { createDbMixin, type DbMethods } from "../mixins/db.mixin.ts";
-import { emitDomainEvent } from "../lib/events.ts";
-import { USER_ID } from "../lib/auth.ts";
-import { ROLES, type Caller, type CallerMeta, type Role } from "../lib/authorization.middleware.ts";
-import { vendorIdParam, type Vendor } from "../lib/vendor-model.ts";
+import type { VentaSettings } from "../../runtime/engine.ts";
+import { createDbMixin, type DbMethods } from "../../mixins/db.mixin.ts";
+import { emitDomainEvent } from "../../lib/events.ts";
+import { USER_ID } from "../../lib/auth.ts";
+import { ROLES, type Caller, type CallerMeta, type Role } from "../../middlewares/authorization.middleware.ts";
+import { vendorIdParam, type Vendor } from "../vendors/model.ts";
 
 /** A user profile, keyed by the Clerk user id. */
 export type User = {

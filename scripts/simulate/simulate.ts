@@ -1,13 +1,13 @@
 /**
  * Vendor simulator: onboards N vendors through the REST API, opens one vendor socket each and
- * moves them through a city (lib/vendor-motion.ts). Ctrl-C closes every socket, which takes the
+ * moves them through a city (motion.ts). Ctrl-C closes every socket, which takes the
  * vendors offline. Works against any running engine (`--url`, `--live-url`).
  */
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, type Config } from "../config/index.ts";
-import { mintDevToken } from "../lib/auth.ts";
-import { isValidBBox } from "../lib/h3-cells.ts";
-import { advance, createMotion, DEFAULT_CITY_BBOX, DEFAULT_MOTION, fix, seededRng, type BBox, type MotionOptions, type Rng, type VendorMotion } from "../lib/vendor-motion.ts";
+import { ConfigError, loadConfig, type Config } from "../../config/index.ts";
+import { mintDevToken } from "../../lib/auth.ts";
+import { isValidBBox } from "../../gateways/live/cells.ts";
+import { advance, createMotion, DEFAULT_CITY_BBOX, DEFAULT_MOTION, fix, seededRng, type BBox, type MotionOptions, type Rng, type VendorMotion } from "./motion.ts";
 
 const USAGE = `usage: npm run simulate -- [--vendors 50] [--bbox w,s,e,n] [--hz 1] [--duration <seconds>]
        [--url http://127.0.0.1:3000] [--live-url ws://127.0.0.1:3001/live] [--token-secret <secret>]

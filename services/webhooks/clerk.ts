@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { USER_ID } from "./auth.ts";
+import { USER_ID } from "../../lib/auth.ts";
 
 /** Clerk webhook events (delivered through Svix): envelope shape and user mapping. */
 

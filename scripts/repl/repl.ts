@@ -1,6 +1,6 @@
 /**
  * `npm run repl` — an operator's REPL (moleculer-repl) with the live-operations commands of
- * scripts/repl-commands.ts next to the built-ins (nodes, services, actions, call, emit, metrics …).
+ * scripts/repl/commands.ts next to the built-ins (nodes, services, actions, call, emit, metrics …).
  *
  * With NATS_URL: a node of its own (`repl-<host>-<pid>`) joins the cluster and runs no
  * service, so it never takes traffic. Without: the whole embedded engine runs in this process
@@ -8,12 +8,12 @@
  */
 import { hostname } from "node:os";
 import { ServiceBroker } from "moleculer";
-import { ConfigError, loadConfig, type Config } from "../config/index.ts";
-import { createBrokerOptions } from "../moleculer.config.ts";
-import { createEngine } from "../lib/engine.ts";
-import { runUntilSignalled } from "../lib/lifecycle.ts";
-import { operatorIdentity } from "../lib/ops.ts";
-import { replCommands } from "./repl-commands.ts";
+import { ConfigError, loadConfig, type Config } from "../../config/index.ts";
+import { createBrokerOptions } from "../../moleculer.config.ts";
+import { createEngine } from "../../runtime/engine.ts";
+import { runUntilSignalled } from "../../runtime/lifecycle.ts";
+import { operatorIdentity } from "./ops.ts";
+import { replCommands } from "./commands.ts";
 
 function readConfig(): Config {
 	try {

@@ -1,6 +1,6 @@
-import { ERROR_CODES, type ErrorCode } from "./live-codes.ts";
-import { isCellAtRes, isValidBBox, type BBox } from "./h3-cells.ts";
-import type { Position, PositionInput } from "./position.ts";
+import { ERROR_CODES, type ErrorCode } from "./codes.ts";
+import { isCellAtRes, isValidBBox, type BBox } from "../cells.ts";
+import type { Position, PositionInput } from "../../../lib/position.ts";
 
 /** Inbound frames, validated for shape (coordinates of `pos` are checked by lib/position.ts). */
 export type WatchFrame =

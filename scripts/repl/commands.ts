@@ -1,5 +1,5 @@
 import { Errors, type ReplOptions, type ServiceBroker } from "moleculer";
-import type { Caller } from "../lib/authorization.middleware.ts";
+import type { Caller } from "../../middlewares/authorization.middleware.ts";
 import {
 	busiestCells,
 	checkCell,
@@ -14,12 +14,12 @@ import {
 	socketList,
 	socketsReport,
 	vendorReport,
-} from "../lib/ops.ts";
-import { WEBHOOK_SOURCES, type WebhookSource } from "../services/webhooks.service.ts";
+} from "./ops.ts";
+import { WEBHOOK_SOURCES, type WebhookSource } from "../../services/webhooks/webhooks.service.ts";
 
 /**
  * The operator commands of `npm run repl`, as moleculer-repl custom commands. Each one parses
- * its arguments, calls one function of lib/ops.ts (which calls the services' actions) and prints
+ * its arguments, calls one function of scripts/repl/ops.ts (which calls the services' actions) and prints
  * a table. Bad arguments print the usage line; errors print one line, never a stack.
  */
 
@@ -72,7 +72,7 @@ export class Output {
 
 function cell(value: unknown): string {
 	if (value === null || value === undefined) return "-";
-	// Coordinates keep six decimals (about 10 cm); rates and ages come rounded from lib/ops.ts.
+	// Coordinates keep six decimals (about 10 cm); rates and ages come rounded from scripts/repl/ops.ts.
 	if (typeof value === "number") return String(Math.round(value * 1e6) / 1e6);
 	if (typeof value === "boolean") return value ? "yes" : "no";
 	if (Array.isArray(value)) return value.length === 0 ? "-" : value.join(", ");

@@ -1,14 +1,14 @@
 import { userInfo } from "node:os";
 import { cellToBoundary, cellToParent, getResolution, isValidCell, latLngToCell } from "h3-js";
 import type { ServiceBroker } from "moleculer";
-import { isValidBBox, type BBox } from "./h3-cells.ts";
-import type { Caller } from "./authorization.middleware.ts";
-import type { Vendor } from "./vendor-model.ts";
-import type { HeatmapResult } from "../services/geo.service.ts";
-import type { StoredPosition, VendorLocation } from "../services/geo/store.ts";
-import type { NearbyVendor } from "../services/discovery.service.ts";
-import type { InboxEntry, InboxParams, WebhookSource } from "../services/webhooks.service.ts";
-import type { User } from "../services/users.service.ts";
+import { isValidBBox, type BBox } from "../../gateways/live/cells.ts";
+import type { Caller } from "../../middlewares/authorization.middleware.ts";
+import type { Vendor } from "../../services/vendors/model.ts";
+import type { HeatmapResult } from "../../services/geo/geo.service.ts";
+import type { StoredPosition, VendorLocation } from "../../services/geo/store.ts";
+import type { NearbyVendor } from "../../services/discovery/discovery.service.ts";
+import type { InboxEntry, InboxParams, WebhookSource } from "../../services/webhooks/webhooks.service.ts";
+import type { User } from "../../services/users/users.service.ts";
 
 /**
  * Operations on a running cluster, as plain rows: what the REPL prints and what tests assert.

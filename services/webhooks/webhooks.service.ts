@@ -1,13 +1,13 @@
 import { Errors, type Context, type Service, type ServiceSchema } from "moleculer";
-import type { VentaSettings } from "../lib/engine.ts";
-import { emitDomainEvent } from "../lib/events.ts";
-import { KeyedQueue } from "../lib/keyed-queue.ts";
-import { verifySvix } from "../lib/svix.ts";
-import { clerkEnvelope, ClerkPayloadError, planClerkEvent } from "../lib/clerk.ts";
-import { planRevenueCatEvent, revenueCatAuthorized, revenueCatBody, revokedState, type SubscriptionState } from "../lib/revenuecat.ts";
-import { createDbMixin, type Store } from "../mixins/db.mixin.ts";
-import type { DetachOwnerParams, SetSubscriptionParams } from "./vendors.service.ts";
-import type { LookupParams } from "./users.service.ts";
+import type { VentaSettings } from "../../runtime/engine.ts";
+import { emitDomainEvent } from "../../lib/events.ts";
+import { KeyedQueue } from "../../lib/keyed-queue.ts";
+import { verifySvix } from "./svix.ts";
+import { clerkEnvelope, ClerkPayloadError, planClerkEvent } from "./clerk.ts";
+import { planRevenueCatEvent, revenueCatAuthorized, revenueCatBody, revokedState, type SubscriptionState } from "./revenuecat.ts";
+import { createDbMixin, type Store } from "../../mixins/db.mixin.ts";
+import type { DetachOwnerParams, SetSubscriptionParams } from "../vendors/vendors.service.ts";
+import type { LookupParams } from "../users/users.service.ts";
 
 export const WEBHOOK_SOURCES = ["clerk", "revenuecat"] as const;
 export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];

@@ -1,12 +1,12 @@
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import { latLngToCell } from "h3-js";
-import type { VentaSettings } from "../lib/engine.ts";
-import { emitDomainEvent } from "../lib/events.ts";
-import { isValidBBox, splitBBox, type BBox } from "../lib/h3-cells.ts";
-import { checkPosition, type Position, type PositionInput } from "../lib/position.ts";
-import type { ApplyResult, GeoStore, NearbyHit, StoredPosition, VendorLocation } from "./geo/store.ts";
-import { MemoryGeoStore } from "./geo/memory.store.ts";
-import { RedisGeoStore } from "./geo/redis.store.ts";
+import type { VentaSettings } from "../../runtime/engine.ts";
+import { emitDomainEvent } from "../../lib/events.ts";
+import { isValidBBox, splitBBox, type BBox } from "../../gateways/live/cells.ts";
+import { checkPosition, type Position, type PositionInput } from "../../lib/position.ts";
+import type { ApplyResult, GeoStore, NearbyHit, StoredPosition, VendorLocation } from "./store.ts";
+import { MemoryGeoStore } from "./memory.store.ts";
+import { RedisGeoStore } from "./redis.store.ts";
 
 export type UpdateParams = { vendorId: string } & PositionInput;
 export type UpdateResult =

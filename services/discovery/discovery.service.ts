@@ -1,9 +1,9 @@
 import { Errors, type Context, type Service, type ServiceSchema } from "moleculer";
-import type { VentaSettings } from "../lib/engine.ts";
-import { boundingBox } from "../lib/distance.ts";
-import { distanceM } from "../lib/position.ts";
-import type { LatLng, Vendor } from "../lib/vendor-model.ts";
-import type { NearbyHit } from "./geo/store.ts";
+import type { VentaSettings } from "../../runtime/engine.ts";
+import { boundingBox } from "../../lib/geo.ts";
+import { distanceM } from "../../lib/position.ts";
+import type { LatLng, Vendor } from "../vendors/model.ts";
+import type { NearbyHit } from "../geo/store.ts";
 
 export type NearbyParams = { lat: number; lng: number; radius?: number; q?: string; category?: string; online?: boolean; limit?: number };
 

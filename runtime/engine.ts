@@ -10,11 +10,11 @@ type SchemaModule = { default: ServiceSchema<any, any, any, any> };
 /** What `SERVICES` can name, loaded lazily so a role only loads the code it runs. */
 const catalog: Record<RoleName, () => Promise<SchemaModule>> = {
 	api: () => import("../gateways/api/api.service.ts"),
-	users: () => import("../services/users.service.ts"),
-	vendors: () => import("../services/vendors.service.ts"),
-	discovery: () => import("../services/discovery.service.ts"),
-	webhooks: () => import("../services/webhooks.service.ts"),
-	geo: () => import("../services/geo.service.ts"),
+	users: () => import("../services/users/users.service.ts"),
+	vendors: () => import("../services/vendors/vendors.service.ts"),
+	discovery: () => import("../services/discovery/discovery.service.ts"),
+	webhooks: () => import("../services/webhooks/webhooks.service.ts"),
+	geo: () => import("../services/geo/geo.service.ts"),
 	live: () => import("../gateways/live/live.service.ts"),
 };
 

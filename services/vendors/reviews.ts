@@ -1,4 +1,4 @@
-import type { Store } from "../mixins/db.mixin.ts";
+import type { Store } from "../../mixins/db.mixin.ts";
 
 /** One review per user per vendor: its id is `<vendorId>:<userId>`. */
 export type Review = { id: string; vendorId: string; userId: string; rating: number; text: string; createdAt: string; updatedAt: string };

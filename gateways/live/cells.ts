@@ -10,7 +10,7 @@ import {
 	latLngToCell,
 	polygonToCellsExperimental,
 } from "h3-js";
-import { distanceM } from "./position.ts";
+import { distanceM } from "../../lib/position.ts";
 
 /** `[west, south, east, north]` in degrees. */
 export type BBox = [number, number, number, number];

@@ -1,4 +1,4 @@
-import type { LatLng } from "./vendor-model.ts";
+import type { LatLng } from "../services/vendors/model.ts";
 
 const EARTH_RADIUS_M = 6_371_008.8;
 const rad = (deg: number) => (deg * Math.PI) / 180;

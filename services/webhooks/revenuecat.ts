@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { USER_ID } from "./auth.ts";
+import { USER_ID } from "../../lib/auth.ts";
 
 /** RevenueCat webhooks: authorization check, payload shape, and event → subscription state. */
 
