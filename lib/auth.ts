@@ -1,5 +1,6 @@
 import { errors as joseErrors, decodeProtectedHeader, importSPKI, jwtVerify, SignJWT, type CryptoKey, type JWTPayload } from "jose";
-import { Errors } from "moleculer";
+import { unauthorized } from "./errors.ts";
+import { USER_ID } from "./ids.ts";
 
 /** What a verified session token says about its bearer. */
 export type VerifiedToken = { sub: string; claims: JWTPayload };
@@ -17,10 +18,6 @@ export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
 
 const CLOCK_SKEW_S = 5;
 
-/** The shape of a user id (Clerk `user_…`; dev ids alike): a token subject, the users key. */
-export const USER_ID = /^[\w.:@|-]{1,128}$/;
-
-const unauthorized = (message: string, code = "INVALID_TOKEN") => new Errors.MoleculerClientError(message, 401, code);
 
 /**
  * Offline verification of bearer tokens. Each algorithm is accepted only with its own key:

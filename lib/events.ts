@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Context, Service } from "moleculer";
 
+/** What emits a domain event: any service (its name and node become the envelope's `source`). */
+export type EventSource = Pick<Service, "fullName" | "broker">;
+
 /** Every domain event of DESIGN.md, named `domain.subject_action`. */
 export const DOMAIN_EVENTS = [
 	"marketplace.user_registered",
@@ -65,7 +68,7 @@ export function domainEvent<TData>(
 
 /** Emits a domain event from a service, correlated with the request that caused it (when there is one). */
 export function emitDomainEvent<TData>(
-	service: Service,
+	service: EventSource,
 	ctx: Context | null | undefined,
 	name: DomainEventName,
 	data: TData,

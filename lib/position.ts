@@ -59,14 +59,3 @@ export function checkPosition(input: PositionInput, now: number, maxAgeMs: numbe
 	if (isNumber(input.spd)) position.spd = input.spd;
 	return { ok: true, position };
 }
-
-const EARTH_RADIUS_M = 6_372_797.560856; // Redis' own constant, so both stores agree to the millimetre.
-
-/** Great-circle (haversine) distance in metres. */
-export function distanceM(lat1: number, lng1: number, lat2: number, lng2: number): number {
-	const rad = Math.PI / 180;
-	const dLat = (lat2 - lat1) * rad;
-	const dLng = (lng2 - lng1) * rad;
-	const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLng / 2) ** 2;
-	return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(a)));
-}

@@ -2,12 +2,14 @@ import { ServiceBroker, type BrokerOptions, type ServiceSchema, type ServiceSett
 import type { Config, RoleName } from "../config/index.ts";
 import { createBrokerOptions } from "../moleculer.config.ts";
 
-/** Settings every Venta service receives: the validated config (never published to other nodes). */
-export type VentaSettings = ServiceSettingSchema & { config: Config };
+// biome-ignore lint/suspicious/noExplicitAny: every service has its own settings, methods and variables.
+type AnySchema = ServiceSchema<any, any, any, any>;
+type SchemaModule = { default: AnySchema };
 
-type SchemaModule = { default: ServiceSchema<any, any, any, any> };
-
-/** What `SERVICES` can name, loaded lazily so a role only loads the code it runs. */
+/**
+ * What `SERVICES` can name, loaded lazily so a role only loads the code it runs. This is the
+ * only module that imports services and gateways.
+ */
 const catalog: Record<RoleName, () => Promise<SchemaModule>> = {
 	api: () => import("../gateways/api/api.service.ts"),
 	users: () => import("../services/users/users.service.ts"),
@@ -19,7 +21,7 @@ const catalog: Record<RoleName, () => Promise<SchemaModule>> = {
 };
 
 /** Hands the config to a service through its settings, marked secure so it stays on this node. */
-export function withConfig(schema: ServiceSchema<any, any, any, any>, config: Config): ServiceSchema {
+export function withConfig(schema: AnySchema, config: Config): ServiceSchema {
 	const settings = (schema.settings ?? {}) as ServiceSettingSchema;
 	return {
 		...schema,
@@ -31,7 +33,7 @@ export function withConfig(schema: ServiceSchema<any, any, any, any>, config: Co
  * A broker with the services `config.services` names (plus `extra`), not yet started.
  * `server.ts` runs it; tests build engines the same way; `npm run repl` adds `replOptions`.
  */
-export async function createEngine(config: Config, extra: ServiceSchema<any, any, any, any>[] = [], options: Partial<BrokerOptions> = {}): Promise<ServiceBroker> {
+export async function createEngine(config: Config, extra: AnySchema[] = [], options: Partial<BrokerOptions> = {}): Promise<ServiceBroker> {
 	const broker = new ServiceBroker({ ...createBrokerOptions(config), ...options });
 	for (const name of config.services) {
 		broker.createService(withConfig((await catalog[name]()).default, config));

@@ -8,7 +8,8 @@ import { Redis } from "ioredis";
 import { latLngToCell } from "h3-js";
 import { MemoryGeoStore } from "../../services/geo/memory.store.ts";
 import { RedisGeoStore } from "../../services/geo/redis.store.ts";
-import type { GeoStore, StoredPosition } from "../../services/geo/store.ts";
+import type { StoredPosition } from "../../services/geo/contract.ts";
+import type { GeoStore } from "../../services/geo/store.ts";
 import { latencyStats } from "../lib/stats.ts";
 import { serveRequests } from "../lib/ipc.ts";
 

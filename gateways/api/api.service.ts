@@ -1,13 +1,14 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
-import type { VentaSettings } from "../../runtime/engine.ts";
+import type { VentaService, VentaServiceSchema } from "../../config/settings.ts";
+import { bearerToken, createTokenVerifier, type TokenVerifier } from "../../lib/auth.ts";
+import { errorBody, noToken, unavailable, type ErrorBody } from "../../lib/errors.ts";
+import type { Caller } from "../../lib/identity.ts";
 import { checkReadiness } from "../../runtime/health.ts";
 import { prometheusText } from "../../runtime/metrics.ts";
-import { bearerToken, createTokenVerifier, type TokenVerifier } from "../../lib/auth.ts";
-import { unauthenticated } from "../../middlewares/authorization.middleware.ts";
 import { webhookRoute } from "./webhook-route.ts";
 
 /** Largest JSON body accepted on any route (webhooks included). */
@@ -16,12 +17,19 @@ export const BODY_LIMIT = "256kb";
 /** The built map page (`npm run build:web`), served at `/` when no route matches. */
 const WEB_DIST = fileURLToPath(new URL("../../web/dist", import.meta.url));
 
-type GatewayRequest = IncomingMessage & { $action?: { auth?: string }; $ctx?: Context };
+type GatewayRequest = IncomingMessage & { $action?: { auth?: string }; $ctx?: Context; $startTime?: [number, number]; originalUrl?: string };
 
-/** moleculer-web reads its own keys (port, routes, cors …) from the same settings. */
-type ApiSettings = VentaSettings & Record<string, unknown>;
-
-type ApiThis = { settings: ApiSettings; verifyToken: TokenVerifier; broker: import("moleculer").ServiceBroker };
+type ApiMethods = {
+	checkReady(): Promise<void>;
+	logResponse(req: GatewayRequest, res: ServerResponse): void;
+	stopAccepting(): void;
+	reformatError(err: Errors.MoleculerError): ErrorBody;
+	authenticate(ctx: Context, route: unknown, req: GatewayRequest): Promise<Caller | null>;
+	authorize(ctx: Context<unknown, { user?: unknown }>, route: unknown, req: GatewayRequest): Promise<void>;
+};
+/** `server` is moleculer-web's HTTP server. */
+type ApiVars = { verifyToken: TokenVerifier; routesReady: boolean; server: Server };
+type ApiThis = VentaService<Record<string, unknown>, ApiMethods, ApiVars>;
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -30,15 +38,18 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 	res.end(JSON.stringify(body));
 }
 
-const ApiService: ServiceSchema<ApiSettings> = {
+/**
+ * The REST gateway (moleculer-web): `/api/*` from the services' `rest` declarations, `/webhooks/*`,
+ * health, metrics, the map page's config and the page itself.
+ */
+const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVars> = {
 	name: "api",
 	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
 
 	settings: {
-		config: undefined as never,
 		ip: "0.0.0.0",
 		// An untrusted X-Request-ID is replaced: it ends up in every log line of the request.
-		rootCallOptions(this: unknown, options: { requestID?: string }) {
+		rootCallOptions(options: { requestID?: string }) {
 			if (!options.requestID || !REQUEST_ID.test(options.requestID)) options.requestID = randomUUID();
 		},
 		cors: {
@@ -55,7 +66,7 @@ const ApiService: ServiceSchema<ApiSettings> = {
 				path: "/",
 				mappingPolicy: "restrict",
 				aliases: {
-					async "GET health/live"(this: ApiThis, _req: IncomingMessage, res: ServerResponse) {
+					"GET health/live"(this: ApiThis, _req: IncomingMessage, res: ServerResponse) {
 						sendJson(res, 200, { status: "ok", nodeID: this.broker.nodeID });
 					},
 					async "GET health/ready"(this: ApiThis, _req: IncomingMessage, res: ServerResponse) {
@@ -101,79 +112,73 @@ const ApiService: ServiceSchema<ApiSettings> = {
 
 	events: {
 		// moleculer-web builds the /api aliases from the registry a moment after start.
-		"$api.aliases.regenerated"(this: { routesReady: boolean; broker: { nodeID: string } }, ctx: Context) {
+		"$api.aliases.regenerated"(ctx: Context) {
 			if (ctx.nodeID === this.broker.nodeID) this.routesReady = true;
 		},
 	},
 
 	methods: {
 		/** Ready once the REST routes of the services found at start exist (see runtime/health.ts). */
-		async checkReady(this: { routesReady?: boolean }) {
+		async checkReady() {
 			if (!this.routesReady) throw new Error("REST routes not built yet");
 		},
 
 		/** One JSON line per response, with the request id that every downstream log and event carries. */
-		logResponse(this: ApiThis & { logger: import("moleculer").Logger }, req: GatewayRequest & { $startTime?: [number, number]; originalUrl?: string }, res: ServerResponse) {
+		logResponse(req: GatewayRequest, res: ServerResponse) {
 			const elapsed = req.$startTime ? process.hrtime(req.$startTime) : undefined;
-			this.logger.info({
-				requestId: req.$ctx?.requestID ?? null,
-				method: req.method,
-				url: (req.originalUrl ?? req.url ?? "").replace(/([?&]token=)[^&]*/g, "$1[redacted]"),
-				status: res.statusCode,
-				ms: elapsed ? Math.round((elapsed[0] * 1e3 + elapsed[1] / 1e6) * 100) / 100 : null,
-				user: (req.$ctx?.meta as { user?: { id: string } } | undefined)?.user?.id ?? null,
-			}, "request");
+			this.logger.info(
+				{
+					requestId: req.$ctx?.requestID ?? null,
+					method: req.method,
+					url: (req.originalUrl ?? req.url ?? "").replace(/([?&]token=)[^&]*/g, "$1[redacted]"),
+					status: res.statusCode,
+					ms: elapsed ? Math.round((elapsed[0] * 1e3 + elapsed[1] / 1e6) * 100) / 100 : null,
+					user: (req.$ctx?.meta as { user?: { id: string } } | undefined)?.user?.id ?? null,
+				},
+				"request"
+			);
 		},
 
 		/** Shutdown begins: no new connections; requests already in flight still get their answers. */
-		stopAccepting(this: { server: import("node:http").Server }) {
+		stopAccepting() {
 			if (!this.server.listening) return;
 			this.server.close();
 			this.server.closeIdleConnections();
 		},
 
-		/** Body parser failures in the DESIGN error format: invalid JSON is 400, an oversized body 413. */
-		reformatError(err: Errors.MoleculerError) {
-			if (err.type === "entity.parse.failed") {
-				return { name: "BadRequestError", message: "The request body is not valid JSON", code: 400, type: "INVALID_JSON" };
-			}
-			if (err.type === "entity.too.large") {
-				return { name: "PayloadTooLargeError", message: `The request body is larger than ${BODY_LIMIT}`, code: 413, type: "PAYLOAD_TOO_LARGE" };
-			}
-			return { name: err.name, message: err.message, code: err.code, type: err.type, data: err.data };
+		/** Every error in the one body shape; body parser failures named: invalid JSON is 400, an oversized body 413. */
+		reformatError(err: Errors.MoleculerError): ErrorBody {
+			if (err.type === "entity.parse.failed") return { name: "BadRequestError", message: "The request body is not valid JSON", code: 400, type: "INVALID_JSON" };
+			if (err.type === "entity.too.large") return { name: "PayloadTooLargeError", message: `The request body is larger than ${BODY_LIMIT}`, code: 413, type: "PAYLOAD_TOO_LARGE" };
+			return errorBody(err);
 		},
 
 		/** Resolves the caller from the bearer token; anonymous when there is none. */
-		async authenticate(ctx: Context, _route: unknown, req: GatewayRequest) {
+		async authenticate(ctx: Context, _route: unknown, req: GatewayRequest): Promise<Caller | null> {
 			const token = bearerToken(req.headers.authorization);
 			if (!token) return null;
 			const verified = await this.verifyToken(token);
-			return ctx.call("users.resolve", { id: verified.sub, claims: verified.claims }).catch((err: Error) => {
+			return ctx.call<Caller, object>("users.resolve", { id: verified.sub, claims: verified.claims }).catch((err: Error) => {
 				// No users service reachable: the caller cannot be resolved right now, which is not a 404.
-				if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError) {
-					throw new Errors.MoleculerError("The identity service is unavailable", 503, "SERVICE_UNAVAILABLE");
-				}
+				if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError) throw unavailable("The identity service is unavailable");
 				throw err;
 			});
 		},
 
 		/**
-		 * The `auth` rule itself is enforced by middlewares/authorization.middleware.ts; refusing here too
-		 * answers an anonymous caller 401 before the action validates its params (422).
+		 * The `auth` rule itself is enforced by middlewares/authorization.middleware.ts; refusing here
+		 * too answers an anonymous caller 401 before the action validates its params (422).
 		 */
 		async authorize(ctx: Context<unknown, { user?: unknown }>, _route: unknown, req: GatewayRequest) {
-			if (req.$action?.auth === "required" && !ctx.meta.user) throw unauthenticated();
+			if (req.$action?.auth === "required" && !ctx.meta.user) throw noToken();
 		},
 	},
 
 	created() {
 		const { config } = this.settings;
 		this.settings.port = config.port;
-		this.verifyToken = createTokenVerifier({
-			clerkJwtKey: config.clerkJwtKey,
-			authorizedParties: config.clerkAuthorizedParties,
-			devSecret: config.devSecret,
-		});
+		this.routesReady = false;
+		this.verifyToken = createTokenVerifier({ clerkJwtKey: config.clerkJwtKey, authorizedParties: config.clerkAuthorizedParties, devSecret: config.devSecret });
 	},
 };
 

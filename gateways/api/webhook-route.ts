@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Context } from "moleculer";
-import type { WebhookParams } from "../../services/webhooks/webhooks.service.ts";
+import type { WebhookParams } from "../../services/webhooks/contract.ts";
 
 type WebhookRequest = IncomingMessage & { body?: unknown; $params?: unknown };
 

@@ -1,3 +1,4 @@
+/** The H3 cells of the live gateway: watch sets (from a box or a circle) and the routing cell above a cell. */
 import {
 	POLYGON_TO_CELLS_FLAGS,
 	cellToLatLng,
@@ -10,10 +11,7 @@ import {
 	latLngToCell,
 	polygonToCellsExperimental,
 } from "h3-js";
-import { distanceM } from "../../lib/position.ts";
-
-/** `[west, south, east, north]` in degrees. */
-export type BBox = [number, number, number, number];
+import { bboxAreaKm2, distanceM, splitBBox, type BBox } from "../../lib/geo.ts";
 
 /** The watch set would exceed the cap; carries the estimate or exact count. */
 export class TooManyCellsError extends Error {
@@ -37,26 +35,6 @@ export function routingCell(cell: string, res: number): string {
 
 export const isCellAtRes = (cell: unknown, res: number): cell is string =>
 	typeof cell === "string" && isValidCell(cell) && getResolution(cell) === res;
-
-/** A bbox with west > east crosses the antimeridian (a map view over the Pacific). */
-export function isValidBBox(b: unknown): b is BBox {
-	if (!Array.isArray(b) || b.length !== 4 || !b.every(v => typeof v === "number" && Number.isFinite(v))) return false;
-	const [w, s, e, n] = b as BBox;
-	return w >= -180 && w <= 180 && e >= -180 && e <= 180 && s >= -90 && n <= 90 && w !== e && s < n;
-}
-
-/** The bbox as one or two boxes that do not cross the antimeridian. */
-export function splitBBox(bbox: BBox): BBox[] {
-	const [w, s, e, n] = bbox;
-	return w < e ? [bbox] : [[w, s, 180, n], [-180, s, e, n]];
-}
-
-/** Approximate area of a bbox in km² (good enough to refuse huge areas before asking h3). */
-export function bboxAreaKm2(bbox: BBox): number {
-	const rad = Math.PI / 180;
-	const r = 6371;
-	return splitBBox(bbox).reduce((sum, [w, s, e, n]) => sum + r * r * Math.abs(Math.sin(n * rad) - Math.sin(s * rad)) * (e - w) * rad, 0);
-}
 
 /**
  * Bounded LRU of computed watch sets. `polygonToCells` costs milliseconds for city-sized

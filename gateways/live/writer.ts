@@ -1,22 +1,27 @@
-import type { Logger, ServiceBroker } from "moleculer";
+import type { Logger } from "moleculer";
 import type { Position } from "../../lib/position.ts";
-import { UPDATE_MANY_MAX, type UpdateManyItemResult, type UpdateManyParams, type UpdateParams } from "../../services/geo/geo.service.ts";
-import type { LiveHub } from "./hub.ts";
+import { changeOf, UPDATE_MANY_MAX, type PositionChange, type UpdateManyItemResult, type UpdateParams } from "../../services/geo/contract.ts";
+
+/** What became of a position handed to the writer (each one gets exactly one). */
+export type WriteOutcome =
+	| { kind: "stored"; change: PositionChange }
+	| { kind: "superseded" | "stale" | "failed" }
+	/** geo refused it (e.g. the vendor's clock differs from ours): the vendor is told why. */
+	| { kind: "invalid"; message: string };
 
 export type WriterDeps = {
-	broker: ServiceBroker;
-	hub: LiveHub;
+	/** Writes a batch (geo.updateMany): one result per position, in order. */
+	write(batch: UpdateParams[]): Promise<UpdateManyItemResult[]>;
+	onOutcome(vendorId: string, outcome: WriteOutcome): void;
 	logger: Logger;
-	/** geo refused a vendor's position as invalid (e.g. its clock differs from ours): tell the vendor. */
-	onInvalid(vendorId: string, message: string): void;
 };
 
 /**
  * Group commit of vendor positions. The vendor sessions of this node stay the single writer per
  * vendor, but instead of one geo call per position, the positions that arrived in one event-loop
- * turn go to geo in ONE `geo.updateMany` call, and the next batch leaves as soon as that one
- * returns (one batch in flight per node). A vendor has at most one position in flight and one
- * waiting: a newer frame replaces the waiting one (latest wins; the replaced one counts as dropped).
+ * turn go to geo in ONE batch, and the next batch leaves as soon as that one returns (one batch
+ * in flight per node). A vendor has at most one position in flight and one waiting: a newer frame
+ * replaces the waiting one (latest wins; the replaced one is `superseded`).
  */
 export class PositionWriter {
 	readonly #deps: WriterDeps;
@@ -34,7 +39,7 @@ export class PositionWriter {
 
 	/** Queues a vendor's accepted position for the next batch. */
 	enqueue(vendorId: string, position: Position): void {
-		if (this.#waiting.has(vendorId)) this.#deps.hub.counters.positionsDropped++; // superseded before it was written
+		if (this.#waiting.has(vendorId)) this.#deps.onOutcome(vendorId, { kind: "superseded" });
 		this.#waiting.set(vendorId, position);
 		if (this.#running) return;
 		this.#running = true;
@@ -73,27 +78,21 @@ export class PositionWriter {
 	}
 
 	async #write(batch: UpdateParams[]): Promise<void> {
-		const { broker, hub, logger } = this.#deps;
+		const { write, onOutcome, logger } = this.#deps;
 		let results: UpdateManyItemResult[];
 		try {
-			results = await broker.call<UpdateManyItemResult[], UpdateManyParams>("geo.updateMany", { positions: batch });
+			results = await write(batch);
 		} catch (err) {
-			hub.counters.positionsDropped += batch.length;
 			logger.warn({ err: (err as Error).message, positions: batch.length }, "Position batch write failed");
+			for (const p of batch) onOutcome(p.vendorId, { kind: "failed" });
 			return;
 		}
-		for (let i = 0; i < batch.length; i++) {
+		batch.forEach(({ vendorId }, i) => {
 			const result = results[i]!;
-			const vendorId = batch[i]!.vendorId;
-			if (result.applied) {
-				const { location, previous } = result;
-				hub.counters.positionsIn++;
-				hub.publishUpdate(vendorId, location.cell, location, previous?.online ? previous.cell : null);
-				continue;
-			}
-			hub.counters.positionsDropped++; // stale (older than the stored position) or invalid
-			if (result.reason === "invalid") this.#deps.onInvalid(vendorId, result.message);
-		}
+			if (result.applied) onOutcome(vendorId, { kind: "stored", change: changeOf(result) });
+			else if (result.reason === "invalid") onOutcome(vendorId, { kind: "invalid", message: result.message });
+			else onOutcome(vendorId, { kind: "stale" });
+		});
 	}
 
 	#notifySettled(): void {

@@ -12,8 +12,8 @@ import { ConfigError, loadConfig, type Config } from "../../config/index.ts";
 import { createBrokerOptions } from "../../moleculer.config.ts";
 import { createEngine } from "../../runtime/engine.ts";
 import { runUntilSignalled } from "../../runtime/lifecycle.ts";
-import { operatorIdentity } from "./ops.ts";
-import { replCommands } from "./commands.ts";
+import { operatorIdentity } from "./ops/common.ts";
+import { operatorCommands } from "./commands.ts";
 
 function readConfig(): Config {
 	try {
@@ -34,7 +34,7 @@ const replNodeId = () => `repl-${hostname().replace(/[^\w.-]/g, "-").slice(0, 40
 
 const config = readConfig();
 const operator = operatorIdentity();
-const replOptions = { delimiter: config.natsUrl ? `venta(${config.namespace}) $` : "venta $", customCommands: replCommands(operator) };
+const replOptions = { delimiter: config.natsUrl ? `venta(${config.namespace}) $` : "venta $", customCommands: operatorCommands(operator) };
 
 const broker = config.natsUrl
 	? new ServiceBroker({ ...createBrokerOptions({ ...config, nodeId: replNodeId() }), replOptions })

@@ -1,11 +1,9 @@
 /**
  * How a simulated vendor moves: waypoints inside a box, walking or driving speeds, stops of a
  * few minutes, now and then offline for a while, GPS fixes jittered within their accuracy.
- * Pure and seedable, so the simulator and its tests share one model.
+ * Pure and seedable, so the simulator and its tests share one model (the map page bundles it).
  */
-
-/** [west, south, east, north] in degrees. */
-export type BBox = readonly [number, number, number, number];
+import { distanceBetween, EARTH_RADIUS_M, type BBox, type LatLng } from "../../lib/geo.ts";
 
 /** Berlin Mitte: the simulator's and the map page's default area. */
 export const DEFAULT_CITY_BBOX: BBox = [13.37, 52.505, 13.44, 52.535];
@@ -16,7 +14,7 @@ export type Rng = () => number;
 export type Mode = "walk" | "drive";
 export type Phase = "moving" | "stopped" | "offline";
 
-export type Point = { lat: number; lng: number };
+export type Point = LatLng;
 
 export type VendorMotion = Point & {
 	mode: Mode;
@@ -59,7 +57,8 @@ export const DEFAULT_MOTION: Omit<MotionOptions, "bbox"> = {
 	offlineS: [20, 120],
 };
 
-const M_PER_DEG_LAT = 111_320;
+/** Metres per degree of latitude on the engine's earth (offsets agree with its distances). */
+const M_PER_DEG_LAT = (EARTH_RADIUS_M * Math.PI) / 180;
 
 /** mulberry32: small, fast and good enough to make simulations repeatable. */
 export function seededRng(seed: number): Rng {
@@ -75,13 +74,6 @@ export function seededRng(seed: number): Rng {
 
 const between = (rng: Rng, [lo, hi]: readonly [number, number]) => lo + rng() * (hi - lo);
 
-/** Metres between two nearby points (equirectangular: exact enough within a city). */
-export function distanceM(a: Point, b: Point): number {
-	const x = (b.lng - a.lng) * M_PER_DEG_LAT * Math.cos(((a.lat + b.lat) / 2) * (Math.PI / 180));
-	const y = (b.lat - a.lat) * M_PER_DEG_LAT;
-	return Math.hypot(x, y);
-}
-
 /** Initial bearing from a to b, degrees clockwise from north in [0, 360). */
 export function bearingDeg(a: Point, b: Point): number {
 	const x = (b.lng - a.lng) * Math.cos(((a.lat + b.lat) / 2) * (Math.PI / 180));
@@ -96,10 +88,6 @@ export function offsetPoint(p: Point, bearing: number, metres: number): Point {
 		lat: p.lat + (Math.cos(rad) * metres) / M_PER_DEG_LAT,
 		lng: p.lng + (Math.sin(rad) * metres) / (M_PER_DEG_LAT * Math.cos((p.lat * Math.PI) / 180)),
 	};
-}
-
-export function insideBBox(p: Point, [w, s, e, n]: BBox): boolean {
-	return p.lng >= w && p.lng <= e && p.lat >= s && p.lat <= n;
 }
 
 function clampToBBox(p: Point, [w, s, e, n]: BBox): Point {
@@ -156,7 +144,7 @@ export function advance(m: VendorMotion, dtS: number, rng: Rng, opts: MotionOpti
 	// Speed wanders a little around the leg's cruising speed, within the mode's range.
 	const range = m.mode === "drive" ? opts.driveMps : opts.walkMps;
 	const speed = Math.min(range[1], Math.max(range[0], m.speed * (0.9 + 0.2 * rng())));
-	const left = distanceM(m, m.target);
+	const left = distanceBetween(m, m.target);
 	const step = speed * dtS;
 	if (step >= left) {
 		return { ...m, ...m.target, speed, phase: "stopped", remainingS: between(rng, opts.stopS) };

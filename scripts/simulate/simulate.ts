@@ -3,30 +3,9 @@
  * moves them through a city (motion.ts). Ctrl-C closes every socket, which takes the
  * vendors offline. Works against any running engine (`--url`, `--live-url`).
  */
-import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, type Config } from "../../config/index.ts";
-import { mintDevToken } from "../../lib/auth.ts";
-import { isValidBBox } from "../../gateways/live/cells.ts";
-import { advance, createMotion, DEFAULT_CITY_BBOX, DEFAULT_MOTION, fix, seededRng, type BBox, type MotionOptions, type Rng, type VendorMotion } from "./motion.ts";
-
-const USAGE = `usage: npm run simulate -- [--vendors 50] [--bbox w,s,e,n] [--hz 1] [--duration <seconds>]
-       [--url http://127.0.0.1:3000] [--live-url ws://127.0.0.1:3001/live] [--token-secret <secret>]
-       [--prefix sim] [--seed 1] [--offline-per-hour 2] [--wait 30]`;
-
-type Options = {
-	vendors: number;
-	bbox: BBox;
-	hz: number;
-	durationS: number | undefined;
-	url: string;
-	liveUrl: string;
-	secret: string;
-	prefix: string;
-	seed: number;
-	offlinePerHour: number;
-	/** How long to wait for an engine that is still starting. */
-	waitS: number;
-};
+import { advance, createMotion, DEFAULT_MOTION, fix, seededRng, type MotionOptions, type Rng, type VendorMotion } from "./motion.ts";
+import { onboardAll, waitForEngine } from "./onboarding.ts";
+import { fail, readOptions, type Options } from "./options.ts";
 
 /** A simulated vendor: its REST identity, its motion and its socket. */
 type SimVendor = {
@@ -40,101 +19,8 @@ type SimVendor = {
 	reconnectAt: number;
 };
 
-const ONBOARD_CONCURRENCY = 8;
+
 const LOG_EVERY_S = 5;
-const TOKEN_TTL_S = 7 * 24 * 3600;
-const CATEGORIES = ["tacos", "coffee", "burgers", "ice cream", "crepes", "falafel", "pizza", "vegan", "bakery", "bbq", "fruit", "flowers"];
-const ADJECTIVES = ["Sunny", "Rolling", "Little", "Golden", "Urban", "Happy", "Midnight", "Green", "Spicy", "Corner", "Lucky", "Wild"];
-const KINDS = ["Truck", "Cart", "Stand", "Bike", "Van", "Kitchen"];
-
-function fail(message: string): never {
-	process.stderr.write(`${message}\n`);
-	process.exit(2);
-}
-
-function number(raw: string, name: string, min: number, max: number, integer = false): number {
-	const n = Number(raw);
-	if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-		fail(`--${name} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got "${raw}"\n${USAGE}`);
-	}
-	return n;
-}
-
-function parseBBox(raw: string): BBox {
-	const parts = raw.split(",").map(v => (v.trim() === "" ? NaN : Number(v)));
-	// West < east: the motion model does not cross the antimeridian; the map page shows no farther than ±85°.
-	if (!isValidBBox(parts) || parts[0] >= parts[2] || parts[1] < -85 || parts[3] > 85) {
-		fail(`--bbox must be west,south,east,north with west < east and south < north, got "${raw}"\n${USAGE}`);
-	}
-	return parts;
-}
-
-/** `--bbox -9.15,38.7,…`: parseArgs would take a value starting with "-" for an option, so glue it on. */
-function withNegativeValues(argv: string[]): string[] {
-	const out: string[] = [];
-	for (let i = 0; i < argv.length; i++) {
-		const arg = argv[i]!;
-		const next = argv[i + 1];
-		if (arg.startsWith("--") && !arg.includes("=") && next !== undefined && /^-\d/.test(next)) {
-			out.push(`${arg}=${next}`);
-			i++;
-		} else out.push(arg);
-	}
-	return out;
-}
-
-function readOptions(): Options {
-	const { values } = parseArgs({
-		args: withNegativeValues(process.argv.slice(2)),
-		options: {
-			vendors: { type: "string", default: "50" },
-			bbox: { type: "string", default: DEFAULT_CITY_BBOX.join(",") },
-			hz: { type: "string", default: "1" },
-			duration: { type: "string" },
-			url: { type: "string" },
-			"live-url": { type: "string" },
-			"token-secret": { type: "string" },
-			prefix: { type: "string", default: "sim" },
-			seed: { type: "string", default: "1" },
-			"offline-per-hour": { type: "string", default: String(DEFAULT_MOTION.offlinePerHour) },
-			wait: { type: "string", default: "30" },
-			help: { type: "boolean", short: "h" },
-		},
-	});
-	if (values.help) {
-		process.stdout.write(`${USAGE}\n`);
-		process.exit(0);
-	}
-	// The engine's config supplies defaults only: with every option given, the environment is not read.
-	let config: Config | undefined;
-	const engineConfig = (): Config => {
-		try {
-			return (config ??= loadConfig());
-		} catch (err) {
-			fail(err instanceof ConfigError ? err.message : String(err));
-		}
-	};
-	const url = (values.url ?? `http://127.0.0.1:${engineConfig().port}`).replace(/\/+$/, "");
-	if (!/^https?:\/\/[^/]+/.test(url)) fail(`--url must be an http(s) URL, got "${url}"`);
-	const liveUrl = values["live-url"] ?? `${url.replace(/^http/, "ws").replace(/:\d+$/, "")}:${engineConfig().livePort}/live`;
-	if (!/^wss?:\/\/[^/]+/.test(liveUrl)) fail(`--live-url must be a ws(s) URL, got "${liveUrl}"`);
-	const secret = values["token-secret"] ?? engineConfig().devSecret;
-	if (!secret) fail("No dev token secret: pass --token-secret or set AUTH_DEV_SECRET (the engine's), or run where the engine keeps its DATA_DIR");
-	if (!/^[\w-]{1,32}$/.test(values.prefix)) fail(`--prefix must be 1-32 letters, digits, '_' or '-', got "${values.prefix}"`);
-	return {
-		vendors: number(values.vendors, "vendors", 1, 20_000, true),
-		bbox: parseBBox(values.bbox),
-		hz: number(values.hz, "hz", 0.05, 50),
-		durationS: values.duration === undefined ? undefined : number(values.duration, "duration", 1, 7 * 24 * 3600),
-		url,
-		liveUrl,
-		secret,
-		prefix: values.prefix,
-		seed: number(values.seed, "seed", 0, 2 ** 32 - 1, true),
-		offlinePerHour: number(values["offline-per-hour"], "offline-per-hour", 0, 3600),
-		waitS: number(values.wait, "wait", 0, 3600),
-	};
-}
 
 /** Counters behind the progress line. */
 const stats = { connected: 0, sent: 0, sentLastSecond: 0, errors: new Map<string, number>(), lastError: "" };
@@ -142,88 +28,6 @@ const stats = { connected: 0, sent: 0, sentLastSecond: 0, errors: new Map<string
 function countError(code: string, message: string): void {
 	stats.errors.set(code, (stats.errors.get(code) ?? 0) + 1);
 	stats.lastError = `${code}: ${message}`.slice(0, 120);
-}
-
-async function rest<T>(opts: Options, token: string, method: string, path: string, body?: unknown): Promise<T> {
-	let res: Response;
-	try {
-		res = await fetch(`${opts.url}${path}`, {
-			method,
-			headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-			body: body === undefined ? undefined : JSON.stringify(body),
-			signal: AbortSignal.timeout(15_000),
-		});
-	} catch (err) {
-		const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
-		const why = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message;
-		throw new Error(`cannot reach the engine at ${opts.url} (${why}); is it running? (npm start)`);
-	}
-	const text = await res.text();
-	if (!res.ok) {
-		let detail = text.slice(0, 200);
-		try {
-			const err = JSON.parse(text) as { type?: string; message?: string };
-			detail = `${err.type ?? res.status}: ${err.message ?? ""}`;
-		} catch {
-			// Not JSON: the raw text is the detail.
-		}
-		const hint = detail.startsWith("SUBSCRIPTION_REQUIRED") ? "; the engine runs with REQUIRE_SUBSCRIPTION=true and simulated vendors have no subscription" : "";
-		throw new Error(`${method} ${path} answered ${res.status} (${detail})${hint}`);
-	}
-	return (text ? JSON.parse(text) : undefined) as T;
-}
-
-type VendorBody = { id: string; name: string; status: string };
-
-function profileOf(index: number, rng: Rng) {
-	const pick = <T>(list: readonly T[]) => list[Math.floor(rng() * list.length)]!;
-	const categories = [...new Set([pick(CATEGORIES), ...(rng() < 0.4 ? [pick(CATEGORIES)] : [])])];
-	return {
-		name: `${pick(ADJECTIVES)} ${categories[0]![0]!.toUpperCase()}${categories[0]!.slice(1)} ${pick(KINDS)} ${index + 1}`,
-		description: "A simulated vendor (npm run simulate).",
-		categories,
-	};
-}
-
-/** The vendor of user `user_<prefix>_<index>`: reused when it exists (re-runs add no duplicates), active. */
-async function onboard(opts: Options, index: number): Promise<{ id: string; token: string }> {
-	const token = await mintDevToken(opts.secret, `user_${opts.prefix}_${index}`, TOKEN_TTL_S);
-	const mine = await rest<VendorBody[] | { rows: VendorBody[] }>(opts, token, "GET", "/api/vendors?owner=me");
-	let vendor = (Array.isArray(mine) ? mine : mine.rows)[0];
-	vendor ??= await rest<VendorBody>(opts, token, "POST", "/api/vendors", profileOf(index, seededRng(opts.seed * 100_003 + index)));
-	if (vendor.status !== "active") await rest(opts, token, "POST", `/api/vendors/${encodeURIComponent(vendor.id)}/status`, { status: "active" });
-	return { id: vendor.id, token };
-}
-
-/** An engine that is still starting refuses connections or answers 404/503 for a moment: wait for it. */
-async function waitForEngine(opts: Options): Promise<void> {
-	const deadline = Date.now() + opts.waitS * 1000;
-	let announced = false;
-	for (;;) {
-		const status = await fetch(`${opts.url}/api/vendors?pageSize=1`, { signal: AbortSignal.timeout(5_000) }).then(r => r.status, () => 0);
-		// Past the deadline, onboarding reports what the engine answers (or that nothing listens).
-		if (status === 200 || Date.now() > deadline || stopping) return;
-		if (!announced) process.stdout.write(`waiting up to ${opts.waitS} s for the engine at ${opts.url} (${status ? `it answers ${status}` : "not reachable yet"})…\n`);
-		announced = true;
-		await new Promise(r => setTimeout(r, 250));
-	}
-}
-
-async function onboardAll(opts: Options): Promise<Array<{ id: string; token: string }>> {
-	const out = new Array<{ id: string; token: string }>(opts.vendors);
-	let next = 0;
-	let done = 0;
-	const worker = async () => {
-		while (next < opts.vendors && !stopping) {
-			const i = next++;
-			out[i] = await onboard(opts, i);
-			done++;
-			if (process.stdout.isTTY) process.stdout.write(`\r\x1b[Konboarding vendors ${done}/${opts.vendors}`);
-		}
-	};
-	await Promise.all(Array.from({ length: Math.min(ONBOARD_CONCURRENCY, opts.vendors) }, worker));
-	if (process.stdout.isTTY) process.stdout.write("\r\x1b[K");
-	return out;
 }
 
 function connect(opts: Options, v: SimVendor): void {
@@ -324,8 +128,8 @@ async function main(): Promise<void> {
 
 	let identities;
 	try {
-		await waitForEngine(opts);
-		identities = await onboardAll(opts);
+		await waitForEngine(opts, () => stopping);
+		identities = await onboardAll(opts, () => stopping);
 	} catch (err) {
 		fail(`onboarding failed: ${(err as Error).message}`);
 	}

@@ -1,31 +1,27 @@
-import { Errors, type Context, type Service, type ServiceSchema } from "moleculer";
-import type { VentaSettings } from "../../runtime/engine.ts";
-import { boundingBox } from "../../lib/geo.ts";
-import { distanceM } from "../../lib/position.ts";
-import type { LatLng, Vendor } from "../vendors/model.ts";
-import type { NearbyHit } from "../geo/store.ts";
+import { Errors, type Context } from "moleculer";
+import type { VentaServiceSchema } from "../../config/settings.ts";
+import { circleBounds, distanceM, MAX_RADIUS_M, type LatLng } from "../../lib/geo.ts";
+import { MAX_NEARBY_LIMIT, type HeatmapParams, type HeatmapResult, type NearbyHit, type NearbyParams as GeoNearbyParams } from "../geo/contract.ts";
+import type { FixedLocation, FixedLocationsParams, Vendor } from "../vendors/contract.ts";
+import {
+	DEFAULT_NEARBY_LIMIT,
+	DEFAULT_RADIUS_M,
+	MAX_NEARBY_ROWS,
+	type HeatmapQuery,
+	type NearbyAnswer,
+	type NearbyParams,
+	type VendorPosition,
+} from "./contract.ts";
 
-export type NearbyParams = { lat: number; lng: number; radius?: number; q?: string; category?: string; online?: boolean; limit?: number };
-
-/** Where a vendor is: a live position (online) or the fixed location of a stall. */
-export type VendorPosition = LatLng & { vendorId: string; online: boolean; distance: number; ts?: number; cell?: string; acc?: number; hdg?: number; spd?: number };
-
-export type NearbyVendor = Vendor & { distance: number; online: boolean; position: Omit<VendorPosition, "vendorId" | "online" | "distance"> };
-
-type DiscoveryThis = Service<VentaSettings> & {
+type DiscoveryMethods = {
 	fetchPositions(ctx: Context, center: LatLng, radius: number): Promise<VendorPosition[]>;
 };
 
-const DEFAULT_RADIUS_M = 5_000;
-const MAX_RADIUS_M = 50_000;
-/** Live positions read per query (geo.nearby caps at 500). */
-const MAX_LIVE_POSITIONS = 500;
-
-const DiscoveryService: ServiceSchema<VentaSettings, any, any, DiscoveryThis> = {
+/** Search over vendors and their positions: text, category, online, distance; live counts per cell. */
+const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods> = {
 	name: "discovery",
 
 	settings: {
-		config: undefined as never,
 		rest: "/discovery",
 	},
 
@@ -41,13 +37,12 @@ const DiscoveryService: ServiceSchema<VentaSettings, any, any, DiscoveryThis> = 
 				q: { type: "string", trim: true, min: 1, max: 100, optional: true },
 				category: { type: "string", trim: true, lowercase: true, min: 1, max: 40, optional: true },
 				online: { type: "boolean", convert: true, optional: true },
-				limit: { type: "number", integer: true, min: 1, max: 200, convert: true, optional: true },
+				limit: { type: "number", integer: true, min: 1, max: MAX_NEARBY_ROWS, convert: true, optional: true },
 			},
-			async handler(this: DiscoveryThis, ctx: Context<NearbyParams>): Promise<{ rows: NearbyVendor[]; total: number }> {
-				const { lat, lng, radius = DEFAULT_RADIUS_M, q, category, online, limit = 50 } = ctx.params;
-				const center = { lat, lng };
+			async handler(ctx: Context<NearbyParams>): Promise<NearbyAnswer> {
+				const { lat, lng, radius = DEFAULT_RADIUS_M, q, category, online, limit = DEFAULT_NEARBY_LIMIT } = ctx.params;
 				const positions = new Map<string, VendorPosition>();
-				for (const p of await this.fetchPositions(ctx, center, radius)) {
+				for (const p of await this.fetchPositions(ctx, { lat, lng }, radius)) {
 					if (online !== undefined && p.online !== online) continue;
 					const known = positions.get(p.vendorId);
 					// A live position beats the stall's fixed one.
@@ -63,6 +58,16 @@ const DiscoveryService: ServiceSchema<VentaSettings, any, any, DiscoveryThis> = 
 				return { rows: rows.slice(0, limit), total: rows.length };
 			},
 		},
+
+		/** `GET /api/discovery/heatmap?bbox=w,s,e,n&res=` — live vendor counts per H3 cell. */
+		heatmap: {
+			rest: "GET /heatmap",
+			params: { $$strict: true, bbox: { type: "string", max: 200 }, res: { type: "number", integer: true, min: 0, max: 15, optional: true, convert: true } },
+			handler(ctx: Context<HeatmapQuery>): Promise<HeatmapResult> {
+				const { bbox, res } = ctx.params;
+				return ctx.call<HeatmapResult, HeatmapParams>("geo.heatmap", { bbox, ...(res === undefined ? {} : { res }) });
+			},
+		},
 	},
 
 	methods: {
@@ -72,13 +77,11 @@ const DiscoveryService: ServiceSchema<VentaSettings, any, any, DiscoveryThis> = 
 		 */
 		async fetchPositions(ctx: Context, center: LatLng, radius: number): Promise<VendorPosition[]> {
 			const [live, stalls] = await Promise.all([
-				ctx
-					.call<NearbyHit[], object>("geo.nearby", { ...center, radius, limit: MAX_LIVE_POSITIONS })
-					.catch((err: Error) => {
-						if (err instanceof Errors.ServiceNotFoundError) return [];
-						throw err;
-					}),
-				ctx.call<{ vendorId: string; lat: number; lng: number }[], object>("vendors.fixedLocations", boundingBox(center, radius)),
+				ctx.call<NearbyHit[], GeoNearbyParams>("geo.nearby", { ...center, radius, limit: MAX_NEARBY_LIMIT }).catch((err: Error) => {
+					if (err instanceof Errors.ServiceNotFoundError) return [];
+					throw err;
+				}),
+				ctx.call<FixedLocation[], FixedLocationsParams>("vendors.fixedLocations", circleBounds(center, radius)),
 			]);
 			// geo already measured the live hits; only the stalls need a distance.
 			const positions: VendorPosition[] = live.map(({ vendorId, lat, lng, distance, ts, cell, hdg, spd }) => ({ vendorId, lat, lng, distance, online: true, ts, cell, hdg, spd }));

@@ -1,7 +1,7 @@
 import { getHexagonEdgeLengthAvg, gridDisk, latLngToCell } from "h3-js";
-import { distanceM } from "../../lib/position.ts";
-import type { BBox } from "../../gateways/live/cells.ts";
-import { inBox, type ApplyResult, type GeoStore, type NearbyHit, type StoredPosition, type VendorLocation } from "./store.ts";
+import { distanceM, inBBox, type BBox } from "../../lib/geo.ts";
+import type { NearbyHit, StoredPosition, VendorLocation } from "./contract.ts";
+import type { ApplyResult, GeoStore } from "./store.ts";
 
 type Entry = { position: StoredPosition; online: boolean; seenAt: number; history: StoredPosition[] };
 
@@ -54,10 +54,6 @@ export class MemoryGeoStore implements GeoStore {
 		return entry ? { ...entry.position, online: entry.online } : null;
 	}
 
-	async getMany(vendorIds: string[]): Promise<(VendorLocation | null)[]> {
-		return Promise.all(vendorIds.map(id => this.get(id)));
-	}
-
 	async nearby(lat: number, lng: number, radius: number, limit: number): Promise<NearbyHit[]> {
 		// The nearest `limit` so far, sorted: a busy area costs a comparison per vendor, not a full sort.
 		const hits: { position: StoredPosition; distance: number }[] = [];
@@ -89,7 +85,7 @@ export class MemoryGeoStore implements GeoStore {
 	async inBBox(bbox: BBox): Promise<StoredPosition[]> {
 		const out: StoredPosition[] = [];
 		for (const entry of this.#vendors.values()) {
-			if (entry.online && inBox(bbox, entry.position.lat, entry.position.lng)) out.push(entry.position);
+			if (entry.online && inBBox(bbox, entry.position.lat, entry.position.lng)) out.push(entry.position);
 		}
 		return out;
 	}
@@ -114,12 +110,6 @@ export class MemoryGeoStore implements GeoStore {
 
 	async history(vendorId: string): Promise<StoredPosition[]> {
 		return [...(this.#vendors.get(vendorId)?.history ?? [])];
-	}
-
-	async onlineCount(): Promise<number> {
-		let n = 0;
-		for (const entry of this.#vendors.values()) if (entry.online) n++;
-		return n;
 	}
 
 	async check(): Promise<void> {}

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
-import { distanceM } from "../../lib/position.ts";
-import type { BBox } from "../../gateways/live/cells.ts";
-import { inBox, type ApplyResult, type GeoStore, type NearbyHit, type StoredPosition, type VendorLocation } from "./store.ts";
+import { distanceM, inBBox, type BBox } from "../../lib/geo.ts";
+import type { NearbyHit, StoredPosition, VendorLocation } from "./contract.ts";
+import type { ApplyResult, GeoStore } from "./store.ts";
 
 /*
  * Keys (all under `<prefix>`): `pos` hash vendorId → position JSON; `online` zset vendorId →
@@ -85,15 +85,8 @@ export class RedisGeoStore implements GeoStore {
 	}
 
 	async get(vendorId: string): Promise<VendorLocation | null> {
-		return (await this.getMany([vendorId]))[0] ?? null;
-	}
-
-	async getMany(vendorIds: string[]): Promise<(VendorLocation | null)[]> {
-		if (vendorIds.length === 0) return [];
-		const pipe = this.#redis.pipeline().hmget(this.#key.pos, ...vendorIds);
-		for (const id of vendorIds) pipe.zscore(this.#key.online, id);
-		const [[, json], ...scores] = (await pipe.exec())!;
-		return (json as (string | null)[]).map((j, i) => (j ? { ...(JSON.parse(j) as StoredPosition), online: scores[i]![1] !== null } : null));
+		const [[, json], [, seen]] = (await this.#redis.pipeline().hget(this.#key.pos, vendorId).zscore(this.#key.online, vendorId).exec())!;
+		return typeof json === "string" ? { ...(JSON.parse(json) as StoredPosition), online: seen !== null } : null;
 	}
 
 	async nearby(lat: number, lng: number, radius: number, limit: number): Promise<NearbyHit[]> {
@@ -131,7 +124,7 @@ export class RedisGeoStore implements GeoStore {
 		const widthM = distanceM(widest, w, widest, e) + 2;
 		const heightM = distanceM(s, lng, n, lng) + 2;
 		const ids = (await this.#redis.geosearch(this.#key.geo, "FROMLONLAT", lng, lat, "BYBOX", widthM, heightM, "m")) as string[];
-		return (await this.#positions(ids)).filter(p => inBox(bbox, p.lat, p.lng));
+		return (await this.#positions(ids)).filter(p => inBBox(bbox, p.lat, p.lng));
 	}
 
 	async setOffline(vendorId: string, seenAtOrBefore?: number): Promise<StoredPosition | null> {
@@ -146,10 +139,6 @@ export class RedisGeoStore implements GeoStore {
 
 	async history(vendorId: string): Promise<StoredPosition[]> {
 		return (await this.#redis.lrange(this.#key.hist + vendorId, 0, -1)).map(j => JSON.parse(j) as StoredPosition);
-	}
-
-	onlineCount(): Promise<number> {
-		return this.#redis.zcard(this.#key.online);
 	}
 
 	async check(): Promise<void> {

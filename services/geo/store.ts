@@ -1,16 +1,8 @@
-import type { BBox } from "../../gateways/live/cells.ts";
-import type { Position } from "../../lib/position.ts";
-
-/** A vendor's position with its H3 cell at H3_RES. */
-export type StoredPosition = Position & { vendorId: string; cell: string };
-
-/** What geo.get answers: the latest position and whether the vendor is online now. */
-export type VendorLocation = StoredPosition & { online: boolean };
-
-export type NearbyHit = VendorLocation & { distance: number };
+import type { BBox } from "../../lib/geo.ts";
+import type { NearbyHit, PreviousPlace, StoredPosition, VendorLocation } from "./contract.ts";
 
 export type ApplyResult =
-	| { applied: true; previous: { cell: string; online: boolean } | null }
+	| { applied: true; previous: PreviousPlace }
 	/** Older than the stored position: dropped, nothing changed. */
 	| { applied: false; reason: "stale" };
 
@@ -25,7 +17,6 @@ export interface GeoStore {
 	/** `apply` for each position in order (one round trip / one pass), one result each. */
 	applyMany(positions: StoredPosition[], seenAt: number, historyLength: number): Promise<ApplyResult[]>;
 	get(vendorId: string): Promise<VendorLocation | null>;
-	getMany(vendorIds: string[]): Promise<(VendorLocation | null)[]>;
 	/** Online vendors within `radius` metres, nearest first, by great-circle distance. */
 	nearby(lat: number, lng: number, radius: number, limit: number): Promise<NearbyHit[]>;
 	/** Online vendors whose current cell is one of `cells`. */
@@ -41,10 +32,6 @@ export interface GeoStore {
 	expired(cutoff: number, limit: number): Promise<string[]>;
 	/** The last positions, newest first. */
 	history(vendorId: string): Promise<StoredPosition[]>;
-	/** Counts of online vendors (for stats). */
-	onlineCount(): Promise<number>;
 	check(): Promise<void>;
 	close(): Promise<void>;
 }
-
-export const inBox = ([w, s, e, n]: BBox, lat: number, lng: number): boolean => lng >= w && lng <= e && lat >= s && lat <= n;

@@ -1,41 +1,10 @@
 import { randomBytes } from "node:crypto";
-
-export const VENDOR_STATUSES = ["draft", "active", "paused", "suspended"] as const;
-export type VendorStatus = (typeof VENDOR_STATUSES)[number];
-
-export type LatLng = { lat: number; lng: number };
-
-export type Subscription = {
-	active: boolean;
-	entitlements: string[];
-	expiresAt?: string | null;
-	store?: string | null;
-	environment?: string | null;
-	/** When the payment provider produced this state; older updates are ignored. */
-	updatedAt?: string | null;
-};
-
-/** The public shape of DESIGN.md (plus the optional fixed `location` of a stall). */
-export type Vendor = {
-	id: string;
-	ownerId: string | null;
-	name: string;
-	description: string;
-	categories: string[];
-	phone?: string;
-	website?: string;
-	imageUrl?: string;
-	location?: LatLng;
-	status: VendorStatus;
-	subscription: { active: boolean; entitlements: string[]; expiresAt?: string | null };
-	rating: { average: number; count: number };
-	createdAt: string;
-	updatedAt: string;
-};
+import { forbidden } from "../../lib/errors.ts";
+import { MAX_PAGE_SIZE, type SubscriptionState, type Vendor } from "./contract.ts";
 
 /** As stored: rating kept as sum/count (exact), a version for compare-and-set, soft delete. */
 export type VendorDoc = Omit<Vendor, "rating" | "subscription"> & {
-	subscription: Subscription;
+	subscription: SubscriptionState;
 	ratingSum: number;
 	ratingCount: number;
 	ratingVersion: number;
@@ -43,6 +12,14 @@ export type VendorDoc = Omit<Vendor, "rating" | "subscription"> & {
 };
 
 export const newVendorId = () => `ven_${randomBytes(12).toString("base64url")}`;
+
+export const NO_SUBSCRIPTION: SubscriptionState = { active: false, entitlements: [], expiresAt: null, store: null, environment: null, updatedAt: null };
+
+/** A stored document (`_id`) as a VendorDoc (`id`). */
+export const fromDoc = (doc: Record<string, unknown>): VendorDoc => {
+	const { _id, ...rest } = doc;
+	return { id: _id, ...rest } as VendorDoc;
+};
 
 /** Average rounded to two decimals; the stored sum and count are exact. */
 export const averageOf = (sum: number, count: number) => (count === 0 ? 0 : Math.round((sum / count) * 100) / 100);
@@ -64,6 +41,20 @@ export function subscriptionActive(subscription: { active: boolean; expiresAt?: 
 /** May this vendor broadcast its position right now? */
 export function canBroadcast(vendor: Pick<Vendor, "status" | "subscription">, requireSubscription: boolean): boolean {
 	return vendor.status === "active" && (!requireSubscription || subscriptionActive(vendor.subscription));
+}
+
+/** Refuses (403) a vendor that may not broadcast now, saying why. */
+export function assertMayBroadcast(vendor: Pick<Vendor, "status" | "subscription">, requireSubscription: boolean): void {
+	if (vendor.status !== "active") throw forbidden(`Vendor is ${vendor.status}, not active`, "NOT_ACTIVE");
+	if (!canBroadcast(vendor, requireSubscription)) throw forbidden("An active subscription is required to broadcast", "SUBSCRIPTION_REQUIRED");
+}
+
+/** The store query of vendors anyone may find: live now (active, and subscribed when that is required). */
+export function publicQuery(requireSubscription: boolean, now = Date.now()): Record<string, unknown> {
+	if (!requireSubscription) return { deletedAt: null, status: "active" };
+	// Under $and, so that it composes with the $or of a text query.
+	const unexpired = { $or: [{ "subscription.expiresAt": null }, { "subscription.expiresAt": { $gt: new Date(now).toISOString() } }] };
+	return { deletedAt: null, status: "active", "subscription.active": true, $and: [unexpired] };
 }
 
 const PHONE = /^\+?[0-9][0-9 ().-]{4,22}[0-9]$/;
@@ -92,4 +83,10 @@ export const profileParams = {
 	},
 } as const;
 
-export const vendorIdParam = { type: "string", min: 1, max: 64, pattern: /^[\w-]+$/ } as const;
+export const pageParams = {
+	page: { type: "number", integer: true, min: 1, max: 10_000, convert: true, optional: true },
+	pageSize: { type: "number", integer: true, min: 1, max: MAX_PAGE_SIZE, convert: true, optional: true },
+} as const;
+
+/** The fields a text search (`q`) looks in. */
+export const TEXT_FIELDS = ["name", "description", "categories"];

@@ -1,7 +1,13 @@
-import type { Store } from "../../mixins/db.mixin.ts";
-
-/** One review per user per vendor: its id is `<vendorId>:<userId>`. */
-export type Review = { id: string; vendorId: string; userId: string; rating: number; text: string; createdAt: string; updatedAt: string };
+import type { Context } from "moleculer";
+import { servicePart, type VentaService } from "../../config/settings.ts";
+import { forbidden } from "../../lib/errors.ts";
+import { emitDomainEvent } from "../../lib/events.ts";
+import { vendorIdParam } from "../../lib/ids.ts";
+import type { Caller, CallerMeta } from "../../lib/identity.ts";
+import type { DbMethods, Store } from "../../mixins/db.mixin.ts";
+import { DEFAULT_PAGE_SIZE, type Page, type Review, type ReviewsParams, type SubmitReviewParams } from "./contract.ts";
+import { pageParams, toVendor } from "./model.ts";
+import { findPage, type VendorsState } from "./records.ts";
 
 export const reviewId = (vendorId: string, userId: string) => `${vendorId}:${userId}`;
 
@@ -52,3 +58,50 @@ export async function recomputeRating(vendors: Store, reviews: Store, vendorId: 
 		await new Promise(r => setTimeout(r, Math.random() * 10 * Math.min(attempt + 1, 5)));
 	}
 }
+
+type ReviewsThis = VentaService<object, DbMethods, VendorsState>;
+type CreatedMeta = CallerMeta & { $statusCode?: number; $location?: string };
+
+/** The reviews routes of the vendors service (`/api/vendors/:id/reviews`), mixed into it. */
+export const reviewActions = servicePart<object, DbMethods, VendorsState>({
+	actions: {
+		/** `GET /api/vendors/:id/reviews` — newest first. */
+		reviews: {
+			rest: "GET /:id/reviews",
+			params: { $$strict: true, id: vendorIdParam, ...pageParams },
+			async handler(this: ReviewsThis, ctx: Context<ReviewsParams>): Promise<Page<Review>> {
+				const { id, page = 1, pageSize = DEFAULT_PAGE_SIZE } = ctx.params;
+				await this.records.live(id);
+				return findPage(this.reviewStore, { vendorId: id }, ["-updatedAt", "-_id"], page, pageSize, toReview);
+			},
+		},
+
+		/** `POST /api/vendors/:id/reviews` — one per user per vendor: a second submission replaces the first. */
+		submitReview: {
+			rest: "POST /:id/reviews",
+			auth: "required",
+			params: {
+				$$strict: true,
+				id: vendorIdParam,
+				rating: { type: "number", integer: true, min: 1, max: 5 },
+				text: { type: "string", trim: true, max: 2000, optional: true },
+			},
+			async handler(this: ReviewsThis, ctx: Context<SubmitReviewParams, CreatedMeta>) {
+				const { id, rating, text = "" } = ctx.params;
+				const user = ctx.meta.user as Caller;
+				const vendor = await this.records.live(id);
+				if (vendor.ownerId === user.id) throw forbidden("You cannot review your own vendor");
+				const { review, created } = await saveReview(this.reviewStore, id, user.id, rating, text);
+				const { sum, count } = await this.ratingQueue.run(id, () => recomputeRating(this.adapter, this.reviewStore, id));
+				await this.clearCache();
+				const average = toVendor({ ...vendor, ratingSum: sum, ratingCount: count }).rating;
+				await emitDomainEvent(this, ctx, "marketplace.review_submitted", { review, created, rating: average }, { vendorId: id, userId: user.id });
+				if (created) {
+					ctx.meta.$statusCode = 201;
+					ctx.meta.$location = `/api/vendors/${id}/reviews`;
+				}
+				return { review, rating: average };
+			},
+		},
+	},
+});

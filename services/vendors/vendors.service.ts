@@ -1,70 +1,48 @@
-import { Errors, type Context, type Service, type ServiceSchema } from "moleculer";
-import type { VentaSettings } from "../../runtime/engine.ts";
-import { createDbMixin, type DbMethods, type Store } from "../../mixins/db.mixin.ts";
+import type { Context } from "moleculer";
+import type { VentaServiceSchema } from "../../config/settings.ts";
+import { conflict, forbidden, noToken, nothingToChange, validationError } from "../../lib/errors.ts";
 import { emitDomainEvent } from "../../lib/events.ts";
-import { USER_ID } from "../../lib/auth.ts";
-import { forbidden, type Caller, type CallerMeta } from "../../middlewares/authorization.middleware.ts";
+import { userIdParam, vendorIdParam } from "../../lib/ids.ts";
+import type { Caller, CallerMeta } from "../../lib/identity.ts";
 import { KeyedQueue } from "../../lib/keyed-queue.ts";
-import { recomputeRating, saveReview, toReview, type Review } from "./reviews.ts";
+import { createDbMixin, type DbMethods } from "../../mixins/db.mixin.ts";
 import {
-	canBroadcast,
-	subscriptionActive,
-	newVendorId,
-	profileParams,
-	toVendor,
-	vendorIdParam,
-	type LatLng,
-	type Subscription,
+	DEFAULT_PAGE_SIZE,
+	GET_MANY_MAX,
+	VENDOR_STATUSES,
+	type AuthorizeBroadcastParams,
+	type CreateParams,
+	type DetachOwnerParams,
+	type DiscoverableParams,
+	type FixedLocation,
+	type FixedLocationsParams,
+	type GetManyParams,
+	type GetParams,
+	type ListParams,
+	type Page,
+	type SetStatusParams,
+	type UpdateParams,
 	type Vendor,
-	type VendorDoc,
-	type VendorStatus,
-} from "./model.ts";
+} from "./contract.ts";
+import { locationActions } from "./location.ts";
+import { assertMayBroadcast, fromDoc, NO_SUBSCRIPTION, newVendorId, pageParams, profileParams, subscriptionActive, TEXT_FIELDS, toVendor } from "./model.ts";
+import { findPage, ReportClock, statusChanged, VendorRecords, type VendorsState } from "./records.ts";
+import { reviewActions } from "./reviews.ts";
+import { subscriptionActions } from "./subscription.ts";
 
-export type CreateParams = { name: string; description?: string; categories?: string[]; phone?: string; website?: string; imageUrl?: string; location?: LatLng | null };
-export type UpdateParams = Partial<CreateParams> & { id: string };
-export type GetParams = { id: string };
-export type GetManyParams = { ids: string[] };
-export type ListParams = { owner?: "me"; q?: string; category?: string; status?: VendorStatus; page?: number; pageSize?: number };
-export type SetStatusParams = { id: string; status: "active" | "paused" | "suspended" };
-export type AuthorizeBroadcastParams = { id: string };
-export type DetachOwnerParams = { ownerId: string };
-export type SetSubscriptionParams = { ownerId: string; subscription: Omit<Subscription, "expiresAt" | "updatedAt"> & { expiresAt?: Date | null; updatedAt?: Date | null } };
-export type ReviewsParams = { id: string; page?: number; pageSize?: number };
-export type SubmitReviewParams = { id: string; rating: number; text?: string };
-export type DiscoverableParams = { ids: string[]; q?: string; category?: string };
-export type FixedLocationsParams = { south: number; north: number; west: number; east: number };
-export type Page<T> = { rows: T[]; total: number; page: number; pageSize: number; totalPages: number };
+type CreatedMeta = CallerMeta & { $statusCode?: number; $location?: string };
 
-type VendorsThis = Service<VentaSettings> & DbMethods & {
-	reviewStore: Store;
-	subscriptionStore: Store;
-	ratingQueue: KeyedQueue;
-	findDoc(id: string): Promise<VendorDoc | null>;
-	liveDoc(id: string): Promise<VendorDoc>;
-	findDocs(query: object, opts?: { sort?: string[]; limit?: number; offset?: number }): Promise<VendorDoc[]>;
-	write(id: string, set: Partial<VendorDoc>): Promise<VendorDoc>;
-	publicQuery(): object;
-	statusChanged(ctx: Context, before: VendorDoc, after: VendorDoc, extra?: object): Promise<void>;
-	findPage<T>(store: Store, query: object, sort: string[], page: number, pageSize: number, map: (doc: Record<string, unknown>) => T): Promise<Page<T>>;
-};
-
-const ownerIdParam = { type: "string", pattern: USER_ID } as const;
-const pageParams = {
-	page: { type: "number", integer: true, min: 1, max: 10_000, convert: true, optional: true },
-	pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true },
-} as const;
-const DEFAULT_PAGE_SIZE = 20;
-const TEXT_FIELDS = ["name", "description", "categories"];
+const textParam = { type: "string", trim: true, min: 1, max: 100, optional: true } as const;
+const categoryParam = { type: "string", trim: true, lowercase: true, min: 1, max: 40, optional: true } as const;
 
 const caller = (ctx: Context<unknown, CallerMeta>): Caller => ctx.meta.user as Caller;
-const notFound = (id: string) => new Errors.MoleculerClientError(`Vendor ${id} not found`, 404, "NOT_FOUND", { id });
-const fromDoc = (doc: Record<string, unknown>): VendorDoc => {
-	const { _id, ...rest } = doc;
-	return { id: _id, ...rest } as VendorDoc;
-};
-const toTime = (d: string | Date | null | undefined) => (d ? new Date(d).getTime() : undefined);
 
-const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
+/**
+ * Vendors: onboarding, profile, lifecycle (draft → active ⇄ paused, admin-only suspended) and who
+ * may broadcast. Reviews, subscription state and the location routes are in their own files of
+ * this folder, mixed in.
+ */
+const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsState> = {
 	name: "vendors",
 	mixins: [
 		createDbMixin("vendors", [
@@ -73,10 +51,12 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 			{ fields: { categories: 1 } },
 			{ fields: { name: "text", description: "text", categories: "text" } },
 		]),
+		reviewActions,
+		subscriptionActions,
+		locationActions,
 	],
 
 	settings: {
-		config: undefined as never,
 		rest: "/vendors",
 	},
 
@@ -86,15 +66,15 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 			rest: "POST /",
 			auth: "required",
 			params: { $$strict: true, ...profileParams },
-			async handler(this: VendorsThis, ctx: Context<CreateParams, CallerMeta & { $statusCode?: number; $location?: string }>): Promise<Vendor> {
+			async handler(ctx: Context<CreateParams, CreatedMeta>): Promise<Vendor> {
 				const user = caller(ctx);
 				// Role first: if that fails nothing is created, and the client's retry makes no duplicate.
 				if (user.role === "customer") await ctx.call("users.setRole", { id: user.id, role: "vendor" });
 				const now = new Date().toISOString();
-				const held: (Subscription & { _id: string }) | null = await this.subscriptionStore.findById(user.id);
-				const { _id: _owner, ...heldSubscription } = held ?? { _id: "" };
+				const held = await this.subscriptionStore.findById(user.id);
+				const { _id: _owner, ...heldSubscription } = held ?? {};
 				const { name, location, ...profile } = ctx.params;
-				const doc = {
+				const doc = await this.records.insert({
 					_id: newVendorId(),
 					ownerId: user.id,
 					name,
@@ -103,17 +83,16 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 					...profile,
 					...(location ? { location } : {}),
 					status: "draft",
-					subscription: held ? heldSubscription : { active: false, entitlements: [], expiresAt: null },
+					subscription: held ? { ...NO_SUBSCRIPTION, ...heldSubscription } : NO_SUBSCRIPTION,
 					ratingSum: 0,
 					ratingCount: 0,
 					ratingVersion: 0,
 					createdAt: now,
 					updatedAt: now,
 					deletedAt: null,
-				};
-				const vendor = toVendor(fromDoc(await this.adapter.insert(doc)));
-				await this.clearCache();
-				await emitDomainEvent(this as never, ctx, "marketplace.vendor_onboarded", vendor, { vendorId: vendor.id, userId: user.id });
+				});
+				const vendor = toVendor(doc);
+				await emitDomainEvent(this, ctx, "marketplace.vendor_onboarded", vendor, { vendorId: vendor.id, userId: user.id });
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/vendors/${vendor.id}`;
 				return vendor;
@@ -125,15 +104,15 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 			rest: "GET /:id",
 			params: { $$strict: true, id: vendorIdParam },
 			cache: { keys: ["id"], ttl: 30 },
-			async handler(this: VendorsThis, ctx: Context<GetParams>): Promise<Vendor> {
-				return toVendor(await this.liveDoc(ctx.params.id));
+			async handler(ctx: Context<GetParams>): Promise<Vendor> {
+				return toVendor(await this.records.live(ctx.params.id));
 			},
 		},
 
 		/** The existing vendors among `ids`, in that order. */
 		getMany: {
-			params: { $$strict: true, ids: { type: "array", items: vendorIdParam, max: 1000 } },
-			async handler(this: VendorsThis, ctx: Context<GetManyParams>): Promise<Vendor[]> {
+			params: { $$strict: true, ids: { type: "array", items: vendorIdParam, max: GET_MANY_MAX } },
+			async handler(ctx: Context<GetManyParams>): Promise<Vendor[]> {
 				if (ctx.params.ids.length === 0) return [];
 				const docs = (await this.adapter.findByIds(ctx.params.ids)).map(fromDoc);
 				const byId = new Map(docs.filter(d => !d.deletedAt).map(d => [d.id, d]));
@@ -144,30 +123,21 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 		/** `GET /api/vendors?owner=me|q=|category=|status=|page=|pageSize=` — public listing shows vendors that are live. */
 		list: {
 			rest: "GET /",
-			params: {
-				$$strict: true,
-				owner: { type: "enum", values: ["me"], optional: true },
-				q: { type: "string", trim: true, min: 1, max: 100, optional: true },
-				category: { type: "string", trim: true, lowercase: true, min: 1, max: 40, optional: true },
-				status: { type: "enum", values: ["draft", "active", "paused", "suspended"], optional: true },
-				...pageParams,
-			},
-			async handler(this: VendorsThis, ctx: Context<ListParams, CallerMeta>): Promise<Page<Vendor>> {
+			params: { $$strict: true, owner: { type: "enum", values: ["me"], optional: true }, q: textParam, category: categoryParam, status: { type: "enum", values: [...VENDOR_STATUSES], optional: true }, ...pageParams },
+			async handler(ctx: Context<ListParams, CallerMeta>): Promise<Page<Vendor>> {
 				const { owner, q, category, status, page = 1, pageSize = DEFAULT_PAGE_SIZE } = ctx.params;
 				const user = ctx.meta.user;
-				if (owner === "me" && !user) throw new Errors.MoleculerClientError("owner=me needs a bearer token", 401, "NO_TOKEN");
+				if (owner === "me" && !user) throw noToken("owner=me needs a bearer token");
 				if (status && owner !== "me" && user?.role !== "admin") {
-					throw new Errors.ValidationError("status filters only your own vendors (owner=me)", "VALIDATION_ERROR", [
-						{ type: "forbidden", field: "status", message: "The 'status' filter needs owner=me." },
-					]);
+					throw validationError("status filters only your own vendors (owner=me)", [{ type: "forbidden", field: "status", message: "The 'status' filter needs owner=me." }]);
 				}
 				const query: Record<string, unknown> = {
-					...(owner === "me" ? { deletedAt: null, ownerId: user!.id } : status ? { deletedAt: null } : this.publicQuery()),
+					...(owner === "me" ? { deletedAt: null, ownerId: user!.id } : status ? { deletedAt: null } : this.records.publicQuery()),
 					...(status ? { status } : {}),
 					...(category ? { categories: category } : {}),
 					...(q ? this.textQuery(q, TEXT_FIELDS) : {}),
 				};
-				return this.findPage(this.adapter, query, ["-createdAt", "-_id"], page, pageSize, doc => toVendor(fromDoc(doc)));
+				return findPage(this.adapter, query, ["-createdAt", "-_id"], page, pageSize, doc => toVendor(fromDoc(doc)));
 			},
 		},
 
@@ -175,21 +145,13 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 		update: {
 			rest: "PATCH /:id",
 			owns: "vendor",
-			params: {
-				$$strict: true,
-				id: vendorIdParam,
-				...profileParams,
-				name: { ...profileParams.name, optional: true },
-			},
-			async handler(this: VendorsThis, ctx: Context<UpdateParams, CallerMeta>): Promise<Vendor> {
+			params: { $$strict: true, id: vendorIdParam, ...profileParams, name: { ...profileParams.name, optional: true } },
+			async handler(ctx: Context<UpdateParams, CallerMeta>): Promise<Vendor> {
 				const { id, ...changes } = ctx.params;
-				if (Object.keys(changes).length === 0) {
-					throw new Errors.ValidationError("Nothing to change", "VALIDATION_ERROR", [{ type: "required", field: "body", message: "Send at least one field to change." }]);
-				}
+				if (Object.keys(changes).length === 0) throw nothingToChange();
 				const before = ctx.locals.vendor as Vendor;
-				const after = await this.write(id, changes as Partial<VendorDoc>);
-				const vendor = toVendor(after);
-				await emitDomainEvent(this as never, ctx, "marketplace.vendor_updated", { id, changes, vendor }, { vendorId: id, userId: before.ownerId });
+				const vendor = toVendor(await this.records.write(id, changes));
+				await emitDomainEvent(this, ctx, "marketplace.vendor_updated", { id, changes, vendor }, { vendorId: id, userId: before.ownerId });
 				return vendor;
 			},
 		},
@@ -199,11 +161,11 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 			rest: "DELETE /:id",
 			owns: "vendor",
 			params: { $$strict: true, id: vendorIdParam },
-			async handler(this: VendorsThis, ctx: Context<GetParams, CallerMeta>): Promise<{ id: string; deleted: true }> {
-				const before = await this.liveDoc(ctx.params.id);
+			async handler(ctx: Context<GetParams, CallerMeta>): Promise<{ id: string; deleted: true }> {
+				const before = await this.records.live(ctx.params.id);
 				const status = before.status === "active" ? "paused" : before.status;
-				const after = await this.write(before.id, { status, deletedAt: new Date().toISOString() });
-				await this.statusChanged(ctx, before, after, { deleted: true });
+				const after = await this.records.write(before.id, { status, deletedAt: new Date().toISOString() });
+				await statusChanged(this, ctx, before, after, { deleted: true });
 				return { id: before.id, deleted: true };
 			},
 		},
@@ -213,21 +175,19 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 			rest: "POST /:id/status",
 			owns: "vendor",
 			params: { $$strict: true, id: vendorIdParam, status: { type: "enum", values: ["active", "paused", "suspended"] } },
-			async handler(this: VendorsThis, ctx: Context<SetStatusParams, CallerMeta>): Promise<Vendor> {
+			async handler(ctx: Context<SetStatusParams, CallerMeta>): Promise<Vendor> {
 				const { id, status } = ctx.params;
 				const admin = caller(ctx).role === "admin";
-				const before = await this.liveDoc(id);
+				const before = await this.records.live(id);
 				if (before.status === status) return toVendor(before);
 				if (status === "suspended" && !admin) throw forbidden("Only an admin can suspend a vendor");
 				if (before.status === "suspended" && !admin) throw forbidden("This vendor is suspended; only an admin can lift that");
-				if (before.status === "draft" && status === "paused" && !admin) {
-					throw new Errors.MoleculerClientError("A draft vendor goes active first", 409, "CONFLICT", { status: before.status });
-				}
+				if (before.status === "draft" && status === "paused" && !admin) throw conflict("A draft vendor goes active first", { status: before.status });
 				if (status === "active" && this.settings.config.requireSubscription && !subscriptionActive(before.subscription)) {
 					throw forbidden("An active subscription is required to go live", "SUBSCRIPTION_REQUIRED");
 				}
-				const after = await this.write(id, { status });
-				await this.statusChanged(ctx, before, after);
+				const after = await this.records.write(id, { status });
+				await statusChanged(this, ctx, before, after);
 				return toVendor(after);
 			},
 		},
@@ -236,138 +196,43 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 		authorizeBroadcast: {
 			owns: "vendor",
 			params: { $$strict: true, id: vendorIdParam },
-			async handler(this: VendorsThis, ctx: Context<AuthorizeBroadcastParams, CallerMeta>): Promise<Vendor> {
+			async handler(ctx: Context<AuthorizeBroadcastParams, CallerMeta>): Promise<Vendor> {
 				const vendor = ctx.locals.vendor as Vendor;
-				if (vendor.status !== "active") throw forbidden(`Vendor is ${vendor.status}, not active`, "NOT_ACTIVE");
-				if (!canBroadcast(vendor, this.settings.config.requireSubscription)) {
-					throw forbidden("An active subscription is required to broadcast", "SUBSCRIPTION_REQUIRED");
-				}
+				assertMayBroadcast(vendor, this.settings.config.requireSubscription);
 				return vendor;
 			},
 		},
 
 		/** The owner was deleted: pause their vendors and detach them. Returns the affected ids. */
 		detachOwner: {
-			params: { $$strict: true, ownerId: ownerIdParam },
-			async handler(this: VendorsThis, ctx: Context<DetachOwnerParams>): Promise<string[]> {
-				const docs = await this.findDocs({ ownerId: ctx.params.ownerId, deletedAt: null });
+			params: { $$strict: true, ownerId: userIdParam },
+			async handler(ctx: Context<DetachOwnerParams>): Promise<string[]> {
+				const docs = await this.records.findMany({ ownerId: ctx.params.ownerId, deletedAt: null });
 				for (const before of docs) {
-					const after = await this.write(before.id, { ownerId: null, status: before.status === "active" ? "paused" : before.status });
-					await this.statusChanged(ctx, before, after, { previousOwnerId: before.ownerId });
+					const after = await this.records.write(before.id, { ownerId: null, status: before.status === "active" ? "paused" : before.status });
+					await statusChanged(this, ctx, before, after, { previousOwnerId: before.ownerId });
 				}
 				return docs.map(d => d.id);
 			},
 		},
 
-		/** RevenueCat state for every vendor of the owner; an update older than the stored one is ignored. */
-		setSubscription: {
-			params: {
-				$$strict: true,
-				ownerId: ownerIdParam,
-				subscription: {
-					type: "object",
-					strict: true,
-					props: {
-						active: "boolean",
-						entitlements: { type: "array", items: { type: "string", max: 100 }, max: 50 },
-						expiresAt: { type: "date", convert: true, optional: true, nullable: true },
-						store: { type: "string", max: 40, optional: true, nullable: true },
-						environment: { type: "string", max: 40, optional: true, nullable: true },
-						updatedAt: { type: "date", convert: true, optional: true, nullable: true },
-					},
-				},
-			},
-			async handler(this: VendorsThis, ctx: Context<SetSubscriptionParams>): Promise<string[]> {
-				const { ownerId } = ctx.params;
-				const s = ctx.params.subscription;
-				const subscription: Subscription = {
-					active: s.active,
-					entitlements: s.entitlements,
-					expiresAt: s.expiresAt ? s.expiresAt.toISOString() : null,
-					store: s.store ?? null,
-					environment: s.environment ?? null,
-					updatedAt: (s.updatedAt ?? new Date()).toISOString(),
-				};
-				const isOlder = (stored: Subscription | undefined) => (toTime(stored?.updatedAt) ?? -Infinity) > toTime(subscription.updatedAt)!;
-
-				const held: Subscription | null = await this.subscriptionStore.findById(ownerId);
-				if (!held) await this.subscriptionStore.insert({ _id: ownerId, ...subscription }).catch(() => this.subscriptionStore.updateMany({ _id: ownerId }, { $set: subscription }));
-				else if (!isOlder(held)) await this.subscriptionStore.updateMany({ _id: ownerId }, { $set: subscription });
-
-				const affected: string[] = [];
-				const requireSubscription = this.settings.config.requireSubscription;
-				for (const before of await this.findDocs({ ownerId, deletedAt: null })) {
-					if (isOlder(before.subscription)) continue;
-					const after = await this.write(before.id, { subscription });
-					affected.push(before.id);
-					if (canBroadcast(before, requireSubscription) !== canBroadcast(after, requireSubscription)) await this.statusChanged(ctx, before, after);
-				}
-				await emitDomainEvent(this as never, ctx, "payments.subscription_changed", { ownerId, vendorIds: affected, subscription }, { userId: ownerId });
-				return affected;
-			},
-		},
-
-		/** `GET /api/vendors/:id/reviews` — newest first. */
-		reviews: {
-			rest: "GET /:id/reviews",
-			params: { $$strict: true, id: vendorIdParam, ...pageParams },
-			async handler(this: VendorsThis, ctx: Context<ReviewsParams>): Promise<Page<Review>> {
-				const { id, page = 1, pageSize = DEFAULT_PAGE_SIZE } = ctx.params;
-				await this.liveDoc(id);
-				return this.findPage(this.reviewStore, { vendorId: id }, ["-updatedAt", "-_id"], page, pageSize, toReview);
-			},
-		},
-
-		/** `POST /api/vendors/:id/reviews` — one per user per vendor: a second submission replaces the first. */
-		submitReview: {
-			rest: "POST /:id/reviews",
-			auth: "required",
-			params: {
-				$$strict: true,
-				id: vendorIdParam,
-				rating: { type: "number", integer: true, min: 1, max: 5 },
-				text: { type: "string", trim: true, max: 2000, optional: true },
-			},
-			async handler(this: VendorsThis, ctx: Context<SubmitReviewParams, CallerMeta & { $statusCode?: number; $location?: string }>) {
-				const { id, rating, text = "" } = ctx.params;
-				const user = caller(ctx);
-				const vendor = await this.liveDoc(id);
-				if (vendor.ownerId === user.id) throw forbidden("You cannot review your own vendor");
-				const { review, created } = await saveReview(this.reviewStore, id, user.id, rating, text);
-				const { sum, count } = await this.ratingQueue.run(id, () => recomputeRating(this.adapter, this.reviewStore, id));
-				await this.clearCache();
-				const average = toVendor({ ...vendor, ratingSum: sum, ratingCount: count }).rating;
-				await emitDomainEvent(this as never, ctx, "marketplace.review_submitted", { review, created, rating: average }, { vendorId: id, userId: user.id });
-				if (created) {
-					ctx.meta.$statusCode = 201;
-					ctx.meta.$location = `/api/vendors/${id}/reviews`;
-				}
-				return { review, rating: average };
-			},
-		},
-
 		/** For discovery: the live vendors among `ids` that match the text and category filters. */
 		discoverable: {
-			params: {
-				$$strict: true,
-				ids: { type: "array", items: vendorIdParam, max: 5000 },
-				q: { type: "string", trim: true, min: 1, max: 100, optional: true },
-				category: { type: "string", trim: true, lowercase: true, min: 1, max: 40, optional: true },
-			},
-			async handler(this: VendorsThis, ctx: Context<DiscoverableParams>): Promise<Vendor[]> {
+			params: { $$strict: true, ids: { type: "array", items: vendorIdParam, max: 5000 }, q: textParam, category: categoryParam },
+			async handler(ctx: Context<DiscoverableParams>): Promise<Vendor[]> {
 				if (ctx.params.ids.length === 0) return [];
 				const { q, category } = ctx.params;
 				// Only the ids at the top level: the embedded store then narrows its candidates through
 				// the _id index instead of scanning every active vendor.
-				const docs = await this.findDocs({
+				const docs = await this.records.findMany({
 					_id: { $in: ctx.params.ids },
-					$and: [{ ...this.publicQuery(), ...(category ? { categories: category } : {}), ...(q ? this.textQuery(q, TEXT_FIELDS) : {}) }],
+					$and: [{ ...this.records.publicQuery(), ...(category ? { categories: category } : {}), ...(q ? this.textQuery(q, TEXT_FIELDS) : {}) }],
 				});
 				return docs.map(toVendor);
 			},
 		},
 
-		/** Fixed positions of live stalls inside a box (the position source until live positions exist). */
+		/** Fixed positions of live stalls inside a box (west/east may pass ±180 near the antimeridian). */
 		fixedLocations: {
 			params: {
 				$$strict: true,
@@ -376,15 +241,11 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 				west: { type: "number", min: -540, max: 540 },
 				east: { type: "number", min: -540, max: 540 },
 			},
-			async handler(this: VendorsThis, ctx: Context<FixedLocationsParams>): Promise<{ vendorId: string; lat: number; lng: number }[]> {
+			async handler(ctx: Context<FixedLocationsParams>): Promise<FixedLocation[]> {
 				const { south, north, west, east } = ctx.params;
 				const wraps = west < -180 || east > 180;
-				const docs = await this.findDocs(
-					{
-						...this.publicQuery(),
-						"location.lat": { $gte: south, $lte: north },
-						...(wraps ? {} : { "location.lng": { $gte: west, $lte: east } }),
-					},
+				const docs = await this.records.findMany(
+					{ ...this.records.publicQuery(), "location.lat": { $gte: south, $lte: north }, ...(wraps ? {} : { "location.lng": { $gte: west, $lte: east } }) },
 					{ limit: 5000 }
 				);
 				return docs.flatMap(d => (d.location ? [{ vendorId: d.id, lat: d.location.lat, lng: d.location.lng }] : []));
@@ -392,68 +253,13 @@ const VendorsService: ServiceSchema<VentaSettings, any, any, VendorsThis> = {
 		},
 	},
 
-	methods: {
-		async findDoc(this: VendorsThis, id: string): Promise<VendorDoc | null> {
-			const doc = await this.adapter.findById(id);
-			return doc ? fromDoc(doc) : null;
-		},
-
-		async liveDoc(this: VendorsThis, id: string): Promise<VendorDoc> {
-			const doc = await this.findDoc(id);
-			if (!doc || doc.deletedAt) throw notFound(id);
-			return doc;
-		},
-
-		async findDocs(this: VendorsThis, query: object, opts = {}): Promise<VendorDoc[]> {
-			return (await this.adapter.find({ query, ...opts })).map(fromDoc);
-		},
-
-		/** `$set` with a fresh `updatedAt`; `location: null` unsets the stall location. */
-		async write(this: VendorsThis, id: string, set: Partial<VendorDoc>): Promise<VendorDoc> {
-			const { location, ...rest } = set as Partial<VendorDoc> & { location?: LatLng | null };
-			const update: Record<string, object> = { $set: { ...rest, ...(location ? { location } : {}), updatedAt: new Date().toISOString() } };
-			if (location === null) update.$unset = { location: true };
-			const doc = await this.adapter.updateById(id, update);
-			await this.clearCache();
-			if (!doc) throw notFound(id);
-			return fromDoc(doc);
-		},
-
-		/** Vendors anyone may find: live now (status active, and subscribed when that is required). */
-		publicQuery(this: VendorsThis) {
-			if (!this.settings.config.requireSubscription) return { deletedAt: null, status: "active" };
-			// Under $and, so that it composes with the $or of a text query.
-			const unexpired = { $or: [{ "subscription.expiresAt": null }, { "subscription.expiresAt": { $gt: new Date().toISOString() } }] };
-			return { deletedAt: null, status: "active", "subscription.active": true, $and: [unexpired] };
-		},
-
-		async statusChanged(this: VendorsThis, ctx: Context, before: VendorDoc, after: VendorDoc, extra: object = {}) {
-			const requireSubscription = this.settings.config.requireSubscription;
-			const data = {
-				id: after.id,
-				ownerId: after.ownerId,
-				status: after.status,
-				previous: before.status,
-				canBroadcast: !after.deletedAt && canBroadcast(after, requireSubscription),
-				// The audit trail: who made the change (null for the system, e.g. a webhook); the envelope says when.
-				by: (ctx.meta as CallerMeta).user ?? null,
-				...extra,
-			};
-			await emitDomainEvent(this as never, ctx, "marketplace.vendor_status_changed", data, { vendorId: after.id, userId: before.ownerId });
-		},
-
-		/** One page of `query` in `sort` order, with the total count. */
-		async findPage<T>(this: VendorsThis, store: Store, query: object, sort: string[], page: number, pageSize: number, map: (doc: Record<string, unknown>) => T): Promise<Page<T>> {
-			const [docs, total] = await Promise.all([store.find({ query, sort, limit: pageSize, offset: (page - 1) * pageSize }), store.count({ query })]);
-			return { rows: docs.map(map), total, page, pageSize, totalPages: Math.ceil(total / pageSize) };
-		},
-	},
-
-	created(this: VendorsThis) {
+	created() {
+		this.records = new VendorRecords(this.adapter, () => this.clearCache(), this.settings.config.requireSubscription);
 		this.ratingQueue = new KeyedQueue();
+		this.reports = new ReportClock();
 	},
 
-	async started(this: VendorsThis) {
+	async started() {
 		this.reviewStore = await this.openStore("reviews", [{ fields: { vendorId: 1 } }, { fields: { userId: 1 } }]);
 		this.subscriptionStore = await this.openStore("subscriptions", []);
 	},

@@ -1,5 +1,9 @@
+import type { Context } from "moleculer";
 import { z } from "zod";
-import { USER_ID } from "../../lib/auth.ts";
+import { USER_ID } from "../../lib/ids.ts";
+import { isRole } from "../../lib/identity.ts";
+import type { ClerkProfile } from "../users/contract.ts";
+import type { DetachOwnerParams } from "../vendors/contract.ts";
 
 /** Clerk webhook events (delivered through Svix): envelope shape and user mapping. */
 
@@ -24,19 +28,6 @@ const clerkUser = z.looseObject({
 });
 
 const deletedUser = z.looseObject({ id: z.string().regex(USER_ID) });
-
-export const CLERK_ROLES = ["customer", "vendor", "admin"] as const;
-export type ClerkRole = (typeof CLERK_ROLES)[number];
-
-/** What users.upsertFromClerk takes. */
-export type ClerkProfile = {
-	id: string;
-	email?: string;
-	firstName?: string;
-	lastName?: string;
-	imageUrl?: string;
-	role?: ClerkRole;
-};
 
 export type ClerkPlan =
 	| { kind: "upsert"; profile: ClerkProfile }
@@ -73,7 +64,7 @@ export function clerkProfile(data: unknown): ClerkProfile {
 	if (user.first_name) profile.firstName = user.first_name.trim().slice(0, 100);
 	if (user.last_name) profile.lastName = user.last_name.trim().slice(0, 100);
 	if (user.image_url && user.image_url.length <= 2048 && /^https?:\/\/\S+$/i.test(user.image_url)) profile.imageUrl = user.image_url;
-	if (typeof role === "string" && (CLERK_ROLES as readonly string[]).includes(role)) profile.role = role as ClerkRole;
+	if (isRole(role)) profile.role = role;
 	return profile;
 }
 
@@ -87,5 +78,27 @@ export function planClerkEvent(event: ClerkEnvelope): ClerkPlan {
 			return { kind: "delete", userId: parseData(deletedUser, event.data).id };
 		default:
 			return { kind: "record" };
+	}
+}
+
+/** Applies a planned Clerk event through the users and vendors services; what it did, for the inbox. */
+export async function applyClerkPlan(ctx: Context, plan: ClerkPlan): Promise<Record<string, unknown>> {
+	switch (plan.kind) {
+		case "upsert":
+			await ctx.call("users.upsertFromClerk", plan.profile);
+			return { userId: plan.profile.id, action: "upserted" };
+		case "delete": {
+			// Vendors first: should removing the user fail, the retry finds them detached already.
+			const vendorIds = await ctx.call<string[], DetachOwnerParams>("vendors.detachOwner", { ownerId: plan.userId });
+			try {
+				await ctx.call("users.remove", { id: plan.userId });
+			} catch (err) {
+				// A user this system never saw: there is nothing to delete.
+				if ((err as { type?: string }).type !== "NOT_FOUND") throw err;
+			}
+			return { userId: plan.userId, action: "deleted", vendorIds };
+		}
+		case "record":
+			return { ignored: "event type not used" };
 	}
 }

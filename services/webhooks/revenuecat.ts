@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { Context } from "moleculer";
 import { z } from "zod";
-import { USER_ID } from "../../lib/auth.ts";
+import { USER_ID } from "../../lib/ids.ts";
+import type { SetSubscriptionParams, SubscriptionState } from "../vendors/contract.ts";
 
 /** RevenueCat webhooks: authorization check, payload shape, and event → subscription state. */
 
@@ -42,18 +44,6 @@ export const revenueCatBody = z.looseObject({
 });
 export type RevenueCatBody = z.infer<typeof revenueCatBody>;
 export type RevenueCatEvent = RevenueCatBody["event"];
-
-/** A vendor owner's subscription as vendors.setSubscription takes it. */
-export type SubscriptionState = {
-	active: boolean;
-	entitlements: string[];
-	/** ISO-8601; null = no end (lifetime purchase) or unknown. */
-	expiresAt: string | null;
-	store: string | null;
-	environment: string | null;
-	/** ISO-8601 of the event that produced this state: older events never overwrite newer state. */
-	updatedAt: string;
-};
 
 /** Grant access until `expiration_at_ms`. */
 export const GRANTING_TYPES = [
@@ -117,4 +107,39 @@ export function planRevenueCatEvent(event: RevenueCatEvent, nowMs = Date.now()):
 		return { kind: "set", candidates, subscription: { active, entitlements, expiresAt, store, environment, updatedAt } };
 	}
 	return { kind: "record", reason: "unknown_type" };
+}
+
+/** How applying a RevenueCat plan finds users and the state a TRANSFER moves. */
+export type RevenueCatApplyDeps = {
+	/** The user an event belongs to among `ids` (see webhooks' ownerOf). */
+	ownerOf(ids: string[]): Promise<string | null>;
+	/** The newest subscription the inbox applied to `userId`, other than by this event. */
+	heldSubscription(userId: string): Promise<SubscriptionState | null>;
+};
+
+/** Applies a planned RevenueCat event through the vendors service; what it did, for the inbox. */
+export async function applyRevenueCatPlan(ctx: Context, plan: RevenueCatPlan, deps: RevenueCatApplyDeps): Promise<Record<string, unknown>> {
+	const owners: { userId: string; subscription: SubscriptionState; vendorIds: string[] }[] = [];
+	const setFor = async (userId: string, subscription: SubscriptionState) => {
+		const vendorIds = await ctx.call<string[], SetSubscriptionParams>("vendors.setSubscription", { ownerId: userId, subscription });
+		owners.push({ userId, subscription, vendorIds });
+	};
+	switch (plan.kind) {
+		case "record":
+			return { ignored: plan.reason };
+		case "set": {
+			const userId = await deps.ownerOf(plan.candidates);
+			if (!userId) return { ignored: "no app user id" };
+			await setFor(userId, plan.subscription);
+			return { owners };
+		}
+		case "transfer": {
+			// A TRANSFER carries no entitlements: the receiver gets what the giver held.
+			const [from, to] = await Promise.all([deps.ownerOf(plan.from), deps.ownerOf(plan.to)]);
+			const held = from ? await deps.heldSubscription(from) : null;
+			if (to && held) await setFor(to, { ...held, updatedAt: plan.updatedAt });
+			if (from) await setFor(from, revokedState(plan.updatedAt, held?.store ?? null, held?.environment ?? null));
+			return { owners, from, to };
+		}
+	}
 }

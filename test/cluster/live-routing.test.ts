@@ -35,7 +35,7 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 		for (const n of Object.values(nodes)) await waitForHttp(`http://127.0.0.1:${n.livePort}/health/ready`, 30_000).catch(err => {
 			throw new Error(`${n.name} did not start: ${err.message}\n${n.proc.output()}`);
 		});
-		await waitFor(async () => (await fetch(`http://127.0.0.1:${nodes.a.port}/api/discovery/heatmap?bbox=0,0,1,1`)).status === 200, { timeout: 20_000, what: "REST routes on A" });
+		await waitFor(async () => (await fetch(`http://127.0.0.1:${nodes.a.port}/api/vendors?pageSize=1`)).status === 200, { timeout: 20_000, what: "REST routes on A" });
 	});
 
 	afterAll(async () => {

@@ -8,22 +8,10 @@ import { ServiceBroker } from "moleculer";
 import { loadConfig } from "../../config/index.ts";
 import { createBrokerOptions } from "../../moleculer.config.ts";
 import { mintDevToken } from "../../lib/auth.ts";
-import {
-	busiestCells,
-	inboxList,
-	inboxReplay,
-	kickVendor,
-	liveNodes,
-	liveRates,
-	nearby,
-	onlineVendors,
-	operatorIdentity,
-	sampleLive,
-	setVendorStatus,
-	socketList,
-	socketsReport,
-	vendorReport,
-} from "../../scripts/repl/ops.ts";
+import { inboxList, inboxReplay, kickVendor, setVendorStatus, vendorReport } from "../../scripts/repl/ops/admin.ts";
+import { operatorIdentity } from "../../scripts/repl/ops/common.ts";
+import { liveNodes, liveRates, sampleLive, socketList, socketsReport } from "../../scripts/repl/ops/live.ts";
+import { busiestCells, nearby, onlineVendors } from "../../scripts/repl/ops/where.ts";
 import { CLOSE_CODES } from "../../gateways/live/protocol/codes.ts";
 import { deleteRedisKeys, freePort, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_REDIS_URL as REDIS_URL, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
 import { startRepl } from "../helpers/repl.ts";

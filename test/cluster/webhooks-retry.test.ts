@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { startTestEngine, uniqueNamespace, waitFor, type TestEngine, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
 import { eventRecorder } from "../helpers/event-recorder.ts";
 import { clerkUserEvent, newWhsec, post, svixHeaders } from "../helpers/webhooks.ts";
-import type { InboxEntry, InboxParams, ReplayParams } from "../../services/webhooks/webhooks.service.ts";
+import type { InboxEntry, InboxParams, ReplayParams } from "../../services/webhooks/contract.ts";
 
 const newUserId = () => `user_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
 

@@ -1,14 +1,10 @@
 import ReconnectingWebSocket from "partysocket/ws";
 
-/** Vendor position as the live gateway streams it. */
-export type VendorPosition = { id: string; lat: number; lng: number; cell: string; ts: number; hdg?: number; spd?: number };
+import type { ServerFrame, VendorPositionView } from "../../gateways/live/protocol/frames.ts";
 
-export type ServerFrame =
-	| { op: "snapshot"; cells: string[]; vendors: VendorPosition[] }
-	| ({ op: "pos" } & VendorPosition)
-	| { op: "gone"; id: string; cell: string }
-	| { op: "error"; code: string; message: string }
-	| { op: "pong" };
+/** Vendor position as the live gateway streams it. */
+export type VendorPosition = VendorPositionView;
+export type { ServerFrame };
 
 export type LiveState = "connecting" | "live" | "reconnecting";
 

@@ -1,24 +1,10 @@
+import { isValidBBox, MAX_RADIUS_M } from "../../../lib/geo.ts";
+import type { Position } from "../../../lib/position.ts";
+import { isCellAtRes } from "../cells.ts";
 import { ERROR_CODES, type ErrorCode } from "./codes.ts";
-import { isCellAtRes, isValidBBox, type BBox } from "../cells.ts";
-import type { Position, PositionInput } from "../../../lib/position.ts";
+import type { ClientFrame, ErrorFrame, VendorPositionView, WatchFrame } from "./frames.ts";
 
-/** Inbound frames, validated for shape (coordinates of `pos` are checked by lib/position.ts). */
-export type WatchFrame =
-	| { op: "watch"; cells: string[] }
-	| { op: "watch"; bbox: BBox }
-	| { op: "watch"; near: { lat: number; lng: number; radius: number } };
-export type PosFrame = { op: "pos" } & PositionInput;
-export type InboundFrame = WatchFrame | PosFrame | { op: "ping" };
-
-export type ProtocolError = { op: "error"; code: ErrorCode; message: string };
-
-/** A vendor position as watchers see it (the wire shape of `pos` and snapshot entries). */
-export type VendorPositionView = { id: string; lat: number; lng: number; cell: string; ts: number; hdg?: number; spd?: number };
-
-/** Largest `near` radius accepted, in metres (the cell cap usually bites first). */
-export const MAX_NEAR_RADIUS_M = 50_000;
-
-const bad = (message: string, code: ErrorCode = ERROR_CODES.BAD_REQUEST): ProtocolError => ({ op: "error", code, message });
+const bad = (message: string, code: ErrorCode = ERROR_CODES.BAD_REQUEST): ErrorFrame => ({ op: "error", code, message });
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
@@ -28,7 +14,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * Parses one inbound frame. Never throws: anything that is not a well-formed frame of the
  * protocol comes back as an error frame to send to the client.
  */
-export function parseFrame(data: ArrayBuffer, isBinary: boolean, opts: { res: number; maxCells: number }): InboundFrame | ProtocolError {
+export function parseFrame(data: ArrayBuffer, isBinary: boolean, opts: { res: number; maxCells: number }): ClientFrame | ErrorFrame {
 	if (isBinary) return bad("Frames must be JSON text");
 	let msg: unknown;
 	try {
@@ -49,7 +35,7 @@ export function parseFrame(data: ArrayBuffer, isBinary: boolean, opts: { res: nu
 	}
 }
 
-function parseWatch(msg: Record<string, unknown>, { res, maxCells }: { res: number; maxCells: number }): WatchFrame | ProtocolError {
+function parseWatch(msg: Record<string, unknown>, { res, maxCells }: { res: number; maxCells: number }): WatchFrame | ErrorFrame {
 	const given = ["cells", "bbox", "near"].filter(k => msg[k] !== undefined);
 	if (given.length !== 1) return bad("watch needs exactly one of cells, bbox or near");
 	if (msg.cells !== undefined) {
@@ -66,7 +52,7 @@ function parseWatch(msg: Record<string, unknown>, { res, maxCells }: { res: numb
 	const near = msg.near;
 	if (!isObject(near) || !finite(near.lat) || !finite(near.lng) || !finite(near.radius)) return bad("near must be { lat, lng, radius } with finite numbers");
 	if (near.lat < -90 || near.lat > 90 || near.lng < -180 || near.lng > 180) return bad("near.lat must be in [-90, 90] and near.lng in [-180, 180]");
-	if (near.radius <= 0 || near.radius > MAX_NEAR_RADIUS_M) return bad(`near.radius must be in (0, ${MAX_NEAR_RADIUS_M}] metres`);
+	if (near.radius <= 0 || near.radius > MAX_RADIUS_M) return bad(`near.radius must be in (0, ${MAX_RADIUS_M}] metres`);
 	return { op: "watch", near: { lat: near.lat, lng: near.lng, radius: near.radius } };
 }
 

@@ -1,6 +1,6 @@
 /**
- * Every close code and error code the live socket protocol uses, in one place
- * (README "Live sockets" documents the same table).
+ * Every close code and error code of the live socket protocol, in one place (docs/live-protocol.md
+ * documents the same tables; a test keeps them equal). Dependency-free: the map page imports it.
  */
 
 /** Codes of `{"op":"error","code",...}` frames. */
@@ -31,6 +31,3 @@ export const CLOSE_CODES = {
 	KICKED: 4012,
 } as const;
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
-
-/** uWS closes a socket with 1009 itself when a frame exceeds maxPayloadLength. */
-export const CLOSE_TOO_LARGE = 1009;

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
 import type { ServiceSchema } from "moleculer";
 import { deleteRedisKeys, startTestEngine, TEST_REDIS_URL, waitFor, type TestEngine } from "../../helpers/engine.ts";
-import { UPDATE_MANY_MAX, type UpdateManyItemResult } from "../../../services/geo/geo.service.ts";
-import type { StoredPosition, VendorLocation } from "../../../services/geo/store.ts";
+import { UPDATE_MANY_MAX, type StoredPosition, type UpdateManyItemResult, type VendorLocation } from "../../../services/geo/contract.ts";
 import type { DomainEvent } from "../../../lib/events.ts";
 
 const cellAt = (lat: number, lng: number) => latLngToCell(lat, lng, 8);

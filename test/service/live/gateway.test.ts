@@ -3,7 +3,7 @@ import { latLngToCell } from "h3-js";
 import { startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { activeVendor, LiveClient, metricValue, waitForRoutes } from "../../helpers/live.ts";
 import { CLOSE_CODES } from "../../../gateways/live/protocol/codes.ts";
-import type { VendorLocation } from "../../../services/geo/store.ts";
+import type { VendorLocation } from "../../../services/geo/contract.ts";
 
 const RES = 8;
 const cellAt = (lat: number, lng: number) => latLngToCell(lat, lng, RES);

@@ -3,7 +3,8 @@ import WebSocket from "ws";
 import { latLngToCell } from "h3-js";
 import { startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { CLOSE_CODES } from "../../../gateways/live/protocol/codes.ts";
-import { MAX_BACKPRESSURE_BYTES, type SocketView } from "../../../gateways/live/hub.ts";
+import type { SocketView } from "../../../gateways/live/contract.ts";
+import { MAX_BACKPRESSURE_BYTES } from "../../../gateways/live/slow-consumers.ts";
 
 const CELL = latLngToCell(52.52, 13.405, 8);
 const VENDORS = 500;

@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ServiceBroker } from "moleculer";
-import { Output, REPL_COMMANDS, runCommand } from "../../../scripts/repl/commands.ts";
-import { liveRates, operatorIdentity, parseBBox, type LiveSample } from "../../../scripts/repl/ops.ts";
+import { Output, runCommand } from "../../../scripts/repl/cli.ts";
+import { REPL_COMMANDS } from "../../../scripts/repl/commands.ts";
+import { operatorIdentity, parseBBox } from "../../../scripts/repl/ops/common.ts";
+import { liveRates, type LiveSample } from "../../../scripts/repl/ops/live.ts";
 import { freePort, TEST_DEV_SECRET } from "../../helpers/engine.ts";
 import { startRepl } from "../../helpers/repl.ts";
 
@@ -68,7 +70,7 @@ describe("REPL rates and boxes (pure)", () => {
 	const sample = (node: string, at: number, counters: Partial<Record<"positionsIn" | "positionsDropped" | "routedIn" | "deliveries", number>>): LiveSample => ({
 		node,
 		at,
-		stats: { node, sockets: 2, watchers: 1, vendors: 1, slowSockets: 0, watchedCells: 7, routingSubjects: 1, counters: { positionsIn: 0, positionsDropped: 0, routedIn: 0, deliveries: 0, ...counters } },
+		stats: { node, sockets: 2, watchers: 1, vendors: 1, slowSockets: 0, backpressureDrops: 0, slowConsumersClosed: 0, watchedCells: 7, routingSubjects: ["841f1d5ffffffff"], counters: { positionsIn: 0, positionsDropped: 0, routedIn: 0, deliveries: 0, ...counters } },
 	});
 
 	it("computes per-second rates from the nodes' own counters over the time between two samples", () => {

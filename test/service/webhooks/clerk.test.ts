@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { eventRecorder } from "../../helpers/event-recorder.ts";
 import { clerkUserEvent, MONGO_URL, newWhsec, post, storeEnv, svixHeaders, type StoreKind } from "../../helpers/webhooks.ts";
-import type { InboxEntry } from "../../../services/webhooks/webhooks.service.ts";
+import type { InboxEntry } from "../../../services/webhooks/contract.ts";
 
 const newUserId = () => `user_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
 

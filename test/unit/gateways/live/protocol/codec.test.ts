@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { latLngToCell, getResolution } from "h3-js";
 import { encode, parseFrame } from "../../../../../gateways/live/protocol/codec.ts";
 import { cellsForBBox, cellsNear, routingCell, TooManyCellsError } from "../../../../../gateways/live/cells.ts";
-import { checkPosition, distanceM, MAX_FUTURE_SKEW_MS } from "../../../../../lib/position.ts";
+import { distanceM } from "../../../../../lib/geo.ts";
+import { checkPosition, MAX_FUTURE_SKEW_MS } from "../../../../../lib/position.ts";
 import { CLOSE_CODES, ERROR_CODES } from "../../../../../gateways/live/protocol/codes.ts";
 
 const opts = { res: 8, maxCells: 2000 };

@@ -1,0 +1,27 @@
+import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Config } from "./index.ts";
+
+/** Settings every Venta service receives: the validated config (never published to other nodes). */
+export type VentaSettings = ServiceSettingSchema & { config: Config };
+
+/** `this` inside a Venta service: its settings carry the config, plus its own methods and variables. */
+export type VentaService<S extends object = object, M = object, V = object> = Service<VentaSettings & S> & M & V;
+
+/**
+ * The one way a Venta service is typed: `S` its own settings, `M` its methods, `V` the variables
+ * it sets in `created`. The config is not declared in the schema: `runtime/engine.ts` hands it in.
+ */
+export type VentaServiceSchema<S extends object = object, M = object, V = object> = ServiceSchema<
+	ServiceSettingSchema & S,
+	M,
+	V,
+	VentaService<S, M, V>
+>;
+
+/**
+ * A part of one Venta service kept in its own file (e.g. the vendors service's reviews routes),
+ * typed like the service it is mixed into, in the form Moleculer's `mixins` takes.
+ */
+export function servicePart<S extends object, M, V>(part: Partial<VentaServiceSchema<S, M, V>>): Partial<ServiceSchema> {
+	return part as Partial<ServiceSchema>;
+}

@@ -1,0 +1,32 @@
+/** What the live service's actions take and answer (dependency-free); `live.route` takes geo's PositionChange. */
+
+export type KickParams = { vendorId: string };
+export type StatsParams = { sockets?: boolean; cells?: boolean };
+
+/** One socket as operators see it. */
+export type SocketView = { connId: number; user: string | null; vendorId: string | null; cells: number; buffered: number; behind: number; slow: boolean };
+
+/** What `live.stats` answers on one node. */
+export type LiveStats = {
+	node: string;
+	sockets: number;
+	watchers: number;
+	vendors: number;
+	slowSockets: number;
+	backpressureDrops: number;
+	slowConsumersClosed: number;
+	watchedCells: number;
+	routingSubjects: string[];
+	counters: { positionsIn: number; positionsDropped: number; routedIn: number; deliveries: number };
+	watchSets?: SocketView[];
+	cellWatchers?: { cell: string; watchers: number }[];
+};
+
+/** Prometheus names (Moleculer turns dots into underscores), each labelled `node`. */
+export const LIVE_METRICS = {
+	sockets: "venta.live.sockets",
+	positionsIn: "venta.live.positions.in.total",
+	positionsDropped: "venta.live.positions.dropped.total",
+	routedIn: "venta.live.routed.in.total",
+	deliveries: "venta.live.deliveries.total",
+} as const;

@@ -1,0 +1,58 @@
+import { Errors } from "moleculer";
+
+/**
+ * The errors callers see, one helper per kind: `MoleculerClientError(message, status, CODE, data)`
+ * for the caller's mistakes, `MoleculerError(…, 503, …)` for a dependency that is down. Every
+ * HTTP surface answers them with the same body (`errorBody`). Messages never quote untrusted
+ * input beyond a short prefix.
+ */
+
+/** The body of every error answer, on the REST gateway and on the live gateway's HTTP port. */
+export type ErrorBody = { name: string; message: string; code: number; type: string; data?: unknown };
+
+/** One problem with one field of the input (what a 422 lists in `data`). */
+export type FieldProblem = { type: string; field: string; message: string };
+
+export const badRequest = (message: string, type = "BAD_REQUEST", data?: unknown) => new Errors.MoleculerClientError(message, 400, type, data);
+
+/** 422, like fastest-validator's own: `data` lists the fields. */
+export const validationError = (message: string, problems: FieldProblem[]) => new Errors.ValidationError(message, "VALIDATION_ERROR", problems);
+
+export const unauthorized = (message: string, type = "INVALID_TOKEN") => new Errors.MoleculerClientError(message, 401, type);
+
+export const noToken = (message = "A bearer token is required") => new Errors.MoleculerClientError(message, 401, "NO_TOKEN");
+
+export const forbidden = (message = "Not allowed", type = "FORBIDDEN") => new Errors.MoleculerClientError(message, 403, type);
+
+export const notFound = (message: string, data?: unknown) => new Errors.MoleculerClientError(message, 404, "NOT_FOUND", data);
+
+export const conflict = (message: string, data?: unknown, type = "CONFLICT") => new Errors.MoleculerClientError(message, 409, type, data);
+
+export const rateLimited = (message: string, data?: unknown) => new Errors.MoleculerClientError(message, 429, "RATE_LIMITED", data);
+
+/** A dependency is down or not configured: the caller may retry later. */
+export const unavailable = (message: string, type = "SERVICE_UNAVAILABLE", data?: unknown) => new Errors.MoleculerError(message, 503, type, data);
+
+/** Longest piece of untrusted text an error message may quote. */
+export const QUOTE_MAX = 32;
+
+/** A short, printable prefix of untrusted text for a message. */
+export function quote(text: string): string {
+	const printable = text.slice(0, QUOTE_MAX).replace(/[^\x20-\x7e]/g, "?");
+	return JSON.stringify(text.length > QUOTE_MAX ? `${printable}…` : printable);
+}
+
+/** The answer body of an error: its status when it is an HTTP status, else 500 with no detail. */
+export function errorBody(err: unknown): ErrorBody {
+	const e = err as Partial<Errors.MoleculerError>;
+	const status = typeof e.code === "number" && e.code >= 400 && e.code < 600 ? e.code : 500;
+	if (status === 500) return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
+	return { name: e.name ?? "MoleculerError", message: e.message ?? "", code: status, type: e.type ?? "ERROR", ...(e.data === undefined ? {} : { data: e.data }) };
+}
+
+/** A write with nothing in it (PATCH with an empty body). */
+export const nothingToChange = () => validationError("Nothing to change", [{ type: "required", field: "body", message: "Send at least one field to change." }]);
+
+/** A box that is not `w,s,e,n` in range (422 on the `bbox` field). */
+export const invalidBBox = () =>
+	validationError("bbox must be w,s,e,n: lng in [-180, 180] (w > e crosses the antimeridian), lat in [-90, 90], s < n", [{ type: "bbox", field: "bbox", message: "invalid bbox" }]);

@@ -1,0 +1,29 @@
+/** What the users service takes and answers (dependency-free). */
+import type { Role } from "../../lib/identity.ts";
+
+/** A user profile, keyed by the Clerk user id. */
+export type User = {
+	id: string;
+	email: string | null;
+	firstName: string | null;
+	lastName: string | null;
+	imageUrl: string | null;
+	role: Role;
+	favorites: string[];
+	createdAt: string;
+	updatedAt: string;
+};
+
+export type ResolveParams = { id: string; claims?: Record<string, unknown> };
+export type GetParams = { id: string };
+/** A Clerk profile: what the webhooks service hands over (fields the users service would refuse are left out). */
+export type ClerkProfile = { id: string; email?: string; firstName?: string; lastName?: string; imageUrl?: string; role?: Role };
+export type UpsertFromClerkParams = ClerkProfile;
+export type RemoveParams = { id: string };
+export type SetRoleParams = { id: string; role: Role };
+export type LookupParams = { ids: string[] };
+export type UpdateMeParams = { firstName?: string | null; lastName?: string | null; imageUrl?: string | null };
+export type FavoriteParams = { vendorId: string };
+
+/** Ids users.lookup takes at most. */
+export const LOOKUP_MAX = 50;
