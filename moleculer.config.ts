@@ -35,7 +35,10 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 
 		transporter: config.natsUrl ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1 } } : null,
 		cacher: config.redisUrl
-			? { type: "Redis", options: { prefix: `${config.namespace}-cache`, ttl: 60, redis: config.redisUrl as unknown as Record<string, never> } }
+			? {
+					type: "Redis",
+					options: { prefix: `${config.namespace}-cache`, ttl: 60, redis: config.redisUrl as unknown as Record<string, never> },
+				}
 			: { type: "Memory", options: { ttl: 60, maxParamsLength: 200 } },
 
 		// Dead nodes leave the registry within ~10 s; a killed replica's traffic moves sooner

@@ -28,10 +28,13 @@ try {
 	await new Promise(r => watcher.once("open", r));
 	watcher.send(JSON.stringify({ op: "watch", bbox: [13.3, 52.45, 13.5, 52.55] }));
 	const sockets = await Promise.all(
-		ids.map(({ id, token }) => new Promise<WebSocket>(resolve => {
-			const ws = new WebSocket(`ws://127.0.0.1:${livePort}/live?token=${token}&vendor=${id}`);
-			ws.once("open", () => resolve(ws));
-		}))
+		ids.map(
+			({ id, token }) =>
+				new Promise<WebSocket>(resolve => {
+					const ws = new WebSocket(`ws://127.0.0.1:${livePort}/live?token=${token}&vendor=${id}`);
+					ws.once("open", () => resolve(ws));
+				})
+		)
 	);
 	const in0 = (await liveCounters(engine)).positionsIn;
 	const cpu0 = cpuSample(engine.proc.pid);
@@ -52,9 +55,11 @@ try {
 	const elapsed = (Date.now() - t0) / 1000;
 	const accepted = (await liveCounters(engine)).positionsIn - in0;
 	const cpu = cpuNsBetween(cpu0, cpuSample(engine.proc.pid)) / 1e6;
-	console.log(`${redisUrl ? "redis" : "embedded"} geo, vendors ${vendors}, ${elapsed.toFixed(1)} s: sent ${sent} (${Math.round(sent / elapsed)}/s), accepted ${accepted} (${Math.round(accepted / elapsed)}/s), ` +
-		`watcher got ${delivered}, server CPU ${(cpu / 1000).toFixed(1)} s (${Math.round((100 * cpu) / (elapsed * 1000))}% of one core), ` +
-		`${Math.round(accepted / (cpu / 1000))} positions per CPU-second`);
+	console.log(
+		`${redisUrl ? "redis" : "embedded"} geo, vendors ${vendors}, ${elapsed.toFixed(1)} s: sent ${sent} (${Math.round(sent / elapsed)}/s), accepted ${accepted} (${Math.round(accepted / elapsed)}/s), ` +
+			`watcher got ${delivered}, server CPU ${(cpu / 1000).toFixed(1)} s (${Math.round((100 * cpu) / (elapsed * 1000))}% of one core), ` +
+			`${Math.round(accepted / (cpu / 1000))} positions per CPU-second`
+	);
 	for (const ws of sockets) ws.close();
 	watcher.close();
 } finally {

@@ -12,7 +12,17 @@ import { parseArgs } from "node:util";
 import { randomUUID } from "node:crypto";
 import { AREAS, buildScenario, split, type Scenario } from "./lib/geometry.ts";
 import { ClientProc } from "./lib/ipc.ts";
-import { cpuNsBetween, cpuSample, forkScript, killAllChildren, machineInfo, mainThreadShare, openFilesLimit, rssBytes, spawnScript } from "./lib/proc.ts";
+import {
+	cpuNsBetween,
+	cpuSample,
+	forkScript,
+	killAllChildren,
+	machineInfo,
+	mainThreadShare,
+	openFilesLimit,
+	rssBytes,
+	spawnScript,
+} from "./lib/proc.ts";
 import { freePort, liveCounters, onboardVendors, sleep, startEngine, waitForHttp, type EngineNode } from "./lib/engine.ts";
 import { fmt, fmtSummary, latencyStats, summarize, type Summary } from "./lib/stats.ts";
 import type { BenchVendor, VendorsConnected, VendorsSample } from "./clients/vendors.ts";
@@ -35,8 +45,36 @@ const LOCAL_ADDRESSES = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"];
 
 /** Offered load and repetitions; --quick keeps the same shape, smaller. */
 const MODE = args.quick
-	? { name: "quick", vendors: 200, watchers: 1000, ingestHz: 10, fanoutHz: 2, rounds: 3, windowMs: 800, warmMs: 600, idleWatchers: 2000, idleSteps: 1, restRoundS: 1, nearbyVendors: 100_000, nearbyQueries: 100 }
-	: { name: "full", vendors: 1000, watchers: 5000, ingestHz: 5, fanoutHz: 1, rounds: 5, windowMs: 5000, warmMs: 3000, idleWatchers: 20_000, idleSteps: 3, restRoundS: 5, nearbyVendors: 100_000, nearbyQueries: 1000 };
+	? {
+			name: "quick",
+			vendors: 200,
+			watchers: 1000,
+			ingestHz: 10,
+			fanoutHz: 2,
+			rounds: 3,
+			windowMs: 800,
+			warmMs: 600,
+			idleWatchers: 2000,
+			idleSteps: 1,
+			restRoundS: 1,
+			nearbyVendors: 100_000,
+			nearbyQueries: 100,
+		}
+	: {
+			name: "full",
+			vendors: 1000,
+			watchers: 5000,
+			ingestHz: 5,
+			fanoutHz: 1,
+			rounds: 5,
+			windowMs: 5000,
+			warmMs: 3000,
+			idleWatchers: 20_000,
+			idleSteps: 3,
+			restRoundS: 5,
+			nearbyVendors: 100_000,
+			nearbyQueries: 1000,
+		};
 const VENDORS_PER_CELL = 2;
 const CELLS_PER_WATCHER = 5;
 const WATCHER_PROCS = 2;
@@ -82,7 +120,9 @@ async function startCompetitor(key: Competitor["key"], scenario: Scenario): Prom
 	if (key === "engine") {
 		const engine = await startEngine("engine", {}, args.profile ? ["--cpu-prof", "--cpu-prof-dir=bench/profiles"] : []);
 		log("live/engine", `engine up (pid ${engine.proc.pid}); onboarding ${scenario.vendors.length} vendors over REST`);
-		const onboarded = await onboardVendors(engine.baseUrl, scenario.vendors.length, `bench${randomUUID().slice(0, 6)}`, done => log("live/engine", `onboarded ${done}`));
+		const onboarded = await onboardVendors(engine.baseUrl, scenario.vendors.length, `bench${randomUUID().slice(0, 6)}`, done =>
+			log("live/engine", `onboarded ${done}`)
+		);
 		return {
 			key,
 			label: "Venta engine",
@@ -112,11 +152,23 @@ async function forkClient(name: string, script: string): Promise<ClientProc> {
 	return new ClientProc(forkScript(name, script));
 }
 
-async function connectWatchers(stage: string, url: string, watchSets: string[][], procs: number, opts: { expectVendors?: number; sampleEvery?: number } = {}): Promise<ClientProc[]> {
+async function connectWatchers(
+	stage: string,
+	url: string,
+	watchSets: string[][],
+	procs: number,
+	opts: { expectVendors?: number; sampleEvery?: number } = {}
+): Promise<ClientProc[]> {
 	const clients = await Promise.all(Array.from({ length: procs }, (_, i) => forkClient(`watchers-${i}`, "bench/clients/watchers.ts")));
 	const parts = split(watchSets, procs);
 	const opened = await Promise.all(
-		clients.map((c, i) => c.call<{ open: number }>("connect", { url, watchSets: parts[i], localAddresses: LOCAL_ADDRESSES, sampleEvery: opts.sampleEvery ?? LATENCY_SAMPLE_EVERY }, 180_000))
+		clients.map((c, i) =>
+			c.call<{ open: number }>(
+				"connect",
+				{ url, watchSets: parts[i], localAddresses: LOCAL_ADDRESSES, sampleEvery: opts.sampleEvery ?? LATENCY_SAMPLE_EVERY },
+				180_000
+			)
+		)
 	);
 	const open = opened.reduce((a, o) => a + o.open, 0);
 	if (open !== watchSets.length) throw new StageError(`${open} of ${watchSets.length} watcher sockets connected`);
@@ -142,19 +194,33 @@ async function connectWatchers(stage: string, url: string, watchSets: string[][]
 
 /** Every vendor socket open; one the server dropped right after opening (and was reconnected) is noted. */
 function checkVendorSockets(stage: string, c: VendorsConnected, expected: number): VendorsConnected {
-	if (c.reconnected > 0) results.notes.push(`${stage}: the server dropped ${c.reconnected} vendor socket(s) right after opening (${JSON.stringify(c.dropped)}); reconnected`);
-	if (c.open !== expected) throw new StageError(`${c.open} of ${expected} vendor sockets open (closed: ${JSON.stringify(c.dropped)}, errors: ${JSON.stringify(c.errors)})`);
+	if (c.reconnected > 0)
+		results.notes.push(
+			`${stage}: the server dropped ${c.reconnected} vendor socket(s) right after opening (${JSON.stringify(c.dropped)}); reconnected`
+		);
+	if (c.open !== expected)
+		throw new StageError(
+			`${c.open} of ${expected} vendor sockets open (closed: ${JSON.stringify(c.dropped)}, errors: ${JSON.stringify(c.errors)})`
+		);
 	return c;
 }
 
 /** The vendors' and every watcher's counters since their last sample; deliveries against what the sent positions should fan out to. */
 async function sampleClients(vendorsClient: ClientProc, watchers: ClientProc[], scenario: Scenario) {
-	const [vs, ...ws] = await Promise.all([vendorsClient.call<VendorsSample>("sample"), ...watchers.map(w => w.call<WatchersSample>("sample"))]);
+	const [vs, ...ws] = await Promise.all([
+		vendorsClient.call<VendorsSample>("sample"),
+		...watchers.map(w => w.call<WatchersSample>("sample")),
+	]);
 	return { vs, ws, delivered: ws.reduce((a, s) => a + s.pos, 0), expected: vs.sent * scenario.fanOut };
 }
 
 /** Stops the vendors, waits for frames in flight, and totals deliveries against what was sent. */
-async function drainDeliveries(vendorsClient: ClientProc, watchers: ClientProc[], scenario: Scenario, rounds: { delivered: number; expected: number }[]) {
+async function drainDeliveries(
+	vendorsClient: ClientProc,
+	watchers: ClientProc[],
+	scenario: Scenario,
+	rounds: { delivered: number; expected: number }[]
+) {
 	await vendorsClient.call("rate", { perVendorHz: 0 });
 	await sleep(500);
 	const last = await sampleClients(vendorsClient, watchers, scenario);
@@ -175,7 +241,10 @@ async function idleSockets(stage: string, server: Competitor, scenario: Scenario
 		await sleep(args.quick ? 200 : 500);
 		const limit = openFilesLimit(server.pid);
 		const idleN = Math.min(MODE.idleWatchers, Number.isFinite(limit) ? limit - 500 : MODE.idleWatchers);
-		if (idleN < MODE.idleWatchers) results.notes.push(`idle sockets: ${idleN} instead of ${MODE.idleWatchers} (the server's open-files limit is ${limit} and cannot be raised here)`);
+		if (idleN < MODE.idleWatchers)
+			results.notes.push(
+				`idle sockets: ${idleN} instead of ${MODE.idleWatchers} (the server's open-files limit is ${limit} and cannot be raised here)`
+			);
 		const steps = MODE.idleSteps;
 		const perStep = Math.floor(idleN / steps);
 		const allCells = scenario.cells.flat();
@@ -183,12 +252,17 @@ async function idleSockets(stage: string, server: Competitor, scenario: Scenario
 		const rssStart = rssBefore;
 		for (let s = 0; s < steps; s++) {
 			const sets = Array.from({ length: perStep }, (_, i) => [allCells[(s * perStep + i) % allCells.length]!]);
-			const idle = await connectWatchers(stage, server.liveUrl, sets, Math.max(1, Math.ceil(perStep / IDLE_PER_PROC)), { sampleEvery: 1e9 });
+			const idle = await connectWatchers(stage, server.liveUrl, sets, Math.max(1, Math.ceil(perStep / IDLE_PER_PROC)), {
+				sampleEvery: 1e9,
+			});
 			clients.push(...idle);
 			await sleep(args.quick ? 500 : 2000);
 			const rss = rssBytes(server.pid);
 			figures.idle.push({ sockets: perStep, rssBefore, rssAfter: rss, bytesPerSocket: (rss - rssBefore) / perStep });
-			log(stage, `idle step ${s + 1}/${steps}: +${perStep} sockets, RSS ${fmt(rssBefore / 2 ** 20, 1)} → ${fmt(rss / 2 ** 20, 1)} MB = ${fmt((rss - rssBefore) / perStep / 1024)} KB/socket`);
+			log(
+				stage,
+				`idle step ${s + 1}/${steps}: +${perStep} sockets, RSS ${fmt(rssBefore / 2 ** 20, 1)} → ${fmt(rss / 2 ** 20, 1)} MB = ${fmt((rss - rssBefore) / perStep / 1024)} KB/socket`
+			);
 			rssBefore = rss;
 		}
 		figures.idleTotal = { sockets: perStep * steps, bytesPerSocket: (rssBefore - rssStart) / (perStep * steps) };
@@ -209,7 +283,11 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 		await idleSockets(stage, server, scenario, figures);
 		const vendorsClient = await forkClient("vendors", "bench/clients/vendors.ts");
 		clients.push(vendorsClient);
-		const connected = await vendorsClient.call<VendorsConnected>("connect", { url: server.liveUrl, vendors: server.vendors, localAddresses: LOCAL_ADDRESSES }, 120_000);
+		const connected = await vendorsClient.call<VendorsConnected>(
+			"connect",
+			{ url: server.liveUrl, vendors: server.vendors, localAddresses: LOCAL_ADDRESSES },
+			120_000
+		);
 		const { open } = checkVendorSockets(stage, connected, server.vendors.length);
 		log(stage, `${open} vendor sockets connected; ingest at ${MODE.ingestHz} Hz each (${open * MODE.ingestHz} positions/s offered)`);
 
@@ -249,7 +327,10 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 				errors: vs.errors,
 			};
 			figures.ingest.push(round);
-			log(stage, `ingest round ${r + 1}/${MODE.rounds}: ${vs.sent} positions, ${fmt(round.usPerPosition)} µs CPU/position, server ${fmt(round.serverCpuPercent, 1)}% CPU (${fmt(round.mainThreadShare * 100, 0)}% on its main thread), client ${fmt(vs.cpuPercent, 1)}%`);
+			log(
+				stage,
+				`ingest round ${r + 1}/${MODE.rounds}: ${vs.sent} positions, ${fmt(round.usPerPosition)} µs CPU/position, server ${fmt(round.serverCpuPercent, 1)}% CPU (${fmt(round.mainThreadShare * 100, 0)}% on its main thread), client ${fmt(vs.cpuPercent, 1)}%`
+			);
 			cpu = cpuNow;
 		}
 		await vendorsClient.call("rate", { perVendorHz: 0 });
@@ -258,7 +339,8 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 		const accepted = (await server.counters()).positionsIn - countersStart.positionsIn;
 		figures.ingestAccepted = { sent: sentTotal, accepted, ratio: accepted / sentTotal };
 		log(stage, `ingest: server accepted ${accepted} of ${sentTotal} positions sent (${fmt((accepted / sentTotal) * 100, 2)}%)`);
-		if (accepted < sentTotal * SHORTFALL) results.notes.push(`${stage}: the server accepted only ${accepted} of ${sentTotal} positions sent`);
+		if (accepted < sentTotal * SHORTFALL)
+			results.notes.push(`${stage}: the server accepted only ${accepted} of ${sentTotal} positions sent`);
 
 		// 2 + 3. Fan-out and latency: every cell watched by the same number of watchers.
 		const watchers = await connectWatchers(stage, server.liveUrl, scenario.watchSets.flat(), WATCHER_PROCS, {
@@ -266,7 +348,10 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 		});
 		clients.push(...watchers);
 		await vendorsClient.call("rate", { perVendorHz: MODE.fanoutHz });
-		log(stage, `fan-out at ${MODE.fanoutHz} Hz per vendor: ${open * MODE.fanoutHz} positions/s × ${scenario.fanOut} watchers = ${open * MODE.fanoutHz * scenario.fanOut} deliveries/s offered`);
+		log(
+			stage,
+			`fan-out at ${MODE.fanoutHz} Hz per vendor: ${open * MODE.fanoutHz} positions/s × ${scenario.fanOut} watchers = ${open * MODE.fanoutHz * scenario.fanOut} deliveries/s offered`
+		);
 		await sleep(MODE.warmMs);
 		await sampleClients(vendorsClient, watchers, scenario);
 		cpu = cpuSample(server.pid);
@@ -297,7 +382,10 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 			cpu = cpuNow;
 		}
 		figures.delivery = await drainDeliveries(vendorsClient, watchers, scenario, figures.fanout);
-		log(stage, `delivered ${figures.delivery.delivered} of ${figures.delivery.expected} expected (${fmt(figures.delivery.ratio * 100, 2)}%) over all rounds`);
+		log(
+			stage,
+			`delivered ${figures.delivery.delivered} of ${figures.delivery.expected} expected (${fmt(figures.delivery.ratio * 100, 2)}%) over all rounds`
+		);
 		await Promise.all(watchers.map(w => w.close()));
 
 		// 5b. REST nearby from a second process (engine only), vendors online.
@@ -309,12 +397,21 @@ async function liveStage(key: Competitor["key"], scenario: Scenario, out: Result
 				const cpuA = cpuSample(server.pid);
 				const res = await http.call<HttpLoadResult>(
 					"run",
-					{ baseUrl: server.engine.baseUrl, centers: AREAS.map(a => ({ lat: a.lat, lng: a.lng })), radius: 2000, connections: 16, durationS: MODE.restRoundS } satisfies HttpLoadRun,
+					{
+						baseUrl: server.engine.baseUrl,
+						centers: AREAS.map(a => ({ lat: a.lat, lng: a.lng })),
+						radius: 2000,
+						connections: 16,
+						durationS: MODE.restRoundS,
+					} satisfies HttpLoadRun,
 					60_000
 				);
 				const cpuNs = cpuNsBetween(cpuA, cpuSample(server.pid));
 				figures.rest.push({ ...res, serverCpuPercent: (cpuNs / 1e6 / (MODE.restRoundS * 1000)) * 100 });
-				log(stage, `REST nearby round ${r + 1}/${MODE.rounds}: ${fmt(res.requestsPerSec, 0)} req/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms, non-2xx ${res.non2xx}, errors ${res.errors}, client ${fmt(res.cpuPercent, 1)}%`);
+				log(
+					stage,
+					`REST nearby round ${r + 1}/${MODE.rounds}: ${fmt(res.requestsPerSec, 0)} req/s, p50 ${res.p50Ms} ms, p99 ${res.p99Ms} ms, non-2xx ${res.non2xx}, errors ${res.errors}, client ${fmt(res.cpuPercent, 1)}%`
+				);
 				if (res.non2xx > 0 || res.errors > 0) results.notes.push(`REST nearby round ${r + 1}: ${res.non2xx} non-2xx, ${res.errors} errors`);
 			}
 			await http.close();
@@ -341,11 +438,17 @@ async function clusterStage(scenario: Scenario, out: Results): Promise<void> {
 	const clients: ClientProc[] = [];
 	try {
 		log(stage, `3 nodes up over NATS (namespace ${namespace}): A = all services (vendor sockets), B and C = live only (watchers)`);
-		const onboarded = await onboardVendors(a.baseUrl, scenario.vendors.length, `benchc${randomUUID().slice(0, 6)}`, done => log(stage, `onboarded ${done}`));
+		const onboarded = await onboardVendors(a.baseUrl, scenario.vendors.length, `benchc${randomUUID().slice(0, 6)}`, done =>
+			log(stage, `onboarded ${done}`)
+		);
 		const vendorsClient = await forkClient("vendors", "bench/clients/vendors.ts");
 		clients.push(vendorsClient);
 		const vendors = scenario.vendors.map((v, i) => ({ id: onboarded[i]!.id, token: onboarded[i]!.token, lat: v.lat, lng: v.lng }));
-		checkVendorSockets(stage, await vendorsClient.call<VendorsConnected>("connect", { url: a.liveUrl, vendors, localAddresses: LOCAL_ADDRESSES }, 120_000), vendors.length);
+		checkVendorSockets(
+			stage,
+			await vendorsClient.call<VendorsConnected>("connect", { url: a.liveUrl, vendors, localAddresses: LOCAL_ADDRESSES }, 120_000),
+			vendors.length
+		);
 		await vendorsClient.call("rate", { perVendorHz: MODE.fanoutHz });
 		await sleep(args.quick ? 500 : 1000); // every vendor online before the snapshots
 		const perArea = scenario.watchSets[0]!.length * scenario.vendorsPerWatcher;
@@ -388,7 +491,10 @@ async function clusterStage(scenario: Scenario, out: Results): Promise<void> {
 			counters = countersNow;
 		}
 		out.delivery = await drainDeliveries(vendorsClient, watchers, scenario, out.rounds);
-		log(stage, `delivered ${out.delivery.delivered} of ${out.delivery.expected} expected (${fmt(out.delivery.ratio * 100, 2)}%) over all rounds`);
+		log(
+			stage,
+			`delivered ${out.delivery.delivered} of ${out.delivery.expected} expected (${fmt(out.delivery.ratio * 100, 2)}%) over all rounds`
+		);
 	} finally {
 		await Promise.allSettled(clients.map(cl => cl.close()));
 		await Promise.allSettled(nodes.map(n => n.proc.stop(20_000)));
@@ -398,15 +504,29 @@ async function clusterStage(scenario: Scenario, out: Results): Promise<void> {
 async function nearbyStage(out: Results): Promise<void> {
 	const client = await forkClient("nearby", "bench/clients/nearby.ts");
 	try {
-		log("nearby", `${MODE.nearbyVendors} online vendors in a 40 km × 40 km area: embedded store, Redis store, raw GEOSEARCH (radius 1 km, limit 50)`);
+		log(
+			"nearby",
+			`${MODE.nearbyVendors} online vendors in a 40 km × 40 km area: embedded store, Redis store, raw GEOSEARCH (radius 1 km, limit 50)`
+		);
 		const res = await client.call<NearbyResult>(
 			"run",
-			{ redisUrl: REDIS_URL, vendors: MODE.nearbyVendors, queriesPerRound: MODE.nearbyQueries, rounds: MODE.rounds, radius: 1000, limit: 50, res: 8 } satisfies NearbyRun,
+			{
+				redisUrl: REDIS_URL,
+				vendors: MODE.nearbyVendors,
+				queriesPerRound: MODE.nearbyQueries,
+				rounds: MODE.rounds,
+				radius: 1000,
+				limit: 50,
+				res: 8,
+			} satisfies NearbyRun,
 			600_000
 		);
 		Object.assign(out, res);
 		for (const k of ["memory", "redis", "raw"] as const) {
-			log("nearby", `${k}: p50 ${res[k].map(r => fmt(r.p50, 3)).join(" / ")} ms, p99 ${res[k].map(r => fmt(r.p99, 3)).join(" / ")} ms (per round), ${fmt(res.hitsPerQuery[k], 1)} hits/query`);
+			log(
+				"nearby",
+				`${k}: p50 ${res[k].map(r => fmt(r.p50, 3)).join(" / ")} ms, p99 ${res[k].map(r => fmt(r.p99, 3)).join(" / ")} ms (per round), ${fmt(res.hitsPerQuery[k], 1)} hits/query`
+			);
 		}
 	} finally {
 		await client.close();
@@ -483,7 +603,8 @@ function buildTable(): Row[] {
 	});
 	// 3. Latency
 	const p = (list: any[] | undefined, k: "p50" | "p99" | "max") => med(list, r => r.latency[k]);
-	const latCell = (list: any[] | undefined) => `p50 ${fmt(p(list, "p50").median)} / p99 ${fmtSummary(p(list, "p99"))} / max ${fmt(p(list, "max").max)} ms`;
+	const latCell = (list: any[] | undefined) =>
+		`p50 ${fmt(p(list, "p50").median)} / p99 ${fmtSummary(p(list, "p99"))} / max ${fmt(p(list, "max").max)} ms`;
 	rows.push({
 		figure: "3 Latency vendor → watcher, one node",
 		venta: latCell(e?.fanout),
@@ -519,7 +640,10 @@ function buildTable(): Row[] {
 	if (nb?.memory) {
 		const s = (k: string, q: "p50" | "p99") => summarize(nb[k].map((r: any) => r[q]));
 		const raw99 = s("raw", "p99").median;
-		for (const [k, label] of [["memory", "embedded"], ["redis", "Redis"]] as const) {
+		for (const [k, label] of [
+			["memory", "embedded"],
+			["redis", "Redis"],
+		] as const) {
 			const p99 = s(k, "p99").median;
 			rows.push({
 				figure: `5 nearby, ${label} store, ${fmt(MODE.nearbyVendors, 0)} online`,
@@ -574,7 +698,12 @@ process.on("SIGINT", () => {
 	process.exit(130);
 });
 
-const scenario = buildScenario({ vendors: MODE.vendors, watchers: MODE.watchers, vendorsPerCell: VENDORS_PER_CELL, cellsPerWatcher: CELLS_PER_WATCHER });
+const scenario = buildScenario({
+	vendors: MODE.vendors,
+	watchers: MODE.watchers,
+	vendorsPerCell: VENDORS_PER_CELL,
+	cellsPerWatcher: CELLS_PER_WATCHER,
+});
 results.load = {
 	vendors: MODE.vendors,
 	watchers: MODE.watchers,
@@ -585,14 +714,18 @@ results.load = {
 	rounds: MODE.rounds,
 	windowMs: MODE.windowMs,
 };
-log("bench", `${MODE.name} mode on ${results.machine.cores} × ${results.machine.cpuModel}, Node ${results.machine.node}; ${results.load.fanout}`);
+log(
+	"bench",
+	`${MODE.name} mode on ${results.machine.cores} × ${results.machine.cpuModel}, Node ${results.machine.node}; ${results.load.fanout}`
+);
 if (args.profile) mkdirSync("bench/profiles", { recursive: true });
 
 try {
 	if (stages.has("live")) {
 		results.figures.live = {};
 		const wanted = new Set(args.competitors.split(",").map(c => c.trim()));
-		for (const key of (["engine", "ws", "uws"] as const).filter(k => wanted.has(k))) await runStage(`live/${key}`, () => liveStage(key, scenario, results.figures.live));
+		for (const key of (["engine", "ws", "uws"] as const).filter(k => wanted.has(k)))
+			await runStage(`live/${key}`, () => liveStage(key, scenario, results.figures.live));
 	}
 	if (stages.has("cluster")) {
 		results.figures.cluster = {};
@@ -612,7 +745,11 @@ results.durationS = Math.round((Date.now() - t0) / 1000);
 printTable(rows);
 process.stdout.write(
 	`Load: ${results.load.fanout}; ingest ${results.load.ingest}. ${MODE.rounds} rounds of ${MODE.windowMs / 1000} s; values are median [min–max] over rounds.\n` +
-		`Machine: ${results.machine.cores} × ${results.machine.cpuModel}, Node ${results.machine.node}; load average ${Object.values(results.loadAverage).map(v => (v as number).toFixed(1)).join(", ")} after the stages. Took ${results.durationS} s.\n`
+		`Machine: ${results.machine.cores} × ${results.machine.cpuModel}, Node ${results.machine.node}; load average ${Object.values(
+			results.loadAverage
+		)
+			.map(v => (v as number).toFixed(1))
+			.join(", ")} after the stages. Took ${results.durationS} s.\n`
 );
 results.notes = [...new Set(results.notes)];
 for (const note of results.notes) process.stdout.write(`note: ${note}\n`);

@@ -83,13 +83,20 @@ const boolean = optionalString.transform((v, ctx) => {
 });
 
 const commaList = optionalString.transform(v =>
-	v === undefined ? [] : v.split(",").map(s => s.trim()).filter(Boolean)
+	v === undefined
+		? []
+		: v
+				.split(",")
+				.map(s => s.trim())
+				.filter(Boolean)
 );
 
 const envSchema = z.object({
 	NODE_ENV: optionalString.transform(v => v ?? "development"),
 	NODE_ID: optionalString.refine(v => v === undefined || /^[\w.-]{1,64}$/.test(v), "letters, digits, '.', '-' and '_' only (at most 64)"),
-	NAMESPACE: optionalString.transform(v => v ?? "venta").refine(v => /^[\w.-]{1,64}$/.test(v), "letters, digits, '.', '-' and '_' only (at most 64)"),
+	NAMESPACE: optionalString
+		.transform(v => v ?? "venta")
+		.refine(v => /^[\w.-]{1,64}$/.test(v), "letters, digits, '.', '-' and '_' only (at most 64)"),
 	NATS_URL: urlWithScheme(["nats", "tls"]),
 	REDIS_URL: urlWithScheme(["redis", "rediss"]),
 	MONGO_URL: urlWithScheme(["mongodb", "mongodb+srv"]),
@@ -111,7 +118,10 @@ const envSchema = z.object({
 	LOG_PRETTY: boolean,
 	CLERK_JWT_KEY: optionalString
 		.transform(v => v?.replace(/\\n/g, "\n"))
-		.refine(v => v === undefined || /-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----/.test(v), "must be a PEM public key (-----BEGIN PUBLIC KEY----- …)"),
+		.refine(
+			v => v === undefined || /-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----/.test(v),
+			"must be a PEM public key (-----BEGIN PUBLIC KEY----- …)"
+		),
 	CLERK_AUTHORIZED_PARTIES: commaList.refine(
 		list => list.every(o => /^https?:\/\/[^/\s]+$/.test(o)),
 		"must be a comma list of origins such as https://app.example.com"
@@ -147,7 +157,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 	}
 	const verifiesTokens = e.SERVICES.includes("api") || e.SERVICES.includes("live");
 	if (production && verifiesTokens && !e.CLERK_JWT_KEY) {
-		throw new ConfigError("Invalid configuration: CLERK_JWT_KEY is required when NODE_ENV=production (the api and live gateways verify tokens with it)");
+		throw new ConfigError(
+			"Invalid configuration: CLERK_JWT_KEY is required when NODE_ENV=production (the api and live gateways verify tokens with it)"
+		);
 	}
 	const devSecret = production ? undefined : (e.AUTH_DEV_SECRET ?? (e.CLERK_JWT_KEY ? undefined : resolveDevSecret(e.DATA_DIR)));
 	return {

@@ -18,7 +18,6 @@ export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
 
 const CLOCK_SKEW_S = 5;
 
-
 /**
  * Offline verification of bearer tokens. Each algorithm is accepted only with its own key:
  * RS256 with CLERK_JWT_KEY, HS256 with the dev secret; anything else (and `alg: none`) is refused.

@@ -13,10 +13,12 @@ export type ErrorBody = { name: string; message: string; code: number; type: str
 /** One problem with one field of the input (what a 422 lists in `data`). */
 export type FieldProblem = { type: string; field: string; message: string };
 
-export const badRequest = (message: string, type = "BAD_REQUEST", data?: unknown) => new Errors.MoleculerClientError(message, 400, type, data);
+export const badRequest = (message: string, type = "BAD_REQUEST", data?: unknown) =>
+	new Errors.MoleculerClientError(message, 400, type, data);
 
 /** 422, like fastest-validator's own: `data` lists the fields. */
-export const validationError = (message: string, problems: FieldProblem[]) => new Errors.ValidationError(message, "VALIDATION_ERROR", problems);
+export const validationError = (message: string, problems: FieldProblem[]) =>
+	new Errors.ValidationError(message, "VALIDATION_ERROR", problems);
 
 export const unauthorized = (message: string, type = "INVALID_TOKEN") => new Errors.MoleculerClientError(message, 401, type);
 
@@ -31,7 +33,8 @@ export const conflict = (message: string, data?: unknown, type = "CONFLICT") => 
 export const rateLimited = (message: string, data?: unknown) => new Errors.MoleculerClientError(message, 429, "RATE_LIMITED", data);
 
 /** A dependency is down or not configured: the caller may retry later. */
-export const unavailable = (message: string, type = "SERVICE_UNAVAILABLE", data?: unknown) => new Errors.MoleculerError(message, 503, type, data);
+export const unavailable = (message: string, type = "SERVICE_UNAVAILABLE", data?: unknown) =>
+	new Errors.MoleculerError(message, 503, type, data);
 
 /** Longest piece of untrusted text an error message may quote. */
 export const QUOTE_MAX = 32;
@@ -47,12 +50,21 @@ export function errorBody(err: unknown): ErrorBody {
 	const e = err as Partial<Errors.MoleculerError>;
 	const status = typeof e.code === "number" && e.code >= 400 && e.code < 600 ? e.code : 500;
 	if (status === 500) return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
-	return { name: e.name ?? "MoleculerError", message: e.message ?? "", code: status, type: e.type ?? "ERROR", ...(e.data === undefined ? {} : { data: e.data }) };
+	return {
+		name: e.name ?? "MoleculerError",
+		message: e.message ?? "",
+		code: status,
+		type: e.type ?? "ERROR",
+		...(e.data === undefined ? {} : { data: e.data }),
+	};
 }
 
 /** A write with nothing in it (PATCH with an empty body). */
-export const nothingToChange = () => validationError("Nothing to change", [{ type: "required", field: "body", message: "Send at least one field to change." }]);
+export const nothingToChange = () =>
+	validationError("Nothing to change", [{ type: "required", field: "body", message: "Send at least one field to change." }]);
 
 /** A box that is not `w,s,e,n` in range (422 on the `bbox` field). */
 export const invalidBBox = () =>
-	validationError("bbox must be w,s,e,n: lng in [-180, 180] (w > e crosses the antimeridian), lat in [-90, 90], s < n", [{ type: "bbox", field: "bbox", message: "invalid bbox" }]);
+	validationError("bbox must be w,s,e,n: lng in [-180, 180] (w > e crosses the antimeridian), lat in [-90, 90], s < n", [
+		{ type: "bbox", field: "bbox", message: "invalid bbox" },
+	]);

@@ -42,7 +42,12 @@ export function parseBBox(value: string | readonly unknown[]): BBox | undefined 
 /** The bbox as one or two boxes that do not cross the antimeridian. */
 export function splitBBox(bbox: BBox): BBox[] {
 	const [w, s, e, n] = bbox;
-	return w < e ? [bbox] : [[w, s, 180, n], [-180, s, e, n]];
+	return w < e
+		? [bbox]
+		: [
+				[w, s, 180, n],
+				[-180, s, e, n],
+			];
 }
 
 export const inBBox = ([w, s, e, n]: BBox, lat: number, lng: number): boolean => lng >= w && lng <= e && lat >= s && lat <= n;
@@ -58,5 +63,10 @@ export function circleBounds(center: LatLng, radiusM: number): { south: number; 
 	const dLat = radiusM / EARTH_RADIUS_M / RAD;
 	const cos = Math.cos(center.lat * RAD);
 	const dLng = cos < 1e-6 ? 180 : Math.min(180, dLat / cos);
-	return { south: Math.max(-90, center.lat - dLat), north: Math.min(90, center.lat + dLat), west: center.lng - dLng, east: center.lng + dLng };
+	return {
+		south: Math.max(-90, center.lat - dLat),
+		north: Math.min(90, center.lat + dLat),
+		west: center.lng - dLng,
+		east: center.lng + dLng,
+	};
 }

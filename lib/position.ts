@@ -24,7 +24,13 @@ export type PositionCheck = { ok: true; position: Position } | { ok: false; fiel
 
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
-function optionalInRange(input: PositionInput, field: "acc" | "hdg" | "spd", min: number, max: number, maxExclusive = false): string | undefined {
+function optionalInRange(
+	input: PositionInput,
+	field: "acc" | "hdg" | "spd",
+	min: number,
+	max: number,
+	maxExclusive = false
+): string | undefined {
 	const v = input[field];
 	if (v === undefined || v === null) return undefined;
 	if (!isNumber(v)) return `${field} must be a finite number`;

@@ -38,7 +38,11 @@ export const AuthorizationMiddleware: Middleware = {
 			if (!user) throw noToken();
 			if (roles && !roles.includes(user.role)) throw forbidden(`Requires role ${roles.join(" or ")}`);
 			if (param) {
-				const vendor = await ctx.call<{ ownerId: string | null }, { id: unknown }>("vendors.get", { id: ctx.params[param] }, { meta: { $cache: false } });
+				const vendor = await ctx.call<{ ownerId: string | null }, { id: unknown }>(
+					"vendors.get",
+					{ id: ctx.params[param] },
+					{ meta: { $cache: false } }
+				);
 				if (vendor.ownerId !== user.id && user.role !== "admin") throw forbidden("This vendor is not yours");
 				ctx.locals.vendor = vendor;
 			}

@@ -50,7 +50,9 @@ class EmbeddedAdapter extends MemoryAdapter {
 		const db = this.db;
 		const update = Object.getPrototypeOf(db).update as (...args: unknown[]) => void;
 		db.update = (query: object, change: object, options: object) =>
-			new Promise((resolve, reject) => update.call(db, query, change, options, (err: Error | null, ...results: unknown[]) => (err ? reject(err) : resolve(results))));
+			new Promise((resolve, reject) =>
+				update.call(db, query, change, options, (err: Error | null, ...results: unknown[]) => (err ? reject(err) : resolve(results)))
+			);
 		return loaded;
 	}
 }

@@ -27,7 +27,10 @@ export async function checkReadiness(broker: ServiceBroker): Promise<Readiness> 
 	if (broker.transit) checks.transporter = broker.transit.connected ? "ok" : "disconnected";
 	const cacher = broker.cacher as unknown as { client?: { ping?: () => Promise<unknown> } } | null;
 	if (cacher?.client?.ping) {
-		checks.cacher = await withTimeout(cacher.client.ping(), CHECK_TIMEOUT_MS).then(() => "ok", (err: Error) => err.message);
+		checks.cacher = await withTimeout(cacher.client.ping(), CHECK_TIMEOUT_MS).then(
+			() => "ok",
+			(err: Error) => err.message
+		);
 	}
 	await Promise.all(
 		broker.services.map(async service => {

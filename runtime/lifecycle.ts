@@ -23,9 +23,7 @@ export async function runUntilSignalled(broker: ServiceBroker): Promise<void> {
 			process.exit(1);
 		}, SHUTDOWN_LIMIT_MS).unref();
 		try {
-			await Promise.all(
-				broker.services.map(service => (service as unknown as Partial<Drainable>).stopAccepting?.call(service))
-			);
+			await Promise.all(broker.services.map(service => (service as unknown as Partial<Drainable>).stopAccepting?.call(service)));
 			await broker.stop();
 			process.exit(0);
 		} catch (err) {

@@ -36,7 +36,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
 		const missing = (err as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND";
 		// A production install (dev dependencies omitted) keeps a page built earlier.
 		if (missing && process.env.npm_lifecycle_event === "prepare") {
-			process.stdout.write(`map page not rebuilt: esbuild is not installed (production install); ${existsSync(WEB_DIST) ? "keeping the existing web/dist" : "the page at / is unavailable until `npm run build:web` runs with dev dependencies"}\n`);
+			process.stdout.write(
+				`map page not rebuilt: esbuild is not installed (production install); ${existsSync(WEB_DIST) ? "keeping the existing web/dist" : "the page at / is unavailable until `npm run build:web` runs with dev dependencies"}\n`
+			);
 		} else {
 			process.stderr.write(`build:web failed: ${(err as Error).message}\n`);
 			process.exit(1);

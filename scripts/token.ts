@@ -10,10 +10,14 @@ try {
 	if (!values.sub || !Number.isInteger(ttl) || ttl <= 0) throw new Error(USAGE);
 	const config = loadConfig();
 	if (!config.devSecret) {
-		throw new Error(config.production ? "dev tokens are refused when NODE_ENV=production" : "no dev secret: unset CLERK_JWT_KEY or set AUTH_DEV_SECRET");
+		throw new Error(
+			config.production ? "dev tokens are refused when NODE_ENV=production" : "no dev secret: unset CLERK_JWT_KEY or set AUTH_DEV_SECRET"
+		);
 	}
 	process.stdout.write(`${await mintDevToken(config.devSecret, values.sub, ttl)}\n`);
 } catch (err) {
-	process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).message.startsWith("usage") ? (err as Error).message : `${(err as Error).message}\n${USAGE}`}\n`);
+	process.stderr.write(
+		`${err instanceof ConfigError ? err.message : (err as Error).message.startsWith("usage") ? (err as Error).message : `${(err as Error).message}\n${USAGE}`}\n`
+	);
 	process.exit(2);
 }

@@ -2,8 +2,22 @@
 import autocannon from "autocannon";
 import { cpuMeter, serveRequests } from "../lib/ipc.ts";
 
-export type HttpLoadRun = { baseUrl: string; centers: { lat: number; lng: number }[]; radius: number; connections: number; durationS: number };
-export type HttpLoadResult = { requestsPerSec: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number; total: number; cpuPercent: number };
+export type HttpLoadRun = {
+	baseUrl: string;
+	centers: { lat: number; lng: number }[];
+	radius: number;
+	connections: number;
+	durationS: number;
+};
+export type HttpLoadResult = {
+	requestsPerSec: number;
+	p50Ms: number;
+	p99Ms: number;
+	non2xx: number;
+	errors: number;
+	total: number;
+	cpuPercent: number;
+};
 
 serveRequests({
 	async run({ baseUrl, centers, radius, connections, durationS }: HttpLoadRun): Promise<HttpLoadResult> {

@@ -13,7 +13,15 @@ import type { GeoStore } from "../../services/geo/store.ts";
 import { latencyStats } from "../lib/stats.ts";
 import { serveRequests } from "../lib/ipc.ts";
 
-export type NearbyRun = { redisUrl: string; vendors: number; queriesPerRound: number; rounds: number; radius: number; limit: number; res: number };
+export type NearbyRun = {
+	redisUrl: string;
+	vendors: number;
+	queriesPerRound: number;
+	rounds: number;
+	radius: number;
+	limit: number;
+	res: number;
+};
 type RoundStats = { p50: number; p99: number; max: number; n: number };
 export type NearbyResult = {
 	fill: { memoryMs: number; redisMs: number };
@@ -38,7 +46,10 @@ function positions(n: number, res: number): StoredPosition[] {
 }
 
 function queryPoints(n: number): { lat: number; lng: number }[] {
-	return Array.from({ length: n }, () => ({ lat: CENTER.lat + (Math.random() - 0.5) * SPAN.lat * 0.8, lng: CENTER.lng + (Math.random() - 0.5) * SPAN.lng * 0.8 }));
+	return Array.from({ length: n }, () => ({
+		lat: CENTER.lat + (Math.random() - 0.5) * SPAN.lat * 0.8,
+		lng: CENTER.lng + (Math.random() - 0.5) * SPAN.lng * 0.8,
+	}));
 }
 
 async function fill(store: GeoStore, data: StoredPosition[]): Promise<number> {
@@ -52,7 +63,10 @@ async function fill(store: GeoStore, data: StoredPosition[]): Promise<number> {
 }
 
 /** Times `query` one call after the other (no overlap: the latency of one request). */
-async function timeQueries(points: { lat: number; lng: number }[], query: (p: { lat: number; lng: number }) => Promise<unknown[]>): Promise<{ stats: RoundStats; hits: number }> {
+async function timeQueries(
+	points: { lat: number; lng: number }[],
+	query: (p: { lat: number; lng: number }) => Promise<unknown[]>
+): Promise<{ stats: RoundStats; hits: number }> {
 	const samples: number[] = [];
 	let hits = 0;
 	for (const p of points) {
@@ -84,7 +98,20 @@ serveRequests({
 			const memoryMs = await fill(memory, data);
 			const redisMs = await fill(redisStore, data);
 			const rawQuery = (p: { lat: number; lng: number }) =>
-				raw.geosearch(`${prefix}geo`, "FROMLONLAT", p.lng, p.lat, "BYRADIUS", opts.radius, "m", "ASC", "COUNT", opts.limit, "WITHCOORD", "WITHDIST") as Promise<unknown[]>;
+				raw.geosearch(
+					`${prefix}geo`,
+					"FROMLONLAT",
+					p.lng,
+					p.lat,
+					"BYRADIUS",
+					opts.radius,
+					"m",
+					"ASC",
+					"COUNT",
+					opts.limit,
+					"WITHCOORD",
+					"WITHDIST"
+				) as Promise<unknown[]>;
 			const runs = {
 				memory: (p: { lat: number; lng: number }) => memory.nearby(p.lat, p.lng, opts.radius, opts.limit),
 				redis: (p: { lat: number; lng: number }) => redisStore.nearby(p.lat, p.lng, opts.radius, opts.limit),
@@ -92,7 +119,13 @@ serveRequests({
 			};
 			// Warm-up (JIT, connection), not measured.
 			for (const q of Object.values(runs)) await timeQueries(queryPoints(50), q);
-			const result: NearbyResult = { fill: { memoryMs, redisMs }, hitsPerQuery: { memory: 0, redis: 0, raw: 0 }, memory: [], redis: [], raw: [] };
+			const result: NearbyResult = {
+				fill: { memoryMs, redisMs },
+				hitsPerQuery: { memory: 0, redis: 0, raw: 0 },
+				memory: [],
+				redis: [],
+				raw: [],
+			};
 			for (let r = 0; r < opts.rounds; r++) {
 				const points = queryPoints(opts.queriesPerRound);
 				for (const [name, q] of Object.entries(runs) as [keyof typeof runs, (typeof runs)[keyof typeof runs]][]) {

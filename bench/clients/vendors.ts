@@ -9,7 +9,14 @@ import { cpuMeter, serveRequests } from "../lib/ipc.ts";
 export type BenchVendor = { id: string; token?: string; lat: number; lng: number };
 export type VendorsConnect = { url: string; vendors: BenchVendor[]; localAddresses: string[] };
 export type VendorsConnected = { open: number; reconnected: number; dropped: Record<string, number>; errors: Record<string, number> };
-export type VendorsSample = { sent: number; errors: Record<string, number>; closed: number; open: number; cpuPercent: number; wallMs: number };
+export type VendorsSample = {
+	sent: number;
+	errors: Record<string, number>;
+	closed: number;
+	open: number;
+	cpuPercent: number;
+	wallMs: number;
+};
 
 type Conn = { vendor: BenchVendor; ws: WebSocket; nextAt: number; seq: number };
 
@@ -111,7 +118,14 @@ serveRequests({
 
 	sample(): VendorsSample {
 		const { cpuPercent, wallMs } = meter();
-		const out = { sent, errors: { ...errors }, closed, open: conns.filter(c => c.ws.readyState === WebSocket.OPEN).length, cpuPercent, wallMs };
+		const out = {
+			sent,
+			errors: { ...errors },
+			closed,
+			open: conns.filter(c => c.ws.readyState === WebSocket.OPEN).length,
+			cpuPercent,
+			wallMs,
+		};
 		sent = 0;
 		for (const k of Object.keys(errors)) delete errors[k];
 		return out;

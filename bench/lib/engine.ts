@@ -66,7 +66,15 @@ export async function startEngine(name: string, env: Record<string, string>, nod
 		name,
 		"server.ts",
 		[],
-		{ PORT: String(port), LIVE_PORT: String(livePort), DATA_DIR: ":memory:", AUTH_DEV_SECRET: BENCH_SECRET, LOG_LEVEL: "warn", POSITION_MAX_HZ: "20", ...env },
+		{
+			PORT: String(port),
+			LIVE_PORT: String(livePort),
+			DATA_DIR: ":memory:",
+			AUTH_DEV_SECRET: BENCH_SECRET,
+			LOG_LEVEL: "warn",
+			POSITION_MAX_HZ: "20",
+			...env,
+		},
 		nodeArgs
 	);
 	const hasApi = services === "" || services.split(",").includes("api");
@@ -92,7 +100,12 @@ async function rest<T>(baseUrl: string, token: string, method: string, path: str
 }
 
 /** Onboards vendors the way users do: POST /api/vendors, then POST /api/vendors/:id/status active. */
-export async function onboardVendors(baseUrl: string, count: number, prefix: string, onProgress: (done: number) => void): Promise<{ id: string; token: string }[]> {
+export async function onboardVendors(
+	baseUrl: string,
+	count: number,
+	prefix: string,
+	onProgress: (done: number) => void
+): Promise<{ id: string; token: string }[]> {
 	const out: { id: string; token: string }[] = new Array(count);
 	let next = 0;
 	let done = 0;
@@ -100,7 +113,10 @@ export async function onboardVendors(baseUrl: string, count: number, prefix: str
 		while (next < count) {
 			const i = next++;
 			const token = await mintDevToken(BENCH_SECRET, `user_${prefix}_${i}`, 6 * 3600);
-			const vendor = await rest<{ id: string }>(baseUrl, token, "POST", "/api/vendors", { name: `Bench vendor ${i}`, categories: ["coffee"] });
+			const vendor = await rest<{ id: string }>(baseUrl, token, "POST", "/api/vendors", {
+				name: `Bench vendor ${i}`,
+				categories: ["coffee"],
+			});
 			await rest(baseUrl, token, "POST", `/api/vendors/${encodeURIComponent(vendor.id)}/status`, { status: "active" });
 			out[i] = { id: vendor.id, token };
 			if (++done % 200 === 0) onProgress(done);

@@ -21,7 +21,13 @@ export type Scenario = {
 	vendorsPerWatcher: number;
 };
 
-export function buildScenario(opts: { vendors: number; watchers: number; vendorsPerCell: number; cellsPerWatcher: number; res?: number }): Scenario {
+export function buildScenario(opts: {
+	vendors: number;
+	watchers: number;
+	vendorsPerCell: number;
+	cellsPerWatcher: number;
+	res?: number;
+}): Scenario {
 	const res = opts.res ?? 8;
 	const areaCount = AREAS.length;
 	const cellCount = opts.vendors / opts.vendorsPerCell;
@@ -45,11 +51,14 @@ export function buildScenario(opts: { vendors: number; watchers: number; vendors
 		return { index, area, cell, lat, lng };
 	});
 	const watchSets = cells.map(areaCells =>
-		Array.from({ length: watchersPerArea }, (_, j) => Array.from({ length: opts.cellsPerWatcher }, (_, t) => areaCells[(j * opts.cellsPerWatcher + t) % cellsPerArea]!))
+		Array.from({ length: watchersPerArea }, (_, j) =>
+			Array.from({ length: opts.cellsPerWatcher }, (_, t) => areaCells[(j * opts.cellsPerWatcher + t) % cellsPerArea]!)
+		)
 	);
 	const watchCount = new Map<string, number>();
 	for (const set of watchSets.flat()) for (const cell of set) watchCount.set(cell, (watchCount.get(cell) ?? 0) + 1);
-	if (cells.flat().some(cell => watchCount.get(cell) !== fanOut)) throw new Error(`scenario does not watch every cell ${fanOut} times: ${JSON.stringify(opts)}`);
+	if (cells.flat().some(cell => watchCount.get(cell) !== fanOut))
+		throw new Error(`scenario does not watch every cell ${fanOut} times: ${JSON.stringify(opts)}`);
 	return { res, cells, vendors, watchSets, fanOut, vendorsPerWatcher: opts.cellsPerWatcher * opts.vendorsPerCell };
 }
 

@@ -16,7 +16,13 @@ export function startBareUws(port: number, res = 8): Promise<BaselineServer> {
 		maxPayloadLength: 64 * 1024,
 		maxBackpressure: 256 * 1024,
 		upgrade(resp, req, context) {
-			resp.upgrade({ vendorId: req.getQuery("vendor") ?? "", cells: [] }, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
+			resp.upgrade(
+				{ vendorId: req.getQuery("vendor") ?? "", cells: [] },
+				req.getHeader("sec-websocket-key"),
+				req.getHeader("sec-websocket-protocol"),
+				req.getHeader("sec-websocket-extensions"),
+				context
+			);
 		},
 		open: () => void stats.sockets++,
 		close: () => void stats.sockets--,
@@ -26,7 +32,10 @@ export function startBareUws(port: number, res = 8): Promise<BaselineServer> {
 				const cell = latLngToCell(msg.lat, msg.lng, res);
 				stats.positionsIn++;
 				stats.deliveries += app.numSubscribers(cell);
-				app.publish(cell, JSON.stringify({ op: "pos", id: ws.getUserData().vendorId, lat: msg.lat, lng: msg.lng, cell, ts: msg.ts, hdg: msg.hdg }));
+				app.publish(
+					cell,
+					JSON.stringify({ op: "pos", id: ws.getUserData().vendorId, lat: msg.lat, lng: msg.lng, cell, ts: msg.ts, hdg: msg.hdg })
+				);
 			} else if (msg.op === "watch") {
 				const ud = ws.getUserData();
 				for (const cell of ud.cells) ws.unsubscribe(cell);

@@ -44,7 +44,11 @@ export function startWsBaseline(port: number, res = 8): Promise<BaselineServer> 
 	}
 
 	function watch(ws: WebSocket, conn: Conn, cells: unknown): void {
-		if (!Array.isArray(cells) || cells.length > MAX_CELLS || !cells.every(c => typeof c === "string" && isValidCell(c) && getResolution(c) === res)) {
+		if (
+			!Array.isArray(cells) ||
+			cells.length > MAX_CELLS ||
+			!cells.every(c => typeof c === "string" && isValidCell(c) && getResolution(c) === res)
+		) {
 			return error(ws, `cells must be at most ${MAX_CELLS} H3 cells at resolution ${res}`);
 		}
 		for (const cell of conn.cells) watchers.get(cell)?.delete(ws);

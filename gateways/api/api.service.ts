@@ -17,7 +17,12 @@ export const BODY_LIMIT = "256kb";
 /** The built map page (`npm run build:web`), served at `/` when no route matches. */
 const WEB_DIST = fileURLToPath(new URL("../../web/dist", import.meta.url));
 
-type GatewayRequest = IncomingMessage & { $action?: { auth?: string }; $ctx?: Context; $startTime?: [number, number]; originalUrl?: string };
+type GatewayRequest = IncomingMessage & {
+	$action?: { auth?: string };
+	$ctx?: Context;
+	$startTime?: [number, number];
+	originalUrl?: string;
+};
 
 type ApiMethods = {
 	checkReady(): Promise<void>;
@@ -148,8 +153,15 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 
 		/** Every error in the one body shape; body parser failures named: invalid JSON is 400, an oversized body 413. */
 		reformatError(err: Errors.MoleculerError): ErrorBody {
-			if (err.type === "entity.parse.failed") return { name: "BadRequestError", message: "The request body is not valid JSON", code: 400, type: "INVALID_JSON" };
-			if (err.type === "entity.too.large") return { name: "PayloadTooLargeError", message: `The request body is larger than ${BODY_LIMIT}`, code: 413, type: "PAYLOAD_TOO_LARGE" };
+			if (err.type === "entity.parse.failed")
+				return { name: "BadRequestError", message: "The request body is not valid JSON", code: 400, type: "INVALID_JSON" };
+			if (err.type === "entity.too.large")
+				return {
+					name: "PayloadTooLargeError",
+					message: `The request body is larger than ${BODY_LIMIT}`,
+					code: 413,
+					type: "PAYLOAD_TOO_LARGE",
+				};
 			return errorBody(err);
 		},
 
@@ -160,7 +172,8 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 			const verified = await this.verifyToken(token);
 			return ctx.call<Caller, object>("users.resolve", { id: verified.sub, claims: verified.claims }).catch((err: Error) => {
 				// No users service reachable: the caller cannot be resolved right now, which is not a 404.
-				if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError) throw unavailable("The identity service is unavailable");
+				if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError)
+					throw unavailable("The identity service is unavailable");
 				throw err;
 			});
 		},
@@ -178,7 +191,11 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 		const { config } = this.settings;
 		this.settings.port = config.port;
 		this.routesReady = false;
-		this.verifyToken = createTokenVerifier({ clerkJwtKey: config.clerkJwtKey, authorizedParties: config.clerkAuthorizedParties, devSecret: config.devSecret });
+		this.verifyToken = createTokenVerifier({
+			clerkJwtKey: config.clerkJwtKey,
+			authorizedParties: config.clerkAuthorizedParties,
+			devSecret: config.devSecret,
+		});
 	},
 };
 

@@ -85,7 +85,16 @@ export function cellsForBBox(bbox: BBox, res: number, maxCells: number): readonl
 	let cells = cache.get(key);
 	if (!cells) {
 		const parts = splitBBox(bbox).map(([w, s, e, n]) =>
-			polygonToCellsExperimental([[s, w], [s, e], [n, e], [n, w]], res, POLYGON_TO_CELLS_FLAGS.containmentOverlapping)
+			polygonToCellsExperimental(
+				[
+					[s, w],
+					[s, e],
+					[n, e],
+					[n, w],
+				],
+				res,
+				POLYGON_TO_CELLS_FLAGS.containmentOverlapping
+			)
 		);
 		cells = parts.length === 1 ? parts[0]! : [...new Set(parts.flat())];
 		cache.set(key, cells);

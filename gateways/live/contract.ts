@@ -4,7 +4,15 @@ export type KickParams = { vendorId: string };
 export type StatsParams = { sockets?: boolean; cells?: boolean };
 
 /** One socket as operators see it. */
-export type SocketView = { connId: number; user: string | null; vendorId: string | null; cells: number; buffered: number; behind: number; slow: boolean };
+export type SocketView = {
+	connId: number;
+	user: string | null;
+	vendorId: string | null;
+	cells: number;
+	buffered: number;
+	behind: number;
+	slow: boolean;
+};
 
 /** What `live.stats` answers on one node. */
 export type LiveStats = {

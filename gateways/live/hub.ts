@@ -102,7 +102,8 @@ export class LiveHub {
 	 * watches on this node, on a node without routing, costs no frame at all.
 	 */
 	publish({ vendorId, cell, position, previousCell }: PositionChange): void {
-		if (previousCell && previousCell !== cell && this.#wanted(previousCell)) this.#publish(previousCell, vendorId, encode.gone(vendorId, previousCell));
+		if (previousCell && previousCell !== cell && this.#wanted(previousCell))
+			this.#publish(previousCell, vendorId, encode.gone(vendorId, previousCell));
 		if (!this.#wanted(cell)) return;
 		this.#publish(cell, vendorId, position ? encode.pos(positionView(vendorId, position, cell)) : encode.gone(vendorId, cell));
 	}
@@ -156,14 +157,24 @@ export class LiveHub {
 
 	/** Watching sockets per watched cell, busiest first. */
 	cellWatchers(): { cell: string; watchers: number }[] {
-		return [...this.#cellRefs].map(([cell, watchers]) => ({ cell, watchers })).sort((a, b) => b.watchers - a.watchers || a.cell.localeCompare(b.cell));
+		return [...this.#cellRefs]
+			.map(([cell, watchers]) => ({ cell, watchers }))
+			.sort((a, b) => b.watchers - a.watchers || a.cell.localeCompare(b.cell));
 	}
 
 	/** Watch sets per socket. */
 	watchSets(): SocketView[] {
 		return [...this.sockets].map(ws => {
 			const ud = ws.getUserData();
-			return { connId: ud.connId, user: ud.user?.id ?? null, vendorId: ud.vendorId, cells: ud.cells.size, buffered: ws.getBufferedAmount(), behind: ud.missed.size, slow: ud.slowSince !== 0 };
+			return {
+				connId: ud.connId,
+				user: ud.user?.id ?? null,
+				vendorId: ud.vendorId,
+				cells: ud.cells.size,
+				buffered: ws.getBufferedAmount(),
+				behind: ud.missed.size,
+				slow: ud.slowSince !== 0,
+			};
 		});
 	}
 

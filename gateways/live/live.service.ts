@@ -48,7 +48,12 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 	actions: {
 		/** Streams a change produced elsewhere (a REST position) to this and interested nodes. */
 		route: {
-			params: { vendorId: vendorIdParam, cell: "string|min:1|max:20", previousCell: "string|optional|nullable|max:20", position: "object|optional" },
+			params: {
+				vendorId: vendorIdParam,
+				cell: "string|min:1|max:20",
+				previousCell: "string|optional|nullable|max:20",
+				position: "object|optional",
+			},
 			handler(ctx: Context<PositionChange>): { routed: true } {
 				this.hub.publish(ctx.params);
 				return { routed: true };
@@ -73,7 +78,11 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 		kick: {
 			params: { vendorId: vendorIdParam },
 			async handler(ctx: Context<KickParams>) {
-				await ctx.broadcast("live.vendor_disconnect", { vendorId: ctx.params.vendorId, code: CLOSE_CODES.KICKED, reason: "kicked" }, { groups: ["live"] });
+				await ctx.broadcast(
+					"live.vendor_disconnect",
+					{ vendorId: ctx.params.vendorId, code: CLOSE_CODES.KICKED, reason: "kicked" },
+					{ groups: ["live"] }
+				);
 				return { vendorId: ctx.params.vendorId, requested: true };
 			},
 		},
@@ -84,7 +93,11 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 		async "marketplace.vendor_status_changed"(ctx: Context<DomainEvent<VendorStatusChanged>>) {
 			const { data } = ctx.params;
 			if (data.canBroadcast) return;
-			await ctx.broadcast("live.vendor_disconnect", { vendorId: data.id, code: CLOSE_CODES.BROADCAST_REVOKED, reason: `vendor ${data.status}` }, { groups: ["live"] });
+			await ctx.broadcast(
+				"live.vendor_disconnect",
+				{ vendorId: data.id, code: CLOSE_CODES.BROADCAST_REVOKED, reason: `vendor ${data.status}` },
+				{ groups: ["live"] }
+			);
 		},
 
 		/** A deleted user's sockets (watchers and vendors) are closed on every node. */
@@ -111,7 +124,9 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 		listen(): Promise<us_listen_socket> {
 			const { livePort } = this.settings.config;
 			return new Promise((resolve, reject) => {
-				this.app.listen(livePort, EXCLUSIVE_PORT, socket => (socket ? resolve(socket) : reject(new Error(`LIVE_PORT ${livePort} is not available`))));
+				this.app.listen(livePort, EXCLUSIVE_PORT, socket =>
+					socket ? resolve(socket) : reject(new Error(`LIVE_PORT ${livePort} is not available`))
+				);
 			});
 		},
 	},
@@ -127,9 +142,15 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 	async started() {
 		const { config } = this.settings;
 		if (config.natsUrl) {
-			this.router = await CellRouter.connect(config.natsUrl, config.namespace, `live-${this.broker.nodeID}`, (cell, vendorId, frame) => this.hub.onRouted(cell, vendorId, frame));
+			this.router = await CellRouter.connect(config.natsUrl, config.namespace, `live-${this.broker.nodeID}`, (cell, vendorId, frame) =>
+				this.hub.onRouted(cell, vendorId, frame)
+			);
 		}
-		const verifyToken = createTokenVerifier({ clerkJwtKey: config.clerkJwtKey, authorizedParties: config.clerkAuthorizedParties, devSecret: config.devSecret });
+		const verifyToken = createTokenVerifier({
+			clerkJwtKey: config.clerkJwtKey,
+			authorizedParties: config.clerkAuthorizedParties,
+			devSecret: config.devSecret,
+		});
 		this.app = App();
 		this.hub.attach(this.app, this.router);
 		this.app.ws("/live", {

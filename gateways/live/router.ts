@@ -24,7 +24,12 @@ export class CellRouter {
 		this.#onUpdate = onUpdate;
 	}
 
-	static async connect(url: string, namespace: string, name: string, onUpdate: (cell: string, vendorId: string, frame: string) => void): Promise<CellRouter> {
+	static async connect(
+		url: string,
+		namespace: string,
+		name: string,
+		onUpdate: (cell: string, vendorId: string, frame: string) => void
+	): Promise<CellRouter> {
 		const nc = await connect({ servers: url, name, noEcho: true, maxReconnectAttempts: -1 });
 		return new CellRouter(nc, namespace, onUpdate);
 	}

@@ -2,7 +2,14 @@ import type { Logger, ServiceBroker } from "moleculer";
 import type { WebSocketBehavior } from "uWebSockets.js";
 import type { Config } from "../../config/index.ts";
 import { checkPosition } from "../../lib/position.ts";
-import type { InCellsParams, SetOfflineParams, SetOfflineResult, StoredPosition, UpdateManyItemResult, UpdateManyParams } from "../../services/geo/contract.ts";
+import type {
+	InCellsParams,
+	SetOfflineParams,
+	SetOfflineResult,
+	StoredPosition,
+	UpdateManyItemResult,
+	UpdateManyParams,
+} from "../../services/geo/contract.ts";
 import { cellsForBBox, cellsNear, TooManyCellsError } from "./cells.ts";
 import type { LiveHub } from "./hub.ts";
 import { encode, parseFrame, positionView } from "./protocol/codec.ts";
@@ -80,7 +87,10 @@ export function createSession({ broker, config, hub, logger }: SessionDeps): Ses
 			return;
 		}
 		if (ud.closed || ud.watchGen !== gen) return;
-		const snapshot = encode.snapshot(cells, vendors.map(v => positionView(v.vendorId, v, v.cell)));
+		const snapshot = encode.snapshot(
+			cells,
+			vendors.map(v => positionView(v.vendorId, v, v.cell))
+		);
 		ws.cork(() => {
 			// A snapshot is all-or-nothing: a watcher that cannot take one is too far behind.
 			if (ws.send(snapshot) === 2) hub.close(ws, CLOSE_CODES.SLOW_CONSUMER, "slow consumer");

@@ -1,6 +1,12 @@
 import type { Logger } from "moleculer";
 import type { Position } from "../../lib/position.ts";
-import { changeOf, UPDATE_MANY_MAX, type PositionChange, type UpdateManyItemResult, type UpdateParams } from "../../services/geo/contract.ts";
+import {
+	changeOf,
+	UPDATE_MANY_MAX,
+	type PositionChange,
+	type UpdateManyItemResult,
+	type UpdateParams,
+} from "../../services/geo/contract.ts";
 
 /** What became of a position handed to the writer (each one gets exactly one). */
 export type WriteOutcome =

@@ -10,7 +10,11 @@ import { OpsError } from "./ops/common.ts";
 type ReplCustomCommand = NonNullable<ReplOptions["customCommands"]>[number];
 export type Options = Record<string, string | boolean | undefined>;
 export type Input = { args: string[]; options: Options; operator: Caller };
-type Helpers = { table: (rows: unknown[][], config?: object) => string; getBorderCharacters: (name: string) => object; kleur: Record<string, (s: string) => string> };
+type Helpers = {
+	table: (rows: unknown[][], config?: object) => string;
+	getBorderCharacters: (name: string) => object;
+	kleur: Record<string, (s: string) => string>;
+};
 export type Spec = {
 	command: string;
 	usage: string;
@@ -44,7 +48,9 @@ export class Output {
 		const data = [keys.map(k => columns[k]!), ...rows.map(r => keys.map(k => cell(r[k])))];
 		if (!this.#helpers) return this.line(data.map(r => r.join("\t")).join("\n"));
 		const { table, getBorderCharacters } = this.#helpers;
-		this.line(table(data, { border: getBorderCharacters("norc"), drawHorizontalLine: (i: number, n: number) => i <= 1 || i === n }).trimEnd());
+		this.line(
+			table(data, { border: getBorderCharacters("norc"), drawHorizontalLine: (i: number, n: number) => i <= 1 || i === n }).trimEnd()
+		);
 	}
 
 	/** Label/value pairs. */
@@ -83,7 +89,6 @@ export const numberOption = (options: Options, name: string, fallback: number, r
 	return text === undefined ? fallback : number(text, `--${name}`, range);
 };
 
-
 /** One line for an error: what the operator needs, never a stack. */
 export function describeError(err: unknown): string {
 	if (err instanceof UsageError || err instanceof OpsError) return err.message;
@@ -92,7 +97,9 @@ export function describeError(err: unknown): string {
 		return `Not available: ${action ?? "that service"} is not running in the cluster (see \`services\`).`;
 	}
 	if (err instanceof Errors.MoleculerError) {
-		const fields = Array.isArray(err.data) ? (err.data as { field?: string; message?: string }[]).map(d => d.message ?? d.field).filter(Boolean) : [];
+		const fields = Array.isArray(err.data)
+			? (err.data as { field?: string; message?: string }[]).map(d => d.message ?? d.field).filter(Boolean)
+			: [];
 		return `${err.message}${err.type ? ` (${err.type})` : ""}${fields.length ? `: ${fields.join("; ")}` : ""}`;
 	}
 	return (err as Error)?.message ?? String(err);
@@ -104,7 +111,8 @@ const declaredFlags = (spec: Spec) => (spec.options ?? []).map(o => o.option.spl
 /** Splits what commander left over into operands; anything else that looks like a flag is unknown. */
 function operandsOf(spec: Spec, rest: string[]): string[] {
 	const unknown = rest.find(a => /^-[^\d.]/.test(a));
-	if (unknown) throw new UsageError(`unknown option ${unknown}${spec.options?.length ? ` (options: ${declaredFlags(spec).join(", ")})` : ""}`);
+	if (unknown)
+		throw new UsageError(`unknown option ${unknown}${spec.options?.length ? ` (options: ${declaredFlags(spec).join(", ")})` : ""}`);
 	const [min, max] = spec.operands;
 	if (rest.length < min) throw new UsageError("missing argument");
 	if (rest.length > max) throw new UsageError(`too many arguments: ${rest.slice(max).join(" ")}`);

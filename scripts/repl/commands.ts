@@ -23,15 +23,23 @@ export const REPL_COMMANDS: Spec[] = [
 		async run(broker, { options }, out) {
 			const cell = stringOption(options, "cell");
 			const bboxText = stringOption(options, "bbox");
-			const rows = await onlineVendors(broker, { ...(cell ? { cell: checkCell(cell) } : {}), ...(bboxText ? { bbox: parseBBox(bboxText) } : {}) });
-			out.table(rows, { vendorId: "Vendor", name: "Name", status: "Status", lat: "Lat", lng: "Lng", cell: "Cell", ageS: "Age (s)" }, "No vendor online here.");
+			const rows = await onlineVendors(broker, {
+				...(cell ? { cell: checkCell(cell) } : {}),
+				...(bboxText ? { bbox: parseBBox(bboxText) } : {}),
+			});
+			out.table(
+				rows,
+				{ vendorId: "Vendor", name: "Name", status: "Status", lat: "Lat", lng: "Lng", cell: "Cell", ageS: "Age (s)" },
+				"No vendor online here."
+			);
 			out.line(`${rows.length} online`);
 		},
 	},
 	{
 		command: "sockets",
 		usage: "sockets [--window <seconds>] | sockets --node <nodeID>",
-		description: "Per live gateway node: sockets, watchers, vendors, watched cells and rates, as each node reports them; --node lists one node's sockets and watch sets",
+		description:
+			"Per live gateway node: sockets, watchers, vendors, watched cells and rates, as each node reports them; --node lists one node's sockets and watch sets",
 		options: [
 			{ option: "--window <seconds>", description: "sampling window for the rates (default 1)" },
 			{ option: "--node <nodeID>", description: "list the sockets of this live node" },
@@ -41,7 +49,19 @@ export const REPL_COMMANDS: Spec[] = [
 			const node = stringOption(options, "node");
 			if (node !== undefined) {
 				const sockets = await socketList(broker, node);
-				out.table(sockets, { connId: "Conn", user: "User", vendorId: "Vendor", cells: "Watched cells", buffered: "Buffered (B)", behind: "Behind", slow: "Slow" }, `No socket on ${node}.`);
+				out.table(
+					sockets,
+					{
+						connId: "Conn",
+						user: "User",
+						vendorId: "Vendor",
+						cells: "Watched cells",
+						buffered: "Buffered (B)",
+						behind: "Behind",
+						slow: "Slow",
+					},
+					`No socket on ${node}.`
+				);
 				out.line(`${sockets.length} socket(s) on ${node}`);
 				return;
 			}
@@ -77,7 +97,11 @@ export const REPL_COMMANDS: Spec[] = [
 			const lng = number(args[1], "lng", { min: -180, max: 180 });
 			const radius = args[2] === undefined ? 1_000 : number(args[2], "radius", { min: 1, max: 50_000 });
 			const rows = await nearby(broker, { lat, lng, radius });
-			out.table(rows, { vendorId: "Vendor", name: "Name", distanceM: "Distance (m)", online: "Online", ageS: "Age (s)", categories: "Categories" }, "Nothing within reach.");
+			out.table(
+				rows,
+				{ vendorId: "Vendor", name: "Name", distanceM: "Distance (m)", online: "Online", ageS: "Age (s)", categories: "Categories" },
+				"Nothing within reach."
+			);
 		},
 	},
 	{
@@ -88,7 +112,11 @@ export const REPL_COMMANDS: Spec[] = [
 		operands: [0, 0],
 		async run(broker, { options }, out) {
 			const top = numberOption(options, "top", 10, { min: 1, max: 1000, integer: true });
-			out.table(await busiestCells(broker, { top }), { cell: "Cell", vendors: "Vendors", watchers: "Watchers" }, "No vendor online and nobody watching.");
+			out.table(
+				await busiestCells(broker, { top }),
+				{ cell: "Cell", vendors: "Vendors", watchers: "Watchers" },
+				"No vendor online and nobody watching."
+			);
 		},
 	},
 	{
@@ -111,12 +139,25 @@ export const REPL_COMMANDS: Spec[] = [
 				["id", v.id],
 				["name", v.name],
 				["status", v.status],
-				["owner", r.owner ? `${r.owner.id} (${[r.owner.firstName, r.owner.lastName].filter(Boolean).join(" ") || r.owner.email || "no name"}, ${r.owner.role})` : v.ownerId],
+				[
+					"owner",
+					r.owner
+						? `${r.owner.id} (${[r.owner.firstName, r.owner.lastName].filter(Boolean).join(" ") || r.owner.email || "no name"}, ${r.owner.role})`
+						: v.ownerId,
+				],
 				["categories", v.categories],
-				["subscription", `${v.subscription.active ? "active" : "inactive"}${v.subscription.entitlements.length ? ` [${v.subscription.entitlements.join(", ")}]` : ""}${v.subscription.expiresAt ? ` until ${v.subscription.expiresAt}` : ""}`],
+				[
+					"subscription",
+					`${v.subscription.active ? "active" : "inactive"}${v.subscription.entitlements.length ? ` [${v.subscription.entitlements.join(", ")}]` : ""}${v.subscription.expiresAt ? ` until ${v.subscription.expiresAt}` : ""}`,
+				],
 				["rating", `${v.rating.average} (${v.rating.count})`],
 				["created / updated", `${v.createdAt} / ${v.updatedAt}`],
-				["live", r.location ? `${r.location.online ? "online" : "offline"} at ${r.location.lat}, ${r.location.lng} cell ${r.location.cell}, ${r.location.ageS}s ago` : "no position"],
+				[
+					"live",
+					r.location
+						? `${r.location.online ? "online" : "offline"} at ${r.location.lat}, ${r.location.lng} cell ${r.location.cell}, ${r.location.ageS}s ago`
+						: "no position",
+				],
 				["socket on", r.socketNodes.length ? r.socketNodes : "no live socket"],
 			]);
 			out.line("history (newest first):");
@@ -135,7 +176,16 @@ export const REPL_COMMANDS: Spec[] = [
 		],
 		operands: [0, 2],
 		async run(broker, { args, options }, out) {
-			const columns = { id: "Id", source: "Source", type: "Type", status: "Status", attempts: "Attempts", receivedAt: "Received", appliedAt: "Applied", error: "Error" } as const;
+			const columns = {
+				id: "Id",
+				source: "Source",
+				type: "Type",
+				status: "Status",
+				attempts: "Attempts",
+				receivedAt: "Received",
+				appliedAt: "Applied",
+				error: "Error",
+			} as const;
 			if (args[0] === "replay") {
 				if (!args[1]) throw new UsageError("inbox replay needs an event id (see the Id column of inbox)");
 				out.table([await inboxReplay(broker, args[1], { force: options.force === true })], columns);
@@ -143,7 +193,8 @@ export const REPL_COMMANDS: Spec[] = [
 			}
 			if (args.length > 0) throw new UsageError(`unknown inbox subcommand "${args[0]}"`);
 			const source = stringOption(options, "source");
-			if (source !== undefined && !(WEBHOOK_SOURCES as readonly string[]).includes(source)) throw new UsageError(`--source must be ${WEBHOOK_SOURCES.join(" or ")}`);
+			if (source !== undefined && !(WEBHOOK_SOURCES as readonly string[]).includes(source))
+				throw new UsageError(`--source must be ${WEBHOOK_SOURCES.join(" or ")}`);
 			const limit = numberOption(options, "limit", 20, { min: 1, max: 500, integer: true });
 			const rows = await inboxList(broker, { failed: options.failed === true, source: source as WebhookSource | undefined, limit });
 			out.table(rows, columns, "No recorded webhook events.");
@@ -156,11 +207,14 @@ export const REPL_COMMANDS: Spec[] = [
 		operands: [1, 1],
 		async run(broker, { args }, out) {
 			const result = await kickVendor(broker, args[0]!);
-			out.line(result.closed ? `Kicked ${result.vendorId} on ${result.nodes.join(", ")}.` : `${result.vendorId} has no live socket right now (kick sent anyway).`);
+			out.line(
+				result.closed
+					? `Kicked ${result.vendorId} on ${result.nodes.join(", ")}.`
+					: `${result.vendorId} has no live socket right now (kick sent anyway).`
+			);
 		},
 	},
 ];
-
 
 /** The custom commands for `replOptions.customCommands`; `operator` is the identity suspend/resume act as. */
 export const operatorCommands = (operator: Caller) => replCommands(REPL_COMMANDS, operator);

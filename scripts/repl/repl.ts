@@ -30,7 +30,10 @@ function readConfig(): Config {
 	}
 }
 
-const replNodeId = () => `repl-${hostname().replace(/[^\w.-]/g, "-").slice(0, 40)}-${process.pid}`;
+const replNodeId = () =>
+	`repl-${hostname()
+		.replace(/[^\w.-]/g, "-")
+		.slice(0, 40)}-${process.pid}`;
 
 const config = readConfig();
 const operator = operatorIdentity();

@@ -36,7 +36,9 @@ async function rest<T>(opts: Options, token: string, method: string, path: strin
 		} catch {
 			// Not JSON: the raw text is the detail.
 		}
-		const hint = detail.startsWith("SUBSCRIPTION_REQUIRED") ? "; the engine runs with REQUIRE_SUBSCRIPTION=true and simulated vendors have no subscription" : "";
+		const hint = detail.startsWith("SUBSCRIPTION_REQUIRED")
+			? "; the engine runs with REQUIRE_SUBSCRIPTION=true and simulated vendors have no subscription"
+			: "";
 		throw new Error(`${method} ${path} answered ${res.status} (${detail})${hint}`);
 	}
 	return (text ? JSON.parse(text) : undefined) as T;
@@ -60,7 +62,8 @@ async function onboard(opts: Options, index: number): Promise<Identity> {
 	const mine = await rest<VendorBody[] | { rows: VendorBody[] }>(opts, token, "GET", "/api/vendors?owner=me");
 	let vendor = (Array.isArray(mine) ? mine : mine.rows)[0];
 	vendor ??= await rest<VendorBody>(opts, token, "POST", "/api/vendors", profileOf(index, seededRng(opts.seed * 100_003 + index)));
-	if (vendor.status !== "active") await rest(opts, token, "POST", `/api/vendors/${encodeURIComponent(vendor.id)}/status`, { status: "active" });
+	if (vendor.status !== "active")
+		await rest(opts, token, "POST", `/api/vendors/${encodeURIComponent(vendor.id)}/status`, { status: "active" });
 	return { id: vendor.id, token };
 }
 
@@ -69,10 +72,16 @@ export async function waitForEngine(opts: Options, stopping: () => boolean): Pro
 	const deadline = Date.now() + opts.waitS * 1000;
 	let announced = false;
 	for (;;) {
-		const status = await fetch(`${opts.url}/api/vendors?pageSize=1`, { signal: AbortSignal.timeout(5_000) }).then(r => r.status, () => 0);
+		const status = await fetch(`${opts.url}/api/vendors?pageSize=1`, { signal: AbortSignal.timeout(5_000) }).then(
+			r => r.status,
+			() => 0
+		);
 		// Past the deadline, onboarding reports what the engine answers (or that nothing listens).
 		if (status === 200 || Date.now() > deadline || stopping()) return;
-		if (!announced) process.stdout.write(`waiting up to ${opts.waitS} s for the engine at ${opts.url} (${status ? `it answers ${status}` : "not reachable yet"})…\n`);
+		if (!announced)
+			process.stdout.write(
+				`waiting up to ${opts.waitS} s for the engine at ${opts.url} (${status ? `it answers ${status}` : "not reachable yet"})…\n`
+			);
 		announced = true;
 		await new Promise(r => setTimeout(r, 250));
 	}

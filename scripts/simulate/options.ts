@@ -24,7 +24,6 @@ export type Options = {
 	waitS: number;
 };
 
-
 export function fail(message: string): never {
 	process.stderr.write(`${message}\n`);
 	process.exit(2);
@@ -97,7 +96,8 @@ export function readOptions(): Options {
 	const liveUrl = values["live-url"] ?? `${url.replace(/^http/, "ws").replace(/:\d+$/, "")}:${engineConfig().livePort}/live`;
 	if (!/^wss?:\/\/[^/]+/.test(liveUrl)) fail(`--live-url must be a ws(s) URL, got "${liveUrl}"`);
 	const secret = values["token-secret"] ?? engineConfig().devSecret;
-	if (!secret) fail("No dev token secret: pass --token-secret or set AUTH_DEV_SECRET (the engine's), or run where the engine keeps its DATA_DIR");
+	if (!secret)
+		fail("No dev token secret: pass --token-secret or set AUTH_DEV_SECRET (the engine's), or run where the engine keeps its DATA_DIR");
 	if (!/^[\w-]{1,32}$/.test(values.prefix)) fail(`--prefix must be 1-32 letters, digits, '_' or '-', got "${values.prefix}"`);
 	return {
 		vendors: number(values.vendors, "vendors", 1, 20_000, true),

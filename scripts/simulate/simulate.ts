@@ -19,7 +19,6 @@ type SimVendor = {
 	reconnectAt: number;
 };
 
-
 const LOG_EVERY_S = 5;
 
 /** Counters behind the progress line. */
@@ -100,7 +99,9 @@ async function main(): Promise<void> {
 	const motion: MotionOptions = { ...DEFAULT_MOTION, bbox: opts.bbox, offlinePerHour: opts.offlinePerHour };
 	const rng = seededRng(opts.seed);
 	const tty = process.stdout.isTTY;
-	process.stdout.write(`simulating ${opts.vendors} vendors in ${opts.bbox.join(",")} at ${opts.hz} Hz against ${opts.url} and ${opts.liveUrl}\n`);
+	process.stdout.write(
+		`simulating ${opts.vendors} vendors in ${opts.bbox.join(",")} at ${opts.hz} Hz against ${opts.url} and ${opts.liveUrl}\n`
+	);
 
 	const vendors: SimVendor[] = [];
 	let ticker: NodeJS.Timeout | undefined;
@@ -120,7 +121,9 @@ async function main(): Promise<void> {
 		const closed = Promise.all(open.map(s => new Promise(r => s.addEventListener("close", r, { once: true }))));
 		for (const v of vendors) v.socket?.close(1000, "simulator stopped");
 		await Promise.race([closed, new Promise(r => setTimeout(r, 5000))]);
-		process.stdout.write(`${tty ? "\r\x1b[K" : ""}${progressLine(vendors.length)}\nstopped (${why}): ${open.length} vendor sockets closed, ${stats.sent} positions sent\n`);
+		process.stdout.write(
+			`${tty ? "\r\x1b[K" : ""}${progressLine(vendors.length)}\nstopped (${why}): ${open.length} vendor sockets closed, ${stats.sent} positions sent\n`
+		);
 		stopped?.();
 	};
 	process.on("SIGINT", () => void stop("SIGINT"));

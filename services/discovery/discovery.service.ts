@@ -1,7 +1,13 @@
 import { Errors, type Context } from "moleculer";
 import type { VentaServiceSchema } from "../../config/settings.ts";
 import { circleBounds, distanceM, MAX_RADIUS_M, type LatLng } from "../../lib/geo.ts";
-import { MAX_NEARBY_LIMIT, type HeatmapParams, type HeatmapResult, type NearbyHit, type NearbyParams as GeoNearbyParams } from "../geo/contract.ts";
+import {
+	MAX_NEARBY_LIMIT,
+	type HeatmapParams,
+	type HeatmapResult,
+	type NearbyHit,
+	type NearbyParams as GeoNearbyParams,
+} from "../geo/contract.ts";
 import type { FixedLocation, FixedLocationsParams, Vendor } from "../vendors/contract.ts";
 import {
 	DEFAULT_NEARBY_LIMIT,
@@ -46,7 +52,8 @@ const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods> =
 					if (online !== undefined && p.online !== online) continue;
 					const known = positions.get(p.vendorId);
 					// A live position beats the stall's fixed one.
-					if (p.distance <= radius && (!known || (p.online && !known.online))) positions.set(p.vendorId, { ...p, distance: Math.round(p.distance) });
+					if (p.distance <= radius && (!known || (p.online && !known.online)))
+						positions.set(p.vendorId, { ...p, distance: Math.round(p.distance) });
 				}
 				const vendors = await ctx.call<Vendor[], object>("vendors.discoverable", { ids: [...positions.keys()], q, category });
 				const rows = vendors
@@ -62,7 +69,11 @@ const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods> =
 		/** `GET /api/discovery/heatmap?bbox=w,s,e,n&res=` — live vendor counts per H3 cell. */
 		heatmap: {
 			rest: "GET /heatmap",
-			params: { $$strict: true, bbox: { type: "string", max: 200 }, res: { type: "number", integer: true, min: 0, max: 15, optional: true, convert: true } },
+			params: {
+				$$strict: true,
+				bbox: { type: "string", max: 200 },
+				res: { type: "number", integer: true, min: 0, max: 15, optional: true, convert: true },
+			},
 			handler(ctx: Context<HeatmapQuery>): Promise<HeatmapResult> {
 				const { bbox, res } = ctx.params;
 				return ctx.call<HeatmapResult, HeatmapParams>("geo.heatmap", { bbox, ...(res === undefined ? {} : { res }) });
@@ -84,7 +95,17 @@ const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods> =
 				ctx.call<FixedLocation[], FixedLocationsParams>("vendors.fixedLocations", circleBounds(center, radius)),
 			]);
 			// geo already measured the live hits; only the stalls need a distance.
-			const positions: VendorPosition[] = live.map(({ vendorId, lat, lng, distance, ts, cell, hdg, spd }) => ({ vendorId, lat, lng, distance, online: true, ts, cell, hdg, spd }));
+			const positions: VendorPosition[] = live.map(({ vendorId, lat, lng, distance, ts, cell, hdg, spd }) => ({
+				vendorId,
+				lat,
+				lng,
+				distance,
+				online: true,
+				ts,
+				cell,
+				hdg,
+				spd,
+			}));
 			for (const s of stalls) positions.push({ ...s, distance: distanceM(center.lat, center.lng, s.lat, s.lng), online: false });
 			return positions;
 		},

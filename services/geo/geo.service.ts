@@ -105,7 +105,13 @@ const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 
 		/** Live vendor counts per H3 cell at `res` inside the bbox. */
 		heatmap: {
-			params: { bbox: [{ type: "string", max: 200 }, { type: "array", items: "number", max: 4 }], res: "number|integer|min:0|max:15|optional|convert" },
+			params: {
+				bbox: [
+					{ type: "string", max: 200 },
+					{ type: "array", items: "number", max: 4 },
+				],
+				res: "number|integer|min:0|max:15|optional|convert",
+			},
 			async handler(ctx: Context<HeatmapParams>): Promise<HeatmapResult> {
 				const bbox = parseBBox(ctx.params.bbox);
 				if (!bbox) throw invalidBBox();
@@ -116,7 +122,9 @@ const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 					const cell = latLngToCell(p.lat, p.lng, res);
 					counts.set(cell, (counts.get(cell) ?? 0) + 1);
 				}
-				const cells = [...counts].map(([cell, count]) => ({ cell, count })).sort((a, b) => b.count - a.count || a.cell.localeCompare(b.cell));
+				const cells = [...counts]
+					.map(([cell, count]) => ({ cell, count }))
+					.sort((a, b) => b.count - a.count || a.cell.localeCompare(b.cell));
 				return { bbox, res, total: positions.length, cells };
 			},
 		},
@@ -152,7 +160,8 @@ const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 			try {
 				await (ctx ? ctx.call("live.route", change) : this.broker.call("live.route", change));
 			} catch (err) {
-				if (!(err instanceof Errors.ServiceNotFoundError)) this.logger.warn({ err: (err as Error).message, vendorId: change.vendorId }, "Could not route a position to the live gateways");
+				if (!(err instanceof Errors.ServiceNotFoundError))
+					this.logger.warn({ err: (err as Error).message, vendorId: change.vendorId }, "Could not route a position to the live gateways");
 			}
 		},
 
@@ -175,9 +184,14 @@ const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 
 	started() {
 		const { vendorOfflineAfterS } = this.settings.config;
-		const sweep = setInterval(() => {
-			this.writer.expireSilent(Date.now() - vendorOfflineAfterS * 1000, EXPIRY_BATCH).catch(err => this.logger.warn({ err: (err as Error).message }, "Offline sweep failed"));
-		}, Math.min(1_000, vendorOfflineAfterS * 250));
+		const sweep = setInterval(
+			() => {
+				this.writer
+					.expireSilent(Date.now() - vendorOfflineAfterS * 1000, EXPIRY_BATCH)
+					.catch(err => this.logger.warn({ err: (err as Error).message }, "Offline sweep failed"));
+			},
+			Math.min(1_000, vendorOfflineAfterS * 250)
+		);
 		const flush = setInterval(() => this.writer.flushLocationEvents(), LOCATION_EVENT_EVERY_MS);
 		this.timers.push(sweep, flush);
 	},

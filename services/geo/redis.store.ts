@@ -72,8 +72,20 @@ export class RedisGeoStore implements GeoStore {
 	async apply(p: StoredPosition, seenAt: number, historyLength: number): Promise<ApplyResult> {
 		const k = this.#key;
 		const [applied, prevCell, prevOnline] = await this.#redis.ventaGeoApply(
-			k.pos, k.online, k.geo, k.cell + p.cell, k.hist + p.vendorId,
-			p.vendorId, JSON.stringify(p), p.ts, p.cell, p.lng, p.lat, seenAt, historyLength, k.cell
+			k.pos,
+			k.online,
+			k.geo,
+			k.cell + p.cell,
+			k.hist + p.vendorId,
+			p.vendorId,
+			JSON.stringify(p),
+			p.ts,
+			p.cell,
+			p.lng,
+			p.lat,
+			seenAt,
+			historyLength,
+			k.cell
 		);
 		if (applied === 0) return { applied: false, reason: "stale" };
 		return { applied: true, previous: prevOnline === -1 ? null : { cell: prevCell, online: prevOnline === 1 } };

@@ -4,7 +4,14 @@ import type { DomainEventName } from "../../lib/events.ts";
 import { isVendorId } from "../../lib/ids.ts";
 import { KeyedQueue } from "../../lib/keyed-queue.ts";
 import { checkPosition, type PositionInput } from "../../lib/position.ts";
-import { HISTORY_LENGTH, type InvalidPosition, type StoredPosition, type UpdateManyItemResult, type UpdateResult, type VendorOffline } from "./contract.ts";
+import {
+	HISTORY_LENGTH,
+	type InvalidPosition,
+	type StoredPosition,
+	type UpdateManyItemResult,
+	type UpdateResult,
+	type VendorOffline,
+} from "./contract.ts";
 import type { ApplyResult, GeoStore } from "./store.ts";
 
 export type Emit = (ctx: Context | null, name: DomainEventName, data: object, context: { vendorId: string }) => Promise<void>;
@@ -64,19 +71,23 @@ export class GeoWriter {
 		items.forEach((item, i) => {
 			const position = this.check(item, now);
 			if ("reason" in position) results[i] = position;
-			else if (this.#queue.busy(position.vendorId)) running.push(this.#queue.run(position.vendorId, () => this.#applyOne(ctx, position)).then(r => (results[i] = r)));
+			else if (this.#queue.busy(position.vendorId))
+				running.push(this.#queue.run(position.vendorId, () => this.#applyOne(ctx, position)).then(r => (results[i] = r)));
 			else {
 				direct.push(position);
 				directAt.push(i);
 			}
 		});
 		if (direct.length > 0) {
-			const batch = this.#queue.runNow(direct.map(p => p.vendorId), async () => {
-				const applied = await this.#opts.store.applyMany(direct, Date.now(), HISTORY_LENGTH);
-				const events: Promise<void>[] = [];
-				direct.forEach((p, j) => (results[directAt[j]!] = this.#record(ctx, p, applied[j]!, events)));
-				await Promise.all(events);
-			});
+			const batch = this.#queue.runNow(
+				direct.map(p => p.vendorId),
+				async () => {
+					const applied = await this.#opts.store.applyMany(direct, Date.now(), HISTORY_LENGTH);
+					const events: Promise<void>[] = [];
+					direct.forEach((p, j) => (results[directAt[j]!] = this.#record(ctx, p, applied[j]!, events)));
+					await Promise.all(events);
+				}
+			);
 			running.push(batch);
 		}
 		await Promise.all(running);
@@ -108,7 +119,12 @@ export class GeoWriter {
 		const batch = [...this.#dirty.values()];
 		this.#dirty.clear();
 		for (const p of batch) {
-			void this.#opts.emit(null, "location.vendor_location_updated", { vendorId: p.vendorId, lat: p.lat, lng: p.lng, cell: p.cell, ts: p.ts }, { vendorId: p.vendorId });
+			void this.#opts.emit(
+				null,
+				"location.vendor_location_updated",
+				{ vendorId: p.vendorId, lat: p.lat, lng: p.lng, cell: p.cell, ts: p.ts },
+				{ vendorId: p.vendorId }
+			);
 		}
 	}
 
@@ -124,7 +140,14 @@ export class GeoWriter {
 		if (!result.applied) return result;
 		const { vendorId } = position;
 		if (!result.previous?.online) {
-			events.push(this.#opts.emit(ctx, "location.vendor_online", { vendorId, lat: position.lat, lng: position.lng, cell: position.cell, ts: position.ts }, { vendorId }));
+			events.push(
+				this.#opts.emit(
+					ctx,
+					"location.vendor_online",
+					{ vendorId, lat: position.lat, lng: position.lng, cell: position.cell, ts: position.ts },
+					{ vendorId }
+				)
+			);
 		}
 		this.#dirty.set(vendorId, position);
 		return { applied: true, location: { ...position, online: true }, previous: result.previous };

@@ -240,7 +240,9 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 				Object.entries(set).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(before[k as keyof UserDoc]))
 			);
 			if (Object.keys(changes).length === 0) return publicUser(before);
-			const user = publicUser(fromDoc(await this.adapter.updateById(before.id, { $set: { ...changes, updatedAt: new Date().toISOString() } })));
+			const user = publicUser(
+				fromDoc(await this.adapter.updateById(before.id, { $set: { ...changes, updatedAt: new Date().toISOString() } }))
+			);
 			await this.clearCache();
 			await emitDomainEvent(this, ctx, "marketplace.user_updated", { id: user.id, changes, user }, { userId: user.id });
 			return user;

@@ -38,7 +38,14 @@ export type Vendor = {
 
 export type Page<T> = { rows: T[]; total: number; page: number; pageSize: number; totalPages: number };
 
-export type ProfileParams = { description?: string; categories?: string[]; phone?: string; website?: string; imageUrl?: string; location?: LatLng | null };
+export type ProfileParams = {
+	description?: string;
+	categories?: string[];
+	phone?: string;
+	website?: string;
+	imageUrl?: string;
+	location?: LatLng | null;
+};
 export type CreateParams = ProfileParams & { name: string };
 export type UpdateParams = ProfileParams & { id: string; name?: string };
 export type GetParams = { id: string };

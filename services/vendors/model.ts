@@ -13,7 +13,14 @@ export type VendorDoc = Omit<Vendor, "rating" | "subscription"> & {
 
 export const newVendorId = () => `ven_${randomBytes(12).toString("base64url")}`;
 
-export const NO_SUBSCRIPTION: SubscriptionState = { active: false, entitlements: [], expiresAt: null, store: null, environment: null, updatedAt: null };
+export const NO_SUBSCRIPTION: SubscriptionState = {
+	active: false,
+	entitlements: [],
+	expiresAt: null,
+	store: null,
+	environment: null,
+	updatedAt: null,
+};
 
 /** A stored document (`_id`) as a VendorDoc (`id`). */
 export const fromDoc = (doc: Record<string, unknown>): VendorDoc => {
@@ -28,7 +35,11 @@ export function toVendor(doc: VendorDoc): Vendor {
 	const { ratingSum, ratingCount, ratingVersion: _v, deletedAt: _d, subscription, ...rest } = doc;
 	return {
 		...rest,
-		subscription: { active: subscriptionActive(subscription), entitlements: subscription.entitlements, expiresAt: subscription.expiresAt ?? null },
+		subscription: {
+			active: subscriptionActive(subscription),
+			entitlements: subscription.entitlements,
+			expiresAt: subscription.expiresAt ?? null,
+		},
 		rating: { average: averageOf(ratingSum, ratingCount), count: ratingCount },
 	};
 }
@@ -46,7 +57,8 @@ export function canBroadcast(vendor: Pick<Vendor, "status" | "subscription">, re
 /** Refuses (403) a vendor that may not broadcast now, saying why. */
 export function assertMayBroadcast(vendor: Pick<Vendor, "status" | "subscription">, requireSubscription: boolean): void {
 	if (vendor.status !== "active") throw forbidden(`Vendor is ${vendor.status}, not active`, "NOT_ACTIVE");
-	if (!canBroadcast(vendor, requireSubscription)) throw forbidden("An active subscription is required to broadcast", "SUBSCRIPTION_REQUIRED");
+	if (!canBroadcast(vendor, requireSubscription))
+		throw forbidden("An active subscription is required to broadcast", "SUBSCRIPTION_REQUIRED");
 }
 
 /** The store query of vendors anyone may find: live now (active, and subscribed when that is required). */
@@ -71,9 +83,30 @@ export const profileParams = {
 		unique: true,
 		items: { type: "string", trim: true, lowercase: true, min: 1, max: 40, pattern: /^[\p{L}\p{N}][\p{L}\p{N} &'-]*$/u },
 	},
-	phone: { type: "string", trim: true, max: 30, pattern: PHONE, optional: true, messages: { stringPattern: "The 'phone' field must be a phone number such as +49 30 1234567." } },
-	website: { type: "string", trim: true, max: 2048, pattern: HTTP_URL, optional: true, messages: { stringPattern: "The 'website' field must be an http(s) URL." } },
-	imageUrl: { type: "string", trim: true, max: 2048, pattern: HTTP_URL, optional: true, messages: { stringPattern: "The 'imageUrl' field must be an http(s) URL." } },
+	phone: {
+		type: "string",
+		trim: true,
+		max: 30,
+		pattern: PHONE,
+		optional: true,
+		messages: { stringPattern: "The 'phone' field must be a phone number such as +49 30 1234567." },
+	},
+	website: {
+		type: "string",
+		trim: true,
+		max: 2048,
+		pattern: HTTP_URL,
+		optional: true,
+		messages: { stringPattern: "The 'website' field must be an http(s) URL." },
+	},
+	imageUrl: {
+		type: "string",
+		trim: true,
+		max: 2048,
+		pattern: HTTP_URL,
+		optional: true,
+		messages: { stringPattern: "The 'imageUrl' field must be an http(s) URL." },
+	},
 	location: {
 		type: "object",
 		optional: true,

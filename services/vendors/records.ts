@@ -92,8 +92,18 @@ export type VendorsState = {
 };
 
 /** One page of `query` in `sort` order, with the total count. */
-export async function findPage<T>(store: Store, query: object, sort: string[], page: number, pageSize: number, map: (doc: Record<string, unknown>) => T): Promise<Page<T>> {
-	const [docs, total] = await Promise.all([store.find({ query, sort, limit: pageSize, offset: (page - 1) * pageSize }), store.count({ query })]);
+export async function findPage<T>(
+	store: Store,
+	query: object,
+	sort: string[],
+	page: number,
+	pageSize: number,
+	map: (doc: Record<string, unknown>) => T
+): Promise<Page<T>> {
+	const [docs, total] = await Promise.all([
+		store.find({ query, sort, limit: pageSize, offset: (page - 1) * pageSize }),
+		store.count({ query }),
+	]);
 	return { rows: docs.map(map), total, page, pageSize, totalPages: Math.ceil(total / pageSize) };
 }
 

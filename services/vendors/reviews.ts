@@ -20,7 +20,13 @@ export function toReview(doc: Record<string, unknown>): Review {
  * Writes the caller's review: inserts it, or replaces their earlier one. A concurrent insert by
  * the same user loses on the unique id and becomes an update. Returns the review and whether it is new.
  */
-export async function saveReview(store: Store, vendorId: string, userId: string, rating: number, text: string): Promise<{ review: Review; created: boolean }> {
+export async function saveReview(
+	store: Store,
+	vendorId: string,
+	userId: string,
+	rating: number,
+	text: string
+): Promise<{ review: Review; created: boolean }> {
 	const id = reviewId(vendorId, userId);
 	const now = new Date().toISOString();
 	const existing = await store.findById(id);
@@ -95,7 +101,13 @@ export const reviewActions = servicePart<object, DbMethods, VendorsState>({
 				const { sum, count } = await this.ratingQueue.run(id, () => recomputeRating(this.adapter, this.reviewStore, id));
 				await this.clearCache();
 				const average = toVendor({ ...vendor, ratingSum: sum, ratingCount: count }).rating;
-				await emitDomainEvent(this, ctx, "marketplace.review_submitted", { review, created, rating: average }, { vendorId: id, userId: user.id });
+				await emitDomainEvent(
+					this,
+					ctx,
+					"marketplace.review_submitted",
+					{ review, created, rating: average },
+					{ vendorId: id, userId: user.id }
+				);
 				if (created) {
 					ctx.meta.$statusCode = 201;
 					ctx.meta.$location = `/api/vendors/${id}/reviews`;

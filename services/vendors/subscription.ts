@@ -48,7 +48,10 @@ export const subscriptionActions = servicePart<object, DbMethods, VendorsState>(
 				const isNewer = (stored: SubscriptionState | undefined) => timeOf(stored?.updatedAt) <= timeOf(subscription.updatedAt);
 
 				const held: SubscriptionState | null = await this.subscriptionStore.findById(ownerId);
-				if (!held) await this.subscriptionStore.insert({ _id: ownerId, ...subscription }).catch(() => this.subscriptionStore.updateMany({ _id: ownerId }, { $set: subscription }));
+				if (!held)
+					await this.subscriptionStore
+						.insert({ _id: ownerId, ...subscription })
+						.catch(() => this.subscriptionStore.updateMany({ _id: ownerId }, { $set: subscription }));
 				else if (isNewer(held)) await this.subscriptionStore.updateMany({ _id: ownerId }, { $set: subscription });
 
 				const affected: string[] = [];
@@ -58,7 +61,13 @@ export const subscriptionActions = servicePart<object, DbMethods, VendorsState>(
 					affected.push(before.id);
 					if (this.records.canBroadcast(before) !== this.records.canBroadcast(after)) await statusChanged(this, ctx, before, after);
 				}
-				await emitDomainEvent(this, ctx, "payments.subscription_changed", { ownerId, vendorIds: affected, subscription }, { userId: ownerId });
+				await emitDomainEvent(
+					this,
+					ctx,
+					"payments.subscription_changed",
+					{ ownerId, vendorIds: affected, subscription },
+					{ userId: ownerId }
+				);
 				return affected;
 			},
 		},

@@ -25,7 +25,17 @@ import {
 	type Vendor,
 } from "./contract.ts";
 import { locationActions } from "./location.ts";
-import { assertMayBroadcast, fromDoc, NO_SUBSCRIPTION, newVendorId, pageParams, profileParams, subscriptionActive, TEXT_FIELDS, toVendor } from "./model.ts";
+import {
+	assertMayBroadcast,
+	fromDoc,
+	NO_SUBSCRIPTION,
+	newVendorId,
+	pageParams,
+	profileParams,
+	subscriptionActive,
+	TEXT_FIELDS,
+	toVendor,
+} from "./model.ts";
 import { findPage, ReportClock, statusChanged, VendorRecords, type VendorsState } from "./records.ts";
 import { reviewActions } from "./reviews.ts";
 import { subscriptionActions } from "./subscription.ts";
@@ -123,13 +133,22 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 		/** `GET /api/vendors?owner=me|q=|category=|status=|page=|pageSize=` — public listing shows vendors that are live. */
 		list: {
 			rest: "GET /",
-			params: { $$strict: true, owner: { type: "enum", values: ["me"], optional: true }, q: textParam, category: categoryParam, status: { type: "enum", values: [...VENDOR_STATUSES], optional: true }, ...pageParams },
+			params: {
+				$$strict: true,
+				owner: { type: "enum", values: ["me"], optional: true },
+				q: textParam,
+				category: categoryParam,
+				status: { type: "enum", values: [...VENDOR_STATUSES], optional: true },
+				...pageParams,
+			},
 			async handler(ctx: Context<ListParams, CallerMeta>): Promise<Page<Vendor>> {
 				const { owner, q, category, status, page = 1, pageSize = DEFAULT_PAGE_SIZE } = ctx.params;
 				const user = ctx.meta.user;
 				if (owner === "me" && !user) throw noToken("owner=me needs a bearer token");
 				if (status && owner !== "me" && user?.role !== "admin") {
-					throw validationError("status filters only your own vendors (owner=me)", [{ type: "forbidden", field: "status", message: "The 'status' filter needs owner=me." }]);
+					throw validationError("status filters only your own vendors (owner=me)", [
+						{ type: "forbidden", field: "status", message: "The 'status' filter needs owner=me." },
+					]);
 				}
 				const query: Record<string, unknown> = {
 					...(owner === "me" ? { deletedAt: null, ownerId: user!.id } : status ? { deletedAt: null } : this.records.publicQuery()),
@@ -182,7 +201,8 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 				if (before.status === status) return toVendor(before);
 				if (status === "suspended" && !admin) throw forbidden("Only an admin can suspend a vendor");
 				if (before.status === "suspended" && !admin) throw forbidden("This vendor is suspended; only an admin can lift that");
-				if (before.status === "draft" && status === "paused" && !admin) throw conflict("A draft vendor goes active first", { status: before.status });
+				if (before.status === "draft" && status === "paused" && !admin)
+					throw conflict("A draft vendor goes active first", { status: before.status });
 				if (status === "active" && this.settings.config.requireSubscription && !subscriptionActive(before.subscription)) {
 					throw forbidden("An active subscription is required to go live", "SUBSCRIPTION_REQUIRED");
 				}
@@ -209,7 +229,10 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 			async handler(ctx: Context<DetachOwnerParams>): Promise<string[]> {
 				const docs = await this.records.findMany({ ownerId: ctx.params.ownerId, deletedAt: null });
 				for (const before of docs) {
-					const after = await this.records.write(before.id, { ownerId: null, status: before.status === "active" ? "paused" : before.status });
+					const after = await this.records.write(before.id, {
+						ownerId: null,
+						status: before.status === "active" ? "paused" : before.status,
+					});
 					await statusChanged(this, ctx, before, after, { previousOwnerId: before.ownerId });
 				}
 				return docs.map(d => d.id);
@@ -226,7 +249,9 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 				// the _id index instead of scanning every active vendor.
 				const docs = await this.records.findMany({
 					_id: { $in: ctx.params.ids },
-					$and: [{ ...this.records.publicQuery(), ...(category ? { categories: category } : {}), ...(q ? this.textQuery(q, TEXT_FIELDS) : {}) }],
+					$and: [
+						{ ...this.records.publicQuery(), ...(category ? { categories: category } : {}), ...(q ? this.textQuery(q, TEXT_FIELDS) : {}) },
+					],
 				});
 				return docs.map(toVendor);
 			},
@@ -245,7 +270,11 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 				const { south, north, west, east } = ctx.params;
 				const wraps = west < -180 || east > 180;
 				const docs = await this.records.findMany(
-					{ ...this.records.publicQuery(), "location.lat": { $gte: south, $lte: north }, ...(wraps ? {} : { "location.lng": { $gte: west, $lte: east } }) },
+					{
+						...this.records.publicQuery(),
+						"location.lat": { $gte: south, $lte: north },
+						...(wraps ? {} : { "location.lng": { $gte: west, $lte: east } }),
+					},
 					{ limit: 5000 }
 				);
 				return docs.flatMap(d => (d.location ? [{ vendorId: d.id, lat: d.location.lat, lng: d.location.lng }] : []));

@@ -63,7 +63,12 @@ export class WebhookInbox {
 	 * Claims the event (so no two nodes apply it at once), applies it and records the outcome.
 	 * A failure is recorded and answered with 503 so the sender retries.
 	 */
-	async apply(ctx: Context, id: string, force: boolean, applyEvent: (ctx: Context, doc: InboxDoc) => Promise<Applied>): Promise<{ doc: InboxDoc; duplicate: boolean }> {
+	async apply(
+		ctx: Context,
+		id: string,
+		force: boolean,
+		applyEvent: (ctx: Context, doc: InboxDoc) => Promise<Applied>
+	): Promise<{ doc: InboxDoc; duplicate: boolean }> {
 		const current: InboxDoc | null = await this.#store.findOne({ _id: id });
 		if (!current) throw notFound(`No recorded webhook event ${id}`, { id });
 		if (current.status === "applied" && !force) return { doc: current, duplicate: true };
@@ -112,7 +117,8 @@ export class WebhookInbox {
 		let newest: SubscriptionState | null = null;
 		for (const doc of docs) {
 			for (const change of (doc.result?.owners as OwnerChange[] | undefined) ?? []) {
-				if (change.userId === userId && (!newest || (change.subscription.updatedAt ?? "") > (newest.updatedAt ?? ""))) newest = change.subscription;
+				if (change.userId === userId && (!newest || (change.subscription.updatedAt ?? "") > (newest.updatedAt ?? "")))
+					newest = change.subscription;
 			}
 		}
 		if (!newest) return null;
@@ -121,6 +127,9 @@ export class WebhookInbox {
 	}
 
 	#finish(id: string, set: Partial<InboxDoc>, entry: InboxDoc["history"][number]): Promise<number> {
-		return this.#store.updateMany({ _id: id }, { $set: { ...set, lockedUntil: 0 }, $push: { history: { $each: [entry], $slice: -HISTORY_KEPT } } });
+		return this.#store.updateMany(
+			{ _id: id },
+			{ $set: { ...set, lockedUntil: 0 }, $push: { history: { $each: [entry], $slice: -HISTORY_KEPT } } }
+		);
 	}
 }

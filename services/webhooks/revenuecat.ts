@@ -93,12 +93,21 @@ export function planRevenueCatEvent(event: RevenueCatEvent, nowMs = Date.now()):
 
 	if (event.type === "TEST") return { kind: "record", reason: "test" };
 	if (event.type === "TRANSFER") {
-		return { kind: "transfer", from: candidateUserIds(event.transferred_from ?? []), to: candidateUserIds(event.transferred_to ?? []), updatedAt };
+		return {
+			kind: "transfer",
+			from: candidateUserIds(event.transferred_from ?? []),
+			to: candidateUserIds(event.transferred_to ?? []),
+			updatedAt,
+		};
 	}
 
 	const candidates = candidateUserIds([event.app_user_id, event.original_app_user_id, ...(event.aliases ?? [])]);
 	if (event.type === "EXPIRATION") {
-		return { kind: "set", candidates, subscription: { ...revokedState(updatedAt, store, environment), expiresAt: iso(event.expiration_at_ms) } };
+		return {
+			kind: "set",
+			candidates,
+			subscription: { ...revokedState(updatedAt, store, environment), expiresAt: iso(event.expiration_at_ms) },
+		};
 	}
 	if (includes(GRANTING_TYPES, event.type) || includes(KEEP_UNTIL_EXPIRY_TYPES, event.type)) {
 		const expiresAt = iso(event.expiration_at_ms);

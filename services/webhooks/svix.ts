@@ -58,7 +58,8 @@ export function verifySvix(secret: string, headers: HeaderBag, body: string | Bu
 	const timestamp = Number(h.timestamp);
 	const nowS = Math.floor(nowMs / 1000);
 	if (timestamp < nowS - SVIX_TOLERANCE_S) return { ok: false, reason: "STALE_TIMESTAMP", message: "Message timestamp too old" };
-	if (timestamp > nowS + SVIX_TOLERANCE_S) return { ok: false, reason: "FUTURE_TIMESTAMP", message: "Message timestamp too far in the future" };
+	if (timestamp > nowS + SVIX_TOLERANCE_S)
+		return { ok: false, reason: "FUTURE_TIMESTAMP", message: "Message timestamp too far in the future" };
 
 	const expected = svixSign(secret, h.id, h.timestamp, body).slice("v1,".length);
 	let matched = false;

@@ -29,7 +29,8 @@ type WebhooksMethods = {
 /** `queue` runs deliveries of the same event one after another on this node; the inbox's claim covers other nodes. */
 type WebhooksVars = { inbox: WebhookInbox; queue: KeyedQueue };
 
-const notConfigured = (variable: string) => unavailable(`Webhook endpoint is not configured: set ${variable}`, "WEBHOOK_NOT_CONFIGURED", { variable });
+const notConfigured = (variable: string) =>
+	unavailable(`Webhook endpoint is not configured: set ${variable}`, "WEBHOOK_NOT_CONFIGURED", { variable });
 
 function parseJson(body: string): unknown {
 	try {
@@ -40,9 +41,16 @@ function parseJson(body: string): unknown {
 }
 
 /** A verified body that is not an event we understand: 422 listing the paths (the sender's retries would fail alike). */
-const invalid = (fields: string[]) => new Errors.MoleculerClientError("Webhook payload does not have the expected shape", 422, "VALIDATION_ERROR", { fields });
+const invalid = (fields: string[]) =>
+	new Errors.MoleculerClientError("Webhook payload does not have the expected shape", 422, "VALIDATION_ERROR", { fields });
 
-const answer = (doc: InboxDoc, duplicate: boolean): WebhookAnswer => ({ received: true, id: doc._id, type: doc.type, status: doc.status, duplicate });
+const answer = (doc: InboxDoc, duplicate: boolean): WebhookAnswer => ({
+	received: true,
+	id: doc._id,
+	type: doc.type,
+	status: doc.status,
+	duplicate,
+});
 
 /** Clerk and RevenueCat webhooks: verify, record in the inbox, apply once, replay from the REPL. */
 const WebhooksService: VentaServiceSchema<object, WebhooksMethods & DbMethods, WebhooksVars> = {
@@ -77,7 +85,8 @@ const WebhooksService: VentaServiceSchema<object, WebhooksMethods & DbMethods, W
 				const expected = this.settings.config.revenuecatWebhookAuth;
 				if (!expected) throw notConfigured("REVENUECAT_WEBHOOK_AUTH");
 				const auth = ctx.params.headers.authorization;
-				if (!revenueCatAuthorized(expected, Array.isArray(auth) ? auth[0] : auth)) throw unauthorized("Authorization header does not match", "UNAUTHORIZED");
+				if (!revenueCatAuthorized(expected, Array.isArray(auth) ? auth[0] : auth))
+					throw unauthorized("Authorization header does not match", "UNAUTHORIZED");
 				const body = revenueCatBody.safeParse(parseJson(ctx.params.body));
 				if (!body.success) throw invalid(body.error.issues.map(i => i.path.join(".") || "(body)"));
 				return this.receive(ctx, "revenuecat", body.data.event.id, body.data.event.type, ctx.params.body);

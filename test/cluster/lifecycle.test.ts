@@ -9,7 +9,6 @@ import { createBrokerOptions } from "../../moleculer.config.ts";
 import { freePort, testEnv, uniqueNamespace, waitFor, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
 import { ROOT, spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
 
-
 describe("start-up", () => {
 	it.each([
 		[{ PORT: "abc" }, /PORT must be an integer from 1 to 65535, got "abc"/],
@@ -33,7 +32,14 @@ describe("start-up", () => {
 		const livePort = await freePort();
 		const child = spawn("npm", ["start", "--silent"], {
 			cwd: ROOT,
-			env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), LIVE_PORT: String(livePort), DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+			env: {
+				PATH: process.env.PATH,
+				HOME: process.env.HOME,
+				PORT: String(port),
+				LIVE_PORT: String(livePort),
+				DATA_DIR: dataDir,
+				LOG_LEVEL: "warn",
+			},
 			stdio: "ignore",
 			// Its own process group, signalled whole, as a terminal's Ctrl-C or a supervisor does.
 			detached: true,
@@ -46,7 +52,14 @@ describe("start-up", () => {
 			process.kill(-child.pid!, "SIGTERM");
 		}
 		expect(["0", "SIGTERM"]).toContain(await exited);
-		await waitFor(() => fetch(`http://127.0.0.1:${port}/health/live`).then(() => false, () => true), { what: "the engine to stop listening" });
+		await waitFor(
+			() =>
+				fetch(`http://127.0.0.1:${port}/health/live`).then(
+					() => false,
+					() => true
+				),
+			{ what: "the engine to stop listening" }
+		);
 	});
 });
 
@@ -64,9 +77,14 @@ describe("graceful shutdown", () => {
 		const gateway = spawnNode("server.ts", gatewayEnv);
 		started.push(gateway);
 		const url = `http://127.0.0.1:${gatewayEnv.PORT}`;
-		await waitFor(async () => (await fetch(`${url}/api/echo/slow?ms=0`)).status === 200, { timeout: 20_000, what: "the gateway to route to echo" });
+		await waitFor(async () => (await fetch(`${url}/api/echo/slow?ms=0`)).status === 200, {
+			timeout: 20_000,
+			what: "the gateway to route to echo",
+		});
 
-		const inFlight = Array.from({ length: 5 }, () => fetch(`${url}/api/echo/slow?ms=2000`).then(async r => ({ status: r.status, body: await r.json() })));
+		const inFlight = Array.from({ length: 5 }, () =>
+			fetch(`${url}/api/echo/slow?ms=2000`).then(async r => ({ status: r.status, body: await r.json() }))
+		);
 		await new Promise(r => setTimeout(r, 300));
 		const signalledAt = Date.now();
 		gateway.child.kill("SIGTERM");

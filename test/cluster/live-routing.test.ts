@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
-import { deleteRedisKeys, freePort, testEnv, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_REDIS_URL as REDIS_URL, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
+import {
+	deleteRedisKeys,
+	freePort,
+	testEnv,
+	uniqueNamespace,
+	waitFor,
+	TEST_DEV_SECRET,
+	TEST_REDIS_URL as REDIS_URL,
+	TEST_NATS_URL as NATS_URL,
+} from "../helpers/engine.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
 import { activeVendor, LiveClient, metricValue } from "../helpers/live.ts";
 import { mintDevToken } from "../../lib/auth.ts";
@@ -22,20 +31,33 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 	const nodes: Record<"a" | "b" | "c", Node> = {} as never;
 	const clients: LiveClient[] = [];
 	const liveUrl = (n: Node, query = "") => `ws://127.0.0.1:${n.livePort}/live${query}`;
-	const routedIn = async (n: Node) => metricValue(await (await fetch(`http://127.0.0.1:${n.livePort}/metrics`)).text(), "venta_live_routed_in_total") ?? -1;
+	const routedIn = async (n: Node) =>
+		metricValue(await (await fetch(`http://127.0.0.1:${n.livePort}/metrics`)).text(), "venta_live_routed_in_total") ?? -1;
 
 	beforeAll(async () => {
 		const start = async (name: "a" | "b" | "c", services: string) => {
-			const env = await testEnv({ NATS_URL, NAMESPACE: namespace, NODE_ID: `${namespace}-${name}`, SERVICES: services, REDIS_URL, PORT: String(await freePort()), LIVE_PORT: String(await freePort()) });
+			const env = await testEnv({
+				NATS_URL,
+				NAMESPACE: namespace,
+				NODE_ID: `${namespace}-${name}`,
+				SERVICES: services,
+				REDIS_URL,
+				PORT: String(await freePort()),
+				LIVE_PORT: String(await freePort()),
+			});
 			nodes[name] = { name, proc: spawnNode("server.ts", env), port: Number(env.PORT), livePort: Number(env.LIVE_PORT) };
 		};
 		await start("a", "api,users,vendors,geo,live");
 		await start("b", "live");
 		await start("c", "live");
-		for (const n of Object.values(nodes)) await waitForHttp(`http://127.0.0.1:${n.livePort}/health/ready`, 30_000).catch(err => {
-			throw new Error(`${n.name} did not start: ${err.message}\n${n.proc.output()}`);
+		for (const n of Object.values(nodes))
+			await waitForHttp(`http://127.0.0.1:${n.livePort}/health/ready`, 30_000).catch(err => {
+				throw new Error(`${n.name} did not start: ${err.message}\n${n.proc.output()}`);
+			});
+		await waitFor(async () => (await fetch(`http://127.0.0.1:${nodes.a.port}/api/vendors?pageSize=1`)).status === 200, {
+			timeout: 20_000,
+			what: "REST routes on A",
 		});
-		await waitFor(async () => (await fetch(`http://127.0.0.1:${nodes.a.port}/api/vendors?pageSize=1`)).status === 200, { timeout: 20_000, what: "REST routes on A" });
 	});
 
 	afterAll(async () => {

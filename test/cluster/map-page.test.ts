@@ -18,8 +18,16 @@ const SCREENSHOT = `${ROOT}test-output/map-page.png`;
 type Frame = { op: string; [k: string]: unknown };
 
 /** The callbacks passed to page.evaluate/waitForFunction run in the browser; this file is typed for Node. */
-declare const document: { querySelectorAll(selector: string): ArrayLike<BrowserElement> & Iterable<BrowserElement>; body: { classList: { contains(c: string): boolean } } };
-type BrowserElement = { textContent: string | null; dataset: Record<string, string>; value: string; getBoundingClientRect(): { x: number; y: number } };
+declare const document: {
+	querySelectorAll(selector: string): ArrayLike<BrowserElement> & Iterable<BrowserElement>;
+	body: { classList: { contains(c: string): boolean } };
+};
+type BrowserElement = {
+	textContent: string | null;
+	dataset: Record<string, string>;
+	value: string;
+	getBoundingClientRect(): { x: number; y: number };
+};
 
 describe("map page served by the REST gateway", () => {
 	let engine: TestEngine;
@@ -46,7 +54,12 @@ describe("map page served by the REST gateway", () => {
 	it("tells the page the tiles URL and the live port", async () => {
 		const res = await fetch(`${engine.baseUrl}/config.json`);
 		expect(res.status).toBe(200);
-		expect(await res.json()).toEqual({ tilesUrl: "https://tiles.example.com/{z}/{x}/{y}.png", livePort: engine.config.livePort, h3Res: 8, watchMaxCells: 2000 });
+		expect(await res.json()).toEqual({
+			tilesUrl: "https://tiles.example.com/{z}/{x}/{y}.png",
+			livePort: engine.config.livePort,
+			h3Res: 8,
+			watchMaxCells: 2000,
+		});
 	});
 
 	it("keeps the API, health and metrics routes ahead of the static files", async () => {
@@ -56,7 +69,11 @@ describe("map page served by the REST gateway", () => {
 		expect(missing.status).toBe(404);
 		expect(await missing.json()).toMatchObject({ type: "NOT_FOUND" });
 		// The webhook route answers (here: its service is not running), not the static 404.
-		const webhook = await fetch(`${engine.baseUrl}/webhooks/clerk`, { method: "POST", body: "{}", headers: { "Content-Type": "application/json" } });
+		const webhook = await fetch(`${engine.baseUrl}/webhooks/clerk`, {
+			method: "POST",
+			body: "{}",
+			headers: { "Content-Type": "application/json" },
+		});
 		expect(webhook.status).not.toBe(404);
 		const noFile = await fetch(`${engine.baseUrl}/no-such-file.js`);
 		expect(noFile.status).toBe(404);
@@ -78,7 +95,16 @@ describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 		sim = await startSimulator(engine, { vendors: 16, bbox: BBOX, prefix: "maptest", args: ["--hz", "2", "--offline-per-hour", "0"] });
 		browser = await chromium.launch({
 			executablePath: CHROMIUM,
-			args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+			args: [
+				"--headless",
+				"--no-sandbox",
+				"--disable-gpu",
+				"--disable-quic",
+				"--no-first-run",
+				"--disable-background-networking",
+				"--disable-component-update",
+				"--disable-sync",
+			],
 		});
 		page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 		page.on("websocket", (ws: PageSocket) => {
@@ -95,10 +121,14 @@ describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 
 	/** Screen position of every vendor marker, by vendor id. */
 	const markerBoxes = () =>
-		page.$$eval(".vendor-marker[data-id]", els => Object.fromEntries((els as unknown as BrowserElement[]).map(el => {
-			const r = el.getBoundingClientRect();
-			return [el.dataset.id!, [r.x, r.y]];
-		}))) as Promise<Record<string, [number, number]>>;
+		page.$$eval(".vendor-marker[data-id]", els =>
+			Object.fromEntries(
+				(els as unknown as BrowserElement[]).map(el => {
+					const r = el.getBoundingClientRect();
+					return [el.dataset.id!, [r.x, r.y]];
+				})
+			)
+		) as Promise<Record<string, [number, number]>>;
 
 	it("loads, connects and watches the viewport", async () => {
 		await page.waitForSelector('#status[data-state="live"]');
@@ -117,10 +147,13 @@ describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 	it("shows the simulated vendors as markers that move", async () => {
 		await page.waitForFunction(() => document.querySelectorAll(".vendor-marker[data-id]").length >= 8, null, { timeout: 20_000 });
 		const before = await markerBoxes();
-		const moved = await waitFor(async () => {
-			const now = await markerBoxes();
-			return Object.keys(now).find(id => before[id] && Math.hypot(now[id]![0] - before[id]![0], now[id]![1] - before[id]![1]) > 2);
-		}, { timeout: 15_000, what: "a marker to move" });
+		const moved = await waitFor(
+			async () => {
+				const now = await markerBoxes();
+				return Object.keys(now).find(id => before[id] && Math.hypot(now[id]![0] - before[id]![0], now[id]![1] - before[id]![1]) > 2);
+			},
+			{ timeout: 15_000, what: "a marker to move" }
+		);
 		expect(moved).toBeTruthy();
 		expect(await page.textContent("#counts")).toMatch(/^\d+ live · \d+ cells watched$/);
 	});
@@ -148,10 +181,13 @@ describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 		// Simulated names end in their number ("Sunny Tacos Cart 12"): a two-digit one is a selective search word.
 		const word = names.map(n => n.split(" ").at(-1)!).find(w => w.length === 2)!;
 		await page.fill("#q", word);
-		await page.waitForFunction(([w, total]) => {
-			const shown = [...document.querySelectorAll("#nearby li .name")].map(e => e.textContent!);
-			return shown.length >= 1 && shown.length < total && shown.every(n => n.split(" ").includes(w));
-		}, [word, names.length] as const);
+		await page.waitForFunction(
+			([w, total]) => {
+				const shown = [...document.querySelectorAll("#nearby li .name")].map(e => e.textContent!);
+				return shown.length >= 1 && shown.length < total && shown.every(n => n.split(" ").includes(w));
+			},
+			[word, names.length] as const
+		);
 		await page.fill("#q", "");
 		const category = await page.$eval("#category option:nth-child(2)", o => (o as unknown as BrowserElement).value);
 		await page.selectOption("#category", category);

@@ -5,7 +5,6 @@ import { createBrokerOptions } from "../../moleculer.config.ts";
 import { testEnv, uniqueNamespace, waitFor, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
 import { spawnNode, type NodeProcess } from "../helpers/process.ts";
 
-
 /** Each test gets its own namespace: a mesh of its own on the shared NATS server. */
 async function meshEnv(namespace: string, nodeId: string, extra: Record<string, string> = {}) {
 	return testEnv({ NATS_URL, NAMESPACE: namespace, NODE_ID: nodeId, LOG_LEVEL: "warn", ...extra });
@@ -61,7 +60,9 @@ describe("service mesh over a real NATS server", () => {
 		nodes.push(await startEchoNode(ns, "echo-a"), await startEchoNode(ns, "echo-b"));
 		caller = await startCaller(ns);
 		const broker = caller;
-		await waitFor(() => broker.registry.getServiceList({ onlyAvailable: true }).filter(s => s.name === "echo").length === 2, { what: "two echo replicas" });
+		await waitFor(() => broker.registry.getServiceList({ onlyAvailable: true }).filter(s => s.name === "echo").length === 2, {
+			what: "two echo replicas",
+		});
 
 		const balanced = await countAnswers(broker, "echo.whoami", 40);
 		expect(balanced.failures).toBe(0);
@@ -80,7 +81,9 @@ describe("service mesh over a real NATS server", () => {
 		nodes.push(await startEchoNode(ns, "echo-good"), await startEchoNode(ns, "echo-bad", { ECHO_FAIL: "1" }));
 		caller = await startCaller(ns);
 		const broker = caller;
-		await waitFor(() => broker.registry.getServiceList({ onlyAvailable: true }).filter(s => s.name === "echo").length === 2, { what: "two echo replicas" });
+		await waitFor(() => broker.registry.getServiceList({ onlyAvailable: true }).filter(s => s.name === "echo").length === 2, {
+			what: "two echo replicas",
+		});
 
 		const warmup = await countAnswers(broker, "echo.flaky", 30);
 		expect(warmup.failures).toBeGreaterThan(0);
@@ -107,7 +110,9 @@ describe("three brokers in separate processes", () => {
 	});
 
 	it("sees every node and spreads calls over all three", async () => {
-		await waitFor(() => caller.registry.getServiceList({ onlyAvailable: true }).filter(s => s.name === "echo").length === 3, { what: "three echo replicas" });
+		await waitFor(() => caller.registry.getServiceList({ onlyAvailable: true }).filter(s => s.name === "echo").length === 3, {
+			what: "three echo replicas",
+		});
 		const { byNode, failures } = await countAnswers(caller, "echo.whoami", 30);
 		expect(failures).toBe(0);
 		expect(byNode).toEqual({ n1: 10, n2: 10, n3: 10 });

@@ -13,7 +13,15 @@ import { operatorIdentity } from "../../scripts/repl/ops/common.ts";
 import { liveNodes, liveRates, sampleLive, socketList, socketsReport } from "../../scripts/repl/ops/live.ts";
 import { busiestCells, nearby, onlineVendors } from "../../scripts/repl/ops/where.ts";
 import { CLOSE_CODES } from "../../gateways/live/protocol/codes.ts";
-import { deleteRedisKeys, freePort, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_REDIS_URL as REDIS_URL, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
+import {
+	deleteRedisKeys,
+	freePort,
+	uniqueNamespace,
+	waitFor,
+	TEST_DEV_SECRET,
+	TEST_REDIS_URL as REDIS_URL,
+	TEST_NATS_URL as NATS_URL,
+} from "../helpers/engine.ts";
 import { startRepl } from "../helpers/repl.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
 import { activeVendor, LiveClient, waitForRoutes } from "../helpers/live.ts";
@@ -36,7 +44,16 @@ describe("REPL operations on a live cluster", () => {
 	const namespace = uniqueNamespace("ops");
 	const webhookSecret = newWhsec();
 	const home = mkdtempSync(join(tmpdir(), "venta-repl-home-"));
-	const common = { NODE_ENV: "test", NATS_URL, NAMESPACE: namespace, AUTH_DEV_SECRET: TEST_DEV_SECRET, LOG_LEVEL: "warn", DATA_DIR: ":memory:", VENDOR_OFFLINE_AFTER_S: "300", H3_RES: String(H3_RES) };
+	const common = {
+		NODE_ENV: "test",
+		NATS_URL,
+		NAMESPACE: namespace,
+		AUTH_DEV_SECRET: TEST_DEV_SECRET,
+		LOG_LEVEL: "warn",
+		DATA_DIR: ":memory:",
+		VENDOR_OFFLINE_AFTER_S: "300",
+		H3_RES: String(H3_RES),
+	};
 	const ids = { core: `${namespace}-core`, store: `${namespace}-store`, liveA: `${namespace}-live-a`, liveB: `${namespace}-live-b` };
 	const procs: Record<string, NodeProcess> = {};
 	const clients: LiveClient[] = [];
@@ -60,16 +77,39 @@ describe("REPL operations on a live cluster", () => {
 	const liveUrl = (port: number, query = "") => `ws://127.0.0.1:${port}/live${query}`;
 	const startStore = () => {
 		procs.store = spawnNode("server.ts", { ...common, NODE_ID: ids.store, SERVICES: "users,vendors" });
-		return waitFor(() => broker.registry.hasService("vendors", ids.store) && broker.registry.hasService("users", ids.store), { timeout: 30_000, what: "the store node" });
+		return waitFor(() => broker.registry.hasService("vendors", ids.store) && broker.registry.hasService("users", ids.store), {
+			timeout: 30_000,
+			what: "the store node",
+		});
 	};
 
 	beforeAll(async () => {
 		const corePort = await freePort();
 		livePorts = { a: await freePort(), b: await freePort() };
 		baseUrl = `http://127.0.0.1:${corePort}`;
-		procs.core = spawnNode("server.ts", { ...common, NODE_ID: ids.core, SERVICES: "api,discovery,geo,webhooks", REDIS_URL, PORT: String(corePort), LIVE_PORT: String(await freePort()), CLERK_WEBHOOK_SECRET: webhookSecret });
-		procs.liveA = spawnNode("server.ts", { ...common, NODE_ID: ids.liveA, SERVICES: "live", PORT: String(await freePort()), LIVE_PORT: String(livePorts.a) });
-		procs.liveB = spawnNode("server.ts", { ...common, NODE_ID: ids.liveB, SERVICES: "live", PORT: String(await freePort()), LIVE_PORT: String(livePorts.b) });
+		procs.core = spawnNode("server.ts", {
+			...common,
+			NODE_ID: ids.core,
+			SERVICES: "api,discovery,geo,webhooks",
+			REDIS_URL,
+			PORT: String(corePort),
+			LIVE_PORT: String(await freePort()),
+			CLERK_WEBHOOK_SECRET: webhookSecret,
+		});
+		procs.liveA = spawnNode("server.ts", {
+			...common,
+			NODE_ID: ids.liveA,
+			SERVICES: "live",
+			PORT: String(await freePort()),
+			LIVE_PORT: String(livePorts.a),
+		});
+		procs.liveB = spawnNode("server.ts", {
+			...common,
+			NODE_ID: ids.liveB,
+			SERVICES: "live",
+			PORT: String(await freePort()),
+			LIVE_PORT: String(livePorts.b),
+		});
 
 		broker = new ServiceBroker(createBrokerOptions(loadConfig({ ...common, NODE_ID: `${namespace}-ops` })));
 		broker.createService(recorder.schema);
@@ -79,7 +119,11 @@ describe("REPL operations on a live cluster", () => {
 			await waitForHttp(`${baseUrl}/health/ready`, 30_000);
 			for (const port of Object.values(livePorts)) await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 30_000);
 		} catch (err) {
-			throw new Error(`${(err as Error).message}\n${Object.entries(procs).map(([k, p]) => `--- ${k}\n${p.output().slice(-2000)}`).join("\n")}`);
+			throw new Error(
+				`${(err as Error).message}\n${Object.entries(procs)
+					.map(([k, p]) => `--- ${k}\n${p.output().slice(-2000)}`)
+					.join("\n")}`
+			);
 		}
 		await broker.waitForServices(["api", "users", "vendors", "discovery", "geo", "webhooks", "live"], 30_000);
 		await waitFor(() => liveNodes(broker).length === 2, { timeout: 20_000, what: "both live nodes" });
@@ -118,12 +162,16 @@ describe("REPL operations on a live cluster", () => {
 		const watchedByNear = (nearSnapshot.cells as string[]).length;
 		expect(nearSnapshot.cells).toContain(CELL);
 
-		await waitFor(async () => (await sampleLive(broker)).every(s => s.stats && s.stats.sockets === (s.node === ids.liveA ? 3 : 1)), { what: "socket counts" });
+		await waitFor(async () => (await sampleLive(broker)).every(s => s.stats && s.stats.sockets === (s.node === ids.liveA ? 3 : 1)), {
+			what: "socket counts",
+		});
 		const before = await sampleLive(broker);
 		const k = 4;
 		for (let i = 0; i < k; i++) await sendPosition(i);
 		for (const w of [nearWatcher, cellWatcherA, cellWatcherB]) {
-			await waitFor(() => w.frames.filter(f => f.op === "pos" && f.id === vendorId).length === k, { what: "every position at every watcher" });
+			await waitFor(() => w.frames.filter(f => f.op === "pos" && f.id === vendorId).length === k, {
+				what: "every position at every watcher",
+			});
 		}
 		vendor.send({ op: "pos", lat: 123, lng: 0 });
 		await vendor.nextOp("error");
@@ -143,7 +191,13 @@ describe("REPL operations on a live cluster", () => {
 
 		// Per-socket watch sets of one node.
 		const socketsOnA = await socketList(broker, ids.liveA);
-		expect(socketsOnA.map(s => [s.vendorId, s.cells]).sort()).toEqual([[null, 1], [null, watchedByNear], [vendorId, 0]].sort());
+		expect(socketsOnA.map(s => [s.vendorId, s.cells]).sort()).toEqual(
+			[
+				[null, 1],
+				[null, watchedByNear],
+				[vendorId, 0],
+			].sort()
+		);
 		expect((await socketList(broker, ids.liveB)).map(s => s.cells)).toEqual([1]);
 		await expect(socketList(broker, ids.core)).rejects.toThrow(/not a live gateway node/);
 
@@ -157,7 +211,9 @@ describe("REPL operations on a live cluster", () => {
 
 	it("online: the vendor with its latest position and age, everywhere, by cell (any resolution) and by box", async () => {
 		const everywhere = await onlineVendors(broker);
-		expect(everywhere).toEqual([expect.objectContaining({ vendorId, name: "Bifana Bike", status: "active", lat: last.lat, lng: last.lng, cell: CELL })]);
+		expect(everywhere).toEqual([
+			expect.objectContaining({ vendorId, name: "Bifana Bike", status: "active", lat: last.lat, lng: last.lng, cell: CELL }),
+		]);
 		expect(everywhere[0]!.ageS).toBeLessThan(60);
 
 		expect((await onlineVendors(broker, { cell: CELL })).map(r => r.vendorId)).toEqual([vendorId]);
@@ -194,7 +250,10 @@ describe("REPL operations on a live cluster", () => {
 	});
 
 	it("npm run repl: joins the cluster, lists the nodes and the vendor online, prints usage for bad input, exits 0", async () => {
-		const repl = await startRepl({ HOME: home, NATS_URL, NAMESPACE: namespace, AUTH_DEV_SECRET: TEST_DEV_SECRET, NODE_ENV: "test" }, `venta(${namespace}) $`);
+		const repl = await startRepl(
+			{ HOME: home, NATS_URL, NAMESPACE: namespace, AUTH_DEV_SECRET: TEST_DEV_SECRET, NODE_ENV: "test" },
+			`venta(${namespace}) $`
+		);
 		const run = repl.send;
 		try {
 			expect(repl.output()).toMatch(/Venta REPL on node repl-[\w.-]+-\d+ as repl:/);
@@ -219,14 +278,20 @@ describe("REPL operations on a live cluster", () => {
 			repl.kill();
 		}
 		// Leaving the cluster: the REPL node is gone from the registry.
-		await waitFor(() => !broker.registry.getNodeList({ onlyAvailable: true, withServices: false }).some(n => n.id.startsWith("repl-")), { what: "the REPL node to leave" });
+		await waitFor(() => !broker.registry.getNodeList({ onlyAvailable: true, withServices: false }).some(n => n.id.startsWith("repl-")), {
+			what: "the REPL node to leave",
+		});
 	});
 
 	it("vendor suspend / resume: as the operator (admin), audited in the status event; the vendor's socket is closed", async () => {
 		const suspended = await setVendorStatus(broker, vendorId, "suspended", operator);
 		expect(suspended).toMatchObject({ vendorId, previous: "active", status: "suspended", by: "repl:tester" });
 		expect(Date.parse(suspended.at)).toBeGreaterThan(Date.now() - 60_000);
-		const event = await waitFor(() => recorder.named<{ id: string; status: string }>("marketplace.vendor_status_changed").find(e => e.data.id === vendorId && e.data.status === "suspended"));
+		const event = await waitFor(() =>
+			recorder
+				.named<{ id: string; status: string }>("marketplace.vendor_status_changed")
+				.find(e => e.data.id === vendorId && e.data.status === "suspended")
+		);
 		expect(event.data).toMatchObject({ id: vendorId, previous: "active", status: "suspended", canBroadcast: false, by: operator });
 		expect(Date.parse(event.meta.timestamp)).toBeGreaterThan(Date.now() - 60_000);
 		expect(await vendor.closed()).toBe(CLOSE_CODES.BROADCAST_REVOKED);
@@ -234,9 +299,15 @@ describe("REPL operations on a live cluster", () => {
 
 		const resumed = await setVendorStatus(broker, vendorId, "active", operator);
 		expect(resumed).toMatchObject({ previous: "suspended", status: "active", by: "repl:tester" });
-		await waitFor(() => recorder.named<{ id: string; status: string }>("marketplace.vendor_status_changed").some(e => e.data.id === vendorId && e.data.status === "active"));
+		await waitFor(() =>
+			recorder
+				.named<{ id: string; status: string }>("marketplace.vendor_status_changed")
+				.some(e => e.data.id === vendorId && e.data.status === "active")
+		);
 		// Only an admin may suspend: the operator's identity is what makes it work.
-		await expect(setVendorStatus(broker, vendorId, "suspended", { id: "user_someone", role: "customer" })).rejects.toMatchObject({ code: 403 });
+		await expect(setVendorStatus(broker, vendorId, "suspended", { id: "user_someone", role: "customer" })).rejects.toMatchObject({
+			code: 403,
+		});
 		await expect(setVendorStatus(broker, "ven_missing", "suspended", operator)).rejects.toMatchObject({ code: 404 });
 	});
 

@@ -26,7 +26,9 @@ describe("vendor simulator (npm run simulate)", () => {
 	});
 
 	const nearby = async (online: boolean): Promise<NearbyPage["rows"]> => {
-		const res = await fetch(`${engine.baseUrl}/api/discovery/nearby?lat=${CENTRE.lat}&lng=${CENTRE.lng}&radius=2000&online=${online}&limit=200`);
+		const res = await fetch(
+			`${engine.baseUrl}/api/discovery/nearby?lat=${CENTRE.lat}&lng=${CENTRE.lng}&radius=2000&online=${online}&limit=200`
+		);
 		expect(res.status).toBe(200);
 		return ((await res.json()) as NearbyPage).rows;
 	};
@@ -34,7 +36,11 @@ describe("vendor simulator (npm run simulate)", () => {
 	it("onboards and activates distinct vendors through the REST API", async () => {
 		expect(new Set(ids).size).toBe(VENDORS);
 		for (const id of ids) {
-			const vendor = (await (await fetch(`${engine.baseUrl}/api/vendors/${id}`)).json()) as { status: string; categories: string[]; name: string };
+			const vendor = (await (await fetch(`${engine.baseUrl}/api/vendors/${id}`)).json()) as {
+				status: string;
+				categories: string[];
+				name: string;
+			};
 			expect(vendor.status).toBe("active");
 			expect(vendor.categories.length).toBeGreaterThan(0);
 			expect(vendor.name).toMatch(/\d+$/);
@@ -43,22 +49,34 @@ describe("vendor simulator (npm run simulate)", () => {
 
 	it("streams positions that the engine counts on /metrics", async () => {
 		// Every vendor at 2 Hz: a few seconds give well over one frame per vendor.
-		const accepted = await waitFor(async () => {
-			const n = metricTotal(await (await fetch(`${engine.baseUrl}/metrics`)).text(), "venta_live_positions_in_total");
-			return n >= VENDORS * 4 ? n : 0;
-		}, { timeout: 20_000, what: "venta_live_positions_in_total to grow" });
+		const accepted = await waitFor(
+			async () => {
+				const n = metricTotal(await (await fetch(`${engine.baseUrl}/metrics`)).text(), "venta_live_positions_in_total");
+				return n >= VENDORS * 4 ? n : 0;
+			},
+			{ timeout: 20_000, what: "venta_live_positions_in_total to grow" }
+		);
 		expect(accepted).toBeGreaterThanOrEqual(VENDORS * 4);
 		expect(sim!.output()).toMatch(/vendors connected \d+\/12/);
 	});
 
-	const locations = () => Promise.all(ids.map(async id => (await (await fetch(`${engine.baseUrl}/api/vendors/${id}/location`)).json()) as { online: boolean; lat?: number; lng?: number }));
+	const locations = () =>
+		Promise.all(
+			ids.map(
+				async id =>
+					(await (await fetch(`${engine.baseUrl}/api/vendors/${id}/location`)).json()) as { online: boolean; lat?: number; lng?: number }
+			)
+		);
 	const liveSockets = async () => metricTotal(await (await fetch(`${engine.baseUrl}/metrics`)).text(), "venta_live_sockets");
 
 	it("puts every vendor on the map, inside the box", async () => {
-		const online = await waitFor(async () => {
-			const all = await locations();
-			return all.every(l => l.online) ? all : undefined;
-		}, { timeout: 15_000, what: "every simulated vendor online" });
+		const online = await waitFor(
+			async () => {
+				const all = await locations();
+				return all.every(l => l.online) ? all : undefined;
+			},
+			{ timeout: 15_000, what: "every simulated vendor online" }
+		);
 		// The box plus GPS jitter (at most 15 m ≈ 0.0003°).
 		for (const l of online) {
 			expect(l.lat).toBeGreaterThan(BBOX[1] - 0.0003);
@@ -67,10 +85,13 @@ describe("vendor simulator (npm run simulate)", () => {
 			expect(l.lng).toBeLessThan(BBOX[2] + 0.0003);
 		}
 		await waitFor(async () => (await liveSockets()) === VENDORS, { what: `venta_live_sockets to show ${VENDORS}` });
-		const rows = await waitFor(async () => {
-			const found = (await nearby(true)).filter(r => ids.includes(r.id));
-			return found.length === VENDORS ? found : undefined;
-		}, { timeout: 15_000, what: "nearby to find all simulated vendors online" });
+		const rows = await waitFor(
+			async () => {
+				const found = (await nearby(true)).filter(r => ids.includes(r.id));
+				return found.length === VENDORS ? found : undefined;
+			},
+			{ timeout: 15_000, what: "nearby to find all simulated vendors online" }
+		);
 		for (const r of rows) expect(r.online).toBe(true);
 	});
 
@@ -85,21 +106,34 @@ describe("vendor simulator (npm run simulate)", () => {
 	});
 
 	it("refuses bad arguments with one clear line", async () => {
-		const bad = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--bbox", "13.4,52.5,13.3"]);
+		const bad = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, [
+			"--bbox",
+			"13.4,52.5,13.3",
+		]);
 		expect(await bad.exited).toBe(2);
 		expect(bad.output()).toMatch(/^--bbox must be west,south,east,north/);
 		const zero = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "0"]);
 		expect(await zero.exited).toBe(2);
 		expect(zero.output()).toMatch(/^--vendors must be an integer from 1/);
 		// West of Greenwich the box starts with a minus sign: still read as the option's value.
-		const west = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--bbox", "-9.2,38.7,-9.1"]);
+		const west = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, [
+			"--bbox",
+			"-9.2,38.7,-9.1",
+		]);
 		expect(await west.exited).toBe(2);
 		expect(west.output()).toMatch(/^--bbox must be west,south,east,north with west < east and south < north, got "-9.2,38.7,-9.1"/);
 	});
 
 	it("reports an engine it cannot reach instead of hanging", async () => {
 		const port = await freePort();
-		const lost = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, ["--vendors", "1", "--url", `http://127.0.0.1:${port}`, "--wait", "1"]);
+		const lost = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: "x".repeat(32), DATA_DIR: ":memory:" }, [
+			"--vendors",
+			"1",
+			"--url",
+			`http://127.0.0.1:${port}`,
+			"--wait",
+			"1",
+		]);
 		expect(await lost.exited).toBe(2);
 		expect(lost.output()).toContain(`waiting up to 1 s for the engine at http://127.0.0.1:${port} (not reachable yet)`);
 		expect(lost.output()).toContain(`onboarding failed: cannot reach the engine at http://127.0.0.1:${port} (ECONNREFUSED)`);
@@ -124,16 +158,25 @@ describe("vendor simulator against a cluster", () => {
 	});
 
 	it("onboards on the REST node and streams through the live-only node", async () => {
-		sim = await startSimulator({ baseUrl: core.baseUrl, liveUrl: live.liveUrl }, { vendors: 6, bbox: BBOX, prefix: "simcluster", args: ["--hz", "2", "--offline-per-hour", "0"] });
+		sim = await startSimulator(
+			{ baseUrl: core.baseUrl, liveUrl: live.liveUrl },
+			{ vendors: 6, bbox: BBOX, prefix: "simcluster", args: ["--hz", "2", "--offline-per-hour", "0"] }
+		);
 		const ids = await sim.vendorIds();
 		// The live node answers /metrics on its own port.
 		const liveMetrics = `http://127.0.0.1:${live.config.livePort}/metrics`;
-		await waitFor(async () => metricTotal(await (await fetch(liveMetrics)).text(), "venta_live_positions_in_total") >= 12, { timeout: 20_000, what: "positions on the live node" });
-		await waitFor(async () => {
-			const res = await fetch(`${core.baseUrl}/api/discovery/nearby?lat=${CENTRE.lat}&lng=${CENTRE.lng}&radius=2000&online=true`);
-			const rows = ((await res.json()) as NearbyPage).rows;
-			return ids.every(id => rows.some(r => r.id === id));
-		}, { timeout: 15_000, what: "the REST node's nearby to find the vendors" });
+		await waitFor(async () => metricTotal(await (await fetch(liveMetrics)).text(), "venta_live_positions_in_total") >= 12, {
+			timeout: 20_000,
+			what: "positions on the live node",
+		});
+		await waitFor(
+			async () => {
+				const res = await fetch(`${core.baseUrl}/api/discovery/nearby?lat=${CENTRE.lat}&lng=${CENTRE.lng}&radius=2000&online=true`);
+				const rows = ((await res.json()) as NearbyPage).rows;
+				return ids.every(id => rows.some(r => r.id === id));
+			},
+			{ timeout: 15_000, what: "the REST node's nearby to find the vendors" }
+		);
 		expect(await sim.kill("SIGINT")).toBe(0);
 	});
 });

@@ -39,7 +39,9 @@ describe("webhook delivery while users and vendors are down", () => {
 	const getUser = (id: string) => edge.broker.call<{ email: string | null; firstName: string | null }, { id: string }>("users.get", { id });
 
 	beforeAll(async () => {
-		edge = await startTestEngine({ SERVICES: "api,webhooks", NATS_URL, NAMESPACE: namespace, CLERK_WEBHOOK_SECRET: secret }, [recorder.schema]);
+		edge = await startTestEngine({ SERVICES: "api,webhooks", NATS_URL, NAMESPACE: namespace, CLERK_WEBHOOK_SECRET: secret }, [
+			recorder.schema,
+		]);
 		url = `${edge.baseUrl}/webhooks/clerk`;
 		await startStore();
 	});

@@ -85,7 +85,10 @@ export async function startTestEngine(
 }
 
 /** Polls `check` until it returns a truthy value or the time runs out. */
-export async function waitFor<T>(check: () => T | Promise<T>, { timeout = 10_000, interval = 50, what = "condition" } = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+	check: () => T | Promise<T>,
+	{ timeout = 10_000, interval = 50, what = "condition" } = {}
+): Promise<NonNullable<T>> {
 	const deadline = Date.now() + timeout;
 	let last: unknown;
 	while (Date.now() < deadline) {

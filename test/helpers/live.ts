@@ -30,7 +30,9 @@ export class LiveClient {
 			ws.once("unexpected-response", (_req, res) => {
 				let body = "";
 				res.on("data", d => (body += d));
-				res.on("end", () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode} ${body}`), { status: res.statusCode, body })));
+				res.on("end", () =>
+					reject(Object.assign(new Error(`upgrade refused: ${res.statusCode} ${body}`), { status: res.statusCode, body }))
+				);
 			});
 			ws.once("error", reject);
 		});
@@ -102,7 +104,11 @@ export async function activeVendor(baseUrl: string, token: string, name = "Taco 
 	const created = await fetch(`${baseUrl}/api/vendors`, { method: "POST", headers, body: JSON.stringify({ name, categories: ["food"] }) });
 	if (created.status !== 201) throw new Error(`onboarding failed: ${created.status} ${await created.text()}`);
 	const { id } = (await created.json()) as { id: string };
-	const active = await fetch(`${baseUrl}/api/vendors/${id}/status`, { method: "POST", headers, body: JSON.stringify({ status: "active" }) });
+	const active = await fetch(`${baseUrl}/api/vendors/${id}/status`, {
+		method: "POST",
+		headers,
+		body: JSON.stringify({ status: "active" }),
+	});
 	if (active.status !== 200) throw new Error(`activation failed: ${active.status} ${await active.text()}`);
 	return id;
 }

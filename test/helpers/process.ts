@@ -37,8 +37,11 @@ export function spawnNode(script: string, env: Record<string, string>, args: str
 
 /** Waits until `GET url` answers 200. */
 export function waitForHttp(url: string, timeout = 20_000): Promise<Response> {
-	return waitFor(async () => {
-		const res = await fetch(url);
-		return res.status === 200 ? res : undefined;
-	}, { timeout, interval: 100, what: `200 from ${url}` });
+	return waitFor(
+		async () => {
+			const res = await fetch(url);
+			return res.status === 200 ? res : undefined;
+		},
+		{ timeout, interval: 100, what: `200 from ${url}` }
+	);
 }

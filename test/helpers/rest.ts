@@ -4,7 +4,11 @@ export type RestResponse<T = any> = { status: number; body: T; headers: Headers 
 
 /** A small JSON client for the REST gateway; `token` is sent as a bearer token. */
 export function restClient(baseUrl: string) {
-	async function request<T = any>(method: string, path: string, opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<RestResponse<T>> {
+	async function request<T = any>(
+		method: string,
+		path: string,
+		opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}
+	): Promise<RestResponse<T>> {
 		const headers: Record<string, string> = { ...opts.headers };
 		if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
 		let body: string | undefined;

@@ -8,13 +8,27 @@ export type Simulator = NodeProcess & {
 };
 
 /** Runs `scripts/simulate/simulate.ts` against a test engine, with the engine's dev secret in its environment. */
-export async function startSimulator(engine: Pick<TestEngine, "baseUrl" | "liveUrl">, opts: { vendors: number; bbox: readonly number[]; prefix: string; args?: string[] }): Promise<Simulator> {
-	const proc = spawnNode(
-		"scripts/simulate/simulate.ts",
-		{ AUTH_DEV_SECRET: TEST_DEV_SECRET, DATA_DIR: ":memory:", NODE_ENV: "test" },
-		["--vendors", String(opts.vendors), "--bbox", opts.bbox.join(","), "--prefix", opts.prefix, "--url", engine.baseUrl, "--live-url", engine.liveUrl, ...(opts.args ?? [])],
-	);
-	await waitFor(() => proc.output().includes("onboarded and active") || proc.child.exitCode !== null, { timeout: 30_000, what: "the simulator to onboard its vendors" });
+export async function startSimulator(
+	engine: Pick<TestEngine, "baseUrl" | "liveUrl">,
+	opts: { vendors: number; bbox: readonly number[]; prefix: string; args?: string[] }
+): Promise<Simulator> {
+	const proc = spawnNode("scripts/simulate/simulate.ts", { AUTH_DEV_SECRET: TEST_DEV_SECRET, DATA_DIR: ":memory:", NODE_ENV: "test" }, [
+		"--vendors",
+		String(opts.vendors),
+		"--bbox",
+		opts.bbox.join(","),
+		"--prefix",
+		opts.prefix,
+		"--url",
+		engine.baseUrl,
+		"--live-url",
+		engine.liveUrl,
+		...(opts.args ?? []),
+	]);
+	await waitFor(() => proc.output().includes("onboarded and active") || proc.child.exitCode !== null, {
+		timeout: 30_000,
+		what: "the simulator to onboard its vendors",
+	});
 	if (proc.child.exitCode !== null) throw new Error(`simulator exited early:\n${proc.output()}`);
 	return {
 		...proc,

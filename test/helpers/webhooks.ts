@@ -5,7 +5,13 @@ import { uniqueNamespace } from "./engine.ts";
 /** A fresh Clerk-style signing secret. */
 export const newWhsec = () => `whsec_${randomBytes(24).toString("base64")}`;
 
-export type SignedDelivery = { id?: string; timestamp?: number; secret: string; headerPrefix?: "svix" | "webhook"; extraSignatures?: string[] };
+export type SignedDelivery = {
+	id?: string;
+	timestamp?: number;
+	secret: string;
+	headerPrefix?: "svix" | "webhook";
+	extraSignatures?: string[];
+};
 
 /** Headers of a Svix-signed delivery of `body`, signed the way Svix signs (the test's own HMAC). */
 export function svixHeaders(body: string, opts: SignedDelivery): Record<string, string> {
@@ -13,7 +19,12 @@ export function svixHeaders(body: string, opts: SignedDelivery): Record<string, 
 	const timestamp = opts.timestamp ?? Math.floor(Date.now() / 1000);
 	const prefix = opts.headerPrefix ?? "svix";
 	const signature = [...(opts.extraSignatures ?? []), svixSign(opts.secret, id, timestamp, body)].join(" ");
-	return { "content-type": "application/json", [`${prefix}-id`]: id, [`${prefix}-timestamp`]: String(timestamp), [`${prefix}-signature`]: signature };
+	return {
+		"content-type": "application/json",
+		[`${prefix}-id`]: id,
+		[`${prefix}-timestamp`]: String(timestamp),
+		[`${prefix}-signature`]: signature,
+	};
 }
 
 /** POSTs a body with headers; returns status and parsed JSON (or text). */
@@ -30,7 +41,10 @@ export async function post(url: string, body: string, headers: Record<string, st
 }
 
 /** A Clerk user.created / user.updated event body. */
-export function clerkUserEvent(type: "user.created" | "user.updated", user: { id: string; email?: string; firstName?: string; lastName?: string; role?: string }): string {
+export function clerkUserEvent(
+	type: "user.created" | "user.updated",
+	user: { id: string; email?: string; firstName?: string; lastName?: string; role?: string }
+): string {
 	const emailId = `idn_${randomUUID().slice(0, 8)}`;
 	return JSON.stringify({
 		object: "event",
@@ -57,7 +71,10 @@ export function clerkUserEvent(type: "user.created" | "user.updated", user: { id
 
 /** A RevenueCat webhook body. */
 export function revenueCatEvent(event: Record<string, unknown>): string {
-	return JSON.stringify({ api_version: "1.0", event: { id: randomUUID(), event_timestamp_ms: Date.now(), store: "APP_STORE", environment: "PRODUCTION", ...event } });
+	return JSON.stringify({
+		api_version: "1.0",
+		event: { id: randomUUID(), event_timestamp_ms: Date.now(), store: "APP_STORE", environment: "PRODUCTION", ...event },
+	});
 }
 
 export const MONGO_URL = process.env.MONGO_URL;

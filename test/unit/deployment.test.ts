@@ -6,8 +6,16 @@ import { parse } from "yaml";
 import { ENV_VARIABLES, ROLE_NAMES, loadConfig } from "../../config/index.ts";
 import { ROOT } from "../helpers/process.ts";
 
-type ComposeService = { image?: string; build?: unknown; environment?: Record<string, string | number | boolean>; ports?: string[]; command?: unknown };
-const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as { services: Record<string, ComposeService> };
+type ComposeService = {
+	image?: string;
+	build?: unknown;
+	environment?: Record<string, string | number | boolean>;
+	ports?: string[];
+	command?: unknown;
+};
+const compose = parse(readFileSync(join(ROOT, "docker-compose.yml"), "utf8"), { merge: true }) as {
+	services: Record<string, ComposeService>;
+};
 const engineServices = Object.entries(compose.services).filter(([, s]) => s.image === "venta-engine");
 const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
 
@@ -37,7 +45,11 @@ describe("docker-compose.yml against the code", () => {
 
 	it("publishes the ports the gateways listen on", () => {
 		for (const [name, service] of engineServices) {
-			const config = loadConfig({ ...Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))])), NODE_ENV: "development", DATA_DIR: ":memory:" });
+			const config = loadConfig({
+				...Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))])),
+				NODE_ENV: "development",
+				DATA_DIR: ":memory:",
+			});
 			const containerPorts = (service.ports ?? []).map(p => Number(p.split(":").pop()));
 			if (config.services.includes("api")) expect(containerPorts, name).toContain(config.port);
 			if (config.services.includes("live")) expect(containerPorts, name).toContain(config.livePort);

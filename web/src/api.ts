@@ -53,7 +53,10 @@ export function rowsOf<T>(body: unknown): T[] {
 export const loadPageConfig = () => getJson<PageConfig>("config.json");
 export const getVendor = (id: string) => getJson<Vendor>(`api/vendors/${encodeURIComponent(id)}`);
 
-export async function nearby(params: { lat: number; lng: number; radius: number; q: string; category: string; online: boolean }, signal: AbortSignal): Promise<{ rows: NearbyVendor[]; total: number }> {
+export async function nearby(
+	params: { lat: number; lng: number; radius: number; q: string; category: string; online: boolean },
+	signal: AbortSignal
+): Promise<{ rows: NearbyVendor[]; total: number }> {
 	const query = new URLSearchParams({ lat: params.lat.toFixed(6), lng: params.lng.toFixed(6), radius: String(Math.round(params.radius)) });
 	if (params.q) query.set("q", params.q);
 	if (params.category) query.set("category", params.category);

@@ -23,13 +23,20 @@ export function createVendorCard(el: HTMLElement, livePosition: (id: string) => 
 		el.replaceChildren(
 			h("button", { class: "close", type: "button", "aria-label": "Close" }, "×"),
 			h("h2", { class: "name" }, v.name),
-			h("p", { class: "badges" },
-				h("span", { class: `badge ${v.subscription.active ? "subscribed" : "unsubscribed"}` }, v.subscription.active ? "subscribed" : "no subscription"),
-				h("span", { class: `badge status-${v.status}` }, v.status)),
+			h(
+				"p",
+				{ class: "badges" },
+				h(
+					"span",
+					{ class: `badge ${v.subscription.active ? "subscribed" : "unsubscribed"}` },
+					v.subscription.active ? "subscribed" : "no subscription"
+				),
+				h("span", { class: `badge status-${v.status}` }, v.status)
+			),
 			h("p", { class: "categories" }, ...v.categories.map(c => h("span", { class: "chip" }, c))),
 			h("p", { class: "rating" }, stars),
 			h("p", { class: "description" }, v.description ?? ""),
-			h("p", { class: "age" }),
+			h("p", { class: "age" })
 		);
 		el.querySelector(".close")!.addEventListener("click", () => {
 			hide();
@@ -59,7 +66,10 @@ export function createVendorCard(el: HTMLElement, livePosition: (id: string) => 
 				ticker = setInterval(() => renderAge(id), 1000);
 			} catch (err) {
 				if (current !== id) return;
-				const message = err instanceof ApiError && err.status === 404 ? "This vendor no longer exists." : `Could not load the vendor: ${(err as Error).message}`;
+				const message =
+					err instanceof ApiError && err.status === 404
+						? "This vendor no longer exists."
+						: `Could not load the vendor: ${(err as Error).message}`;
 				el.replaceChildren(h("p", { class: "error" }, message));
 			}
 		},

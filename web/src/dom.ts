@@ -1,5 +1,9 @@
 /** Builds an element; strings become text nodes, so data from the API is never parsed as HTML. */
-export function h(tag: string, attrs: Record<string, string> = {}, ...children: Array<Node | string | null | undefined | false>): HTMLElement {
+export function h(
+	tag: string,
+	attrs: Record<string, string> = {},
+	...children: Array<Node | string | null | undefined | false>
+): HTMLElement {
 	const el = document.createElement(tag);
 	for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
 	for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);

@@ -59,7 +59,9 @@ async function start(): Promise<void> {
 	const view = viewFromHash();
 	const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView(view.centre, view.zoom);
 	if (config.tilesUrl) {
-		L.tileLayer(config.tilesUrl, { maxZoom: 19, attribution: `Tiles: ${new URL(config.tilesUrl.replace(/[{}]/g, "")).hostname}` }).addTo(map);
+		L.tileLayer(config.tilesUrl, { maxZoom: 19, attribution: `Tiles: ${new URL(config.tilesUrl.replace(/[{}]/g, "")).hostname}` }).addTo(
+			map
+		);
 	} else {
 		document.body.classList.add("no-tiles");
 		map.attributionControl.addAttribution("No base map (MAP_TILES_URL is not set)");
@@ -67,7 +69,11 @@ async function start(): Promise<void> {
 
 	const cells = createCellLayers(map);
 	const markers = createVendorMarkers(map, id => select(id));
-	const card = createVendorCard($("vendor-card"), id => markers.position(id), () => markers.select(undefined));
+	const card = createVendorCard(
+		$("vendor-card"),
+		id => markers.position(id),
+		() => markers.select(undefined)
+	);
 	let watchedCells = 0;
 	/** The server refused the view as too large: nothing is streamed until the view changes. */
 	let tooLarge = false;
@@ -157,7 +163,7 @@ async function start(): Promise<void> {
 			const p = markers.position(v.id) ?? v.position;
 			if (p) map.panTo([p.lat, p.lng]);
 			select(v.id);
-		},
+		}
 	);
 	renderCounts();
 }

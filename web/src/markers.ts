@@ -55,7 +55,12 @@ export function createVendorMarkers(map: L.Map, onSelect: (id: string) => void) 
 		const t = tracked.get(p.id);
 		if (!t) {
 			const marker = L.marker(to, {
-				icon: L.divIcon({ className: "vendor-marker", html: '<span class="arrow"></span><span class="dot"></span>', iconSize: [24, 24], iconAnchor: [12, 12] }),
+				icon: L.divIcon({
+					className: "vendor-marker",
+					html: '<span class="arrow"></span><span class="dot"></span>',
+					iconSize: [24, 24],
+					iconAnchor: [12, 12],
+				}),
 				keyboard: true,
 				title: p.id,
 			});

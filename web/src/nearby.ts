@@ -18,28 +18,35 @@ export function createNearbyList(map: L.Map, els: Elements, onPick: (v: NearbyVe
 
 	function addCategories(vendors: NearbyVendor[]): void {
 		let added = false;
-		for (const v of vendors) for (const c of v.categories ?? []) if (!knownCategories.has(c)) (knownCategories.add(c), (added = true));
+		for (const v of vendors) for (const c of v.categories ?? []) if (!knownCategories.has(c)) knownCategories.add(c), (added = true);
 		if (!added) return;
 		const chosen = els.category.value;
-		els.category.replaceChildren(h("option", { value: "" }, "All categories"), ...[...knownCategories].sort().map(c => h("option", { value: c }, c)));
+		els.category.replaceChildren(
+			h("option", { value: "" }, "All categories"),
+			...[...knownCategories].sort().map(c => h("option", { value: c }, c))
+		);
 		els.category.value = chosen;
 	}
 
 	function render(vendors: NearbyVendor[], total: number): void {
-		const count = total > vendors.length ? `nearest ${vendors.length} of ${total} vendors` : `${total} vendor${total === 1 ? "" : "s"} nearby`;
+		const count =
+			total > vendors.length ? `nearest ${vendors.length} of ${total} vendors` : `${total} vendor${total === 1 ? "" : "s"} nearby`;
 		els.info.textContent = vendors.length ? count : "No vendors match here.";
 		els.list.replaceChildren(
 			...vendors.map(v => {
 				const live = v.online;
-				const item = h("li", { "data-id": v.id, tabindex: "0" },
+				const item = h(
+					"li",
+					{ "data-id": v.id, tabindex: "0" },
 					h("span", { class: `dot ${live ? "online" : "offline"}`, title: live ? "online" : "offline" }),
 					h("span", { class: "name" }, v.name),
 					h("span", { class: "distance" }, formatDistance(v.distance)),
-					h("span", { class: "categories" }, (v.categories ?? []).join(" · ")));
+					h("span", { class: "categories" }, (v.categories ?? []).join(" · "))
+				);
 				item.addEventListener("click", () => onPick(v));
 				item.addEventListener("keydown", e => e.key === "Enter" && onPick(v));
 				return item;
-			}),
+			})
 		);
 	}
 
@@ -49,7 +56,10 @@ export function createNearbyList(map: L.Map, els: Elements, onPick: (v: NearbyVe
 		const centre = map.getCenter();
 		const radius = Math.min(MAX_RADIUS_M, Math.max(100, centre.distanceTo(map.getBounds().getNorthEast())));
 		try {
-			const { rows, total } = await nearby({ lat: centre.lat, lng: centre.lng, radius, q: els.q.value.trim(), category: els.category.value, online: els.online.checked }, controller.signal);
+			const { rows, total } = await nearby(
+				{ lat: centre.lat, lng: centre.lng, radius, q: els.q.value.trim(), category: els.category.value, online: els.online.checked },
+				controller.signal
+			);
 			addCategories(rows);
 			render(rows, total);
 		} catch (err) {

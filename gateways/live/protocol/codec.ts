@@ -46,12 +46,17 @@ function parseWatch(msg: Record<string, unknown>, { res, maxCells }: { res: numb
 		return { op: "watch", cells: [...new Set(msg.cells as string[])] };
 	}
 	if (msg.bbox !== undefined) {
-		if (!isValidBBox(msg.bbox)) return bad("bbox must be [west, south, east, north]: lng in [-180, 180] (west > east crosses the antimeridian), lat in [-90, 90], south < north");
+		if (!isValidBBox(msg.bbox))
+			return bad(
+				"bbox must be [west, south, east, north]: lng in [-180, 180] (west > east crosses the antimeridian), lat in [-90, 90], south < north"
+			);
 		return { op: "watch", bbox: msg.bbox };
 	}
 	const near = msg.near;
-	if (!isObject(near) || !finite(near.lat) || !finite(near.lng) || !finite(near.radius)) return bad("near must be { lat, lng, radius } with finite numbers");
-	if (near.lat < -90 || near.lat > 90 || near.lng < -180 || near.lng > 180) return bad("near.lat must be in [-90, 90] and near.lng in [-180, 180]");
+	if (!isObject(near) || !finite(near.lat) || !finite(near.lng) || !finite(near.radius))
+		return bad("near must be { lat, lng, radius } with finite numbers");
+	if (near.lat < -90 || near.lat > 90 || near.lng < -180 || near.lng > 180)
+		return bad("near.lat must be in [-90, 90] and near.lng in [-180, 180]");
 	if (near.radius <= 0 || near.radius > MAX_RADIUS_M) return bad(`near.radius must be in (0, ${MAX_RADIUS_M}] metres`);
 	return { op: "watch", near: { lat: near.lat, lng: near.lng, radius: near.radius } };
 }

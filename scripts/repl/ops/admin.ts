@@ -45,13 +45,27 @@ function socketNodesOf(samples: LiveSample[], vendorId: string): string[] {
 export type StatusChange = { vendorId: string; name: string; previous: string; status: string; by: string; at: string };
 
 /** `vendor suspend|resume`: the vendors service changes the status as the operator (an admin) and emits the event. */
-export async function setVendorStatus(broker: ServiceBroker, id: string, status: "suspended" | "active", operator: Caller): Promise<StatusChange> {
+export async function setVendorStatus(
+	broker: ServiceBroker,
+	id: string,
+	status: "suspended" | "active",
+	operator: Caller
+): Promise<StatusChange> {
 	const before = await broker.call<Vendor, GetParams>("vendors.get", { id }, { ...CALL, meta: { $cache: false } });
 	const after = await broker.call<Vendor, SetStatusParams>("vendors.setStatus", { id, status }, { ...CALL, meta: { user: operator } });
 	return { vendorId: id, name: after.name, previous: before.status, status: after.status, by: operator.id, at: after.updatedAt };
 }
 
-export type InboxRow = { id: string; source: WebhookSource; type: string; status: string; attempts: number; receivedAt: string; appliedAt: string | null; error: string | null };
+export type InboxRow = {
+	id: string;
+	source: WebhookSource;
+	type: string;
+	status: string;
+	attempts: number;
+	receivedAt: string;
+	appliedAt: string | null;
+	error: string | null;
+};
 
 export const toInboxRow = (e: InboxEntry): InboxRow => ({
 	id: e.id,
@@ -65,7 +79,10 @@ export const toInboxRow = (e: InboxEntry): InboxRow => ({
 });
 
 /** `inbox`: recorded webhook events, newest first. */
-export async function inboxList(broker: ServiceBroker, { failed, source, limit = 20 }: { failed?: boolean; source?: WebhookSource; limit?: number } = {}): Promise<InboxRow[]> {
+export async function inboxList(
+	broker: ServiceBroker,
+	{ failed, source, limit = 20 }: { failed?: boolean; source?: WebhookSource; limit?: number } = {}
+): Promise<InboxRow[]> {
 	const params: InboxParams = { limit, ...(failed ? { status: "failed" } : {}), ...(source ? { source } : {}) };
 	return (await broker.call<InboxEntry[], InboxParams>("webhooks.inbox", params, CALL)).map(toInboxRow);
 }

@@ -98,8 +98,8 @@ export async function socketsReport(broker: ServiceBroker, { windowMs = 1_000 } 
 
 /** `sockets --node`: one live node's sockets and the size of each one's watch set. */
 export async function socketList(broker: ServiceBroker, node: string): Promise<SocketView[]> {
-	if (!liveNodes(broker).includes(node)) throw new OpsError(`"${node}" is not a live gateway node (live nodes: ${liveNodes(broker).join(", ") || "none"})`);
+	if (!liveNodes(broker).includes(node))
+		throw new OpsError(`"${node}" is not a live gateway node (live nodes: ${liveNodes(broker).join(", ") || "none"})`);
 	const stats = await broker.call<LiveStats, StatsParams>("live.stats", { sockets: true }, { ...CALL, nodeID: node });
 	return (stats.watchSets ?? []).sort((a, b) => a.connId - b.connId);
 }
-

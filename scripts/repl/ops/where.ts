@@ -10,7 +10,16 @@ import { sampleLive } from "./live.ts";
 /** Who is where: vendors online (everywhere, in a cell, in a box), what a customer sees nearby, the busiest cells. */
 
 export type OnlineFilter = { cell?: string; bbox?: BBox };
-export type OnlineRow = { vendorId: string; name: string; status: string; lat: number; lng: number; cell: string; ageS: number; ts: string };
+export type OnlineRow = {
+	vendorId: string;
+	name: string;
+	status: string;
+	lat: number;
+	lng: number;
+	cell: string;
+	ageS: number;
+	ts: string;
+};
 
 /**
  * A box around an H3 cell (any resolution), padded: the finer cells that belong to a coarse one
@@ -23,7 +32,8 @@ function cellBBox(cell: string): BBox {
 	const [w, e, s, n] = [Math.min(...lngs), Math.max(...lngs), Math.min(...lats), Math.max(...lats)];
 	const padLat = (n - s) * 0.2;
 	const padLng = (e - w) * 0.2;
-	const south = Math.max(-90, s - padLat), north = Math.min(90, n + padLat);
+	const south = Math.max(-90, s - padLat),
+		north = Math.min(90, n + padLat);
 	// A cell across the antimeridian: its box is the whole band.
 	return e - w > 180 ? [-180, south, 180, north] : [Math.max(-180, w - padLng), south, Math.min(180, e + padLng), north];
 }
@@ -56,7 +66,10 @@ export async function onlineVendors(broker: ServiceBroker, filter: OnlineFilter 
 	const bbox = filter.bbox ?? (cell ? cellBBox(cell) : WORLD);
 	let positions = await positionsIn(broker, bbox);
 	if (cell) positions = positions.filter(p => inCell(p, cell));
-	const vendors = await vendorsById(broker, positions.map(p => p.vendorId));
+	const vendors = await vendorsById(
+		broker,
+		positions.map(p => p.vendorId)
+	);
 	const now = Date.now();
 	return positions
 		.map(p => ({
@@ -72,10 +85,22 @@ export async function onlineVendors(broker: ServiceBroker, filter: OnlineFilter 
 		.sort((a, b) => a.ageS - b.ageS || a.vendorId.localeCompare(b.vendorId));
 }
 
-export type NearRow = { vendorId: string; name: string; distanceM: number; online: boolean; lat: number; lng: number; ageS: number | null; categories: string };
+export type NearRow = {
+	vendorId: string;
+	name: string;
+	distanceM: number;
+	online: boolean;
+	lat: number;
+	lng: number;
+	ageS: number | null;
+	categories: string;
+};
 
 /** `near`: what a customer at that point sees (discovery's answer, nearest first). */
-export async function nearby(broker: ServiceBroker, { lat, lng, radius = 1_000, limit = 50 }: { lat: number; lng: number; radius?: number; limit?: number }): Promise<NearRow[]> {
+export async function nearby(
+	broker: ServiceBroker,
+	{ lat, lng, radius = 1_000, limit = 50 }: { lat: number; lng: number; radius?: number; limit?: number }
+): Promise<NearRow[]> {
 	const answer = await broker.call<NearbyAnswer, NearbyParams>("discovery.nearby", { lat, lng, radius, limit }, CALL);
 	const now = Date.now();
 	return answer.rows.map(v => ({
@@ -101,4 +126,3 @@ export async function busiestCells(broker: ServiceBroker, { top = 10 } = {}): Pr
 	for (const sample of samples) for (const { cell, watchers } of sample.stats?.cellWatchers ?? []) row(cell).watchers += watchers;
 	return [...rows.values()].sort((a, b) => b.vendors - a.vendors || b.watchers - a.watchers || a.cell.localeCompare(b.cell)).slice(0, top);
 }
-

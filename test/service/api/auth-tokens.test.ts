@@ -72,7 +72,9 @@ describe("session tokens at the REST gateway", () => {
 	});
 
 	it("accepts HS256 dev tokens only with the dev secret; never alg none or the public key as an HMAC secret", async () => {
-		expect((await me(await sign(new TextEncoder().encode(TEST_DEV_SECRET), "HS256", { sub: "user_dev", exp: now() + 60 }))).body.id).toBe("user_dev");
+		expect((await me(await sign(new TextEncoder().encode(TEST_DEV_SECRET), "HS256", { sub: "user_dev", exp: now() + 60 }))).body.id).toBe(
+			"user_dev"
+		);
 		const pem = new TextEncoder().encode(engine.config.clerkJwtKey!);
 		const confused = await sign(pem, "HS256", { sub: "user_x", exp: now() + 60 });
 		const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sub: "user_x", exp: now() + 60 })).toString("base64url")}.`;
@@ -86,7 +88,11 @@ describe("session tokens at the REST gateway", () => {
 	});
 
 	it("refuses HS256 dev tokens when only a Clerk key is configured", async () => {
-		const clerkOnly = await startTestEngine({ SERVICES: "api,users,vendors", AUTH_DEV_SECRET: undefined, CLERK_JWT_KEY: engine.config.clerkJwtKey });
+		const clerkOnly = await startTestEngine({
+			SERVICES: "api,users,vendors",
+			AUTH_DEV_SECRET: undefined,
+			CLERK_JWT_KEY: engine.config.clerkJwtKey,
+		});
 		try {
 			await waitForMarketplaceRoutes(clerkOnly.baseUrl);
 			const dev = await sign(new TextEncoder().encode(TEST_DEV_SECRET), "HS256", { sub: "user_dev", exp: now() + 60 });

@@ -32,7 +32,10 @@ describe("REST gateway basics", () => {
 	});
 
 	it("allows cross-origin calls", async () => {
-		const res = await fetch(`${engine.baseUrl}/health/live`, { method: "OPTIONS", headers: { Origin: "https://app.example", "Access-Control-Request-Method": "GET" } });
+		const res = await fetch(`${engine.baseUrl}/health/live`, {
+			method: "OPTIONS",
+			headers: { Origin: "https://app.example", "Access-Control-Request-Method": "GET" },
+		});
 		expect(res.headers.get("access-control-allow-origin")).toBe("*");
 	});
 });

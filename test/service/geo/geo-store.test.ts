@@ -3,9 +3,16 @@ import { latLngToCell } from "h3-js";
 import type { ServiceSchema } from "moleculer";
 import { deleteRedisKeys, startTestEngine, TEST_REDIS_URL, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { distanceM } from "../../../lib/geo.ts";
-import { HISTORY_LENGTH, LOCATION_EVENT_EVERY_MS, type HeatmapResult, type NearbyHit, type StoredPosition, type UpdateResult, type VendorLocation } from "../../../services/geo/contract.ts";
+import {
+	HISTORY_LENGTH,
+	LOCATION_EVENT_EVERY_MS,
+	type HeatmapResult,
+	type NearbyHit,
+	type StoredPosition,
+	type UpdateResult,
+	type VendorLocation,
+} from "../../../services/geo/contract.ts";
 import type { DomainEvent } from "../../../lib/events.ts";
-
 
 type Seen = { name: string; event: DomainEvent<{ vendorId: string }> };
 
@@ -27,10 +34,14 @@ for (const store of ["embedded", "redis"] as const) {
 		let engine: TestEngine;
 		const seen: Seen[] = [];
 		const call = <T>(action: string, params: object) => engine.broker.call<T, object>(`geo.${action}`, params);
-		const update = (vendorId: string, lat: number, lng: number, extra: object = {}) => call<UpdateResult>("update", { vendorId, lat, lng, ...extra });
+		const update = (vendorId: string, lat: number, lng: number, extra: object = {}) =>
+			call<UpdateResult>("update", { vendorId, lat, lng, ...extra });
 
 		beforeAll(async () => {
-			engine = await startTestEngine({ SERVICES: "geo", REDIS_URL: store === "redis" ? TEST_REDIS_URL : undefined, VENDOR_OFFLINE_AFTER_S: "1.5" }, [recorder(seen)]);
+			engine = await startTestEngine(
+				{ SERVICES: "geo", REDIS_URL: store === "redis" ? TEST_REDIS_URL : undefined, VENDOR_OFFLINE_AFTER_S: "1.5" },
+				[recorder(seen)]
+			);
 		});
 		afterAll(async () => {
 			await engine.stop();
@@ -39,11 +50,27 @@ for (const store of ["embedded", "redis"] as const) {
 
 		it("stores the latest position with its H3 cell and reports it online", async () => {
 			const result = await update("v-a", 52.52, 13.405, { acc: 5, hdg: 90, spd: 1.5 });
-			expect(result).toMatchObject({ applied: true, previous: null, location: { vendorId: "v-a", cell: latLngToCell(52.52, 13.405, 8), online: true } });
+			expect(result).toMatchObject({
+				applied: true,
+				previous: null,
+				location: { vendorId: "v-a", cell: latLngToCell(52.52, 13.405, 8), online: true },
+			});
 			const got = await call<VendorLocation>("get", { vendorId: "v-a" });
-			expect(got).toMatchObject({ vendorId: "v-a", lat: 52.52, lng: 13.405, acc: 5, hdg: 90, spd: 1.5, online: true, cell: latLngToCell(52.52, 13.405, 8) });
+			expect(got).toMatchObject({
+				vendorId: "v-a",
+				lat: 52.52,
+				lng: 13.405,
+				acc: 5,
+				hdg: 90,
+				spd: 1.5,
+				online: true,
+				cell: latLngToCell(52.52, 13.405, 8),
+			});
 			expect(await call("get", { vendorId: "nobody" })).toBeNull();
-			expect([await call("get", { vendorId: "v-a" }), await call("get", { vendorId: "nobody" })]).toMatchObject([{ vendorId: "v-a" }, null]);
+			expect([await call("get", { vendorId: "v-a" }), await call("get", { vendorId: "nobody" })]).toMatchObject([
+				{ vendorId: "v-a" },
+				null,
+			]);
 			await waitFor(() => seen.find(s => s.name === "location.vendor_online" && s.event.data.vendorId === "v-a"));
 			const online = seen.find(s => s.name === "location.vendor_online")!.event;
 			expect(online.context).toEqual({ vendorId: "v-a" });
@@ -60,8 +87,16 @@ for (const store of ["embedded", "redis"] as const) {
 		});
 
 		it("refuses invalid positions with 422 and changes nothing", async () => {
-			for (const bad of [{ lat: 91, lng: 0 }, { lat: 0, lng: "x" }, { lat: 0, lng: 0, hdg: 400 }, { lat: 0, lng: 0, ts: Date.now() + 60_000 }]) {
-				await expect(update("v-bad", bad.lat as number, bad.lng as number, bad)).rejects.toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
+			for (const bad of [
+				{ lat: 91, lng: 0 },
+				{ lat: 0, lng: "x" },
+				{ lat: 0, lng: 0, hdg: 400 },
+				{ lat: 0, lng: 0, ts: Date.now() + 60_000 },
+			]) {
+				await expect(update("v-bad", bad.lat as number, bad.lng as number, bad)).rejects.toMatchObject({
+					code: 422,
+					type: "VALIDATION_ERROR",
+				});
 			}
 			expect(await call("get", { vendorId: "v-bad" })).toBeNull();
 		});
@@ -76,7 +111,11 @@ for (const store of ["embedded", "redis"] as const) {
 			expect(hits[0]!.distance).toBeCloseTo(111.2, 0);
 			expect((await call<NearbyHit[]>("nearby", { ...center, radius: 1500, limit: 2 })).map(h => h.vendorId)).toEqual(["near-1", "near-3"]);
 			await call("setOffline", { vendorId: "near-1" });
-			expect((await call<NearbyHit[]>("nearby", { ...center, radius: 1500, limit: 10 })).map(h => h.vendorId)).toEqual(["near-3", "near-0", "near-2"]);
+			expect((await call<NearbyHit[]>("nearby", { ...center, radius: 1500, limit: 10 })).map(h => h.vendorId)).toEqual([
+				"near-3",
+				"near-0",
+				"near-2",
+			]);
 			expect(await call("get", { vendorId: "near-1" })).toMatchObject({ online: false });
 			await expect(call("nearby", { ...center, radius: -5 })).rejects.toMatchObject({ code: 422 });
 		});
@@ -96,7 +135,10 @@ for (const store of ["embedded", "redis"] as const) {
 					.sort((a, b) => a.d - b.d)
 					.slice(0, 25);
 				const hits = await call<NearbyHit[]>("nearby", { ...center, radius, limit: 25 });
-				expect(hits.map(h => h.vendorId), `radius ${radius}`).toEqual(expected.map(e => e.id));
+				expect(
+					hits.map(h => h.vendorId),
+					`radius ${radius}`
+				).toEqual(expected.map(e => e.id));
 				expect(expected.length).toBeGreaterThan(0);
 			}
 		});
@@ -162,7 +204,10 @@ for (const store of ["embedded", "redis"] as const) {
 		it("takes a silent vendor offline after VENDOR_OFFLINE_AFTER_S", async () => {
 			await update("v-quiet", -33.8688, 151.2093);
 			expect(await call("get", { vendorId: "v-quiet" })).toMatchObject({ online: true });
-			await waitFor(async () => (await call<VendorLocation>("get", { vendorId: "v-quiet" }))?.online === false, { timeout: 5_000, what: "offline expiry" });
+			await waitFor(async () => (await call<VendorLocation>("get", { vendorId: "v-quiet" }))?.online === false, {
+				timeout: 5_000,
+				what: "offline expiry",
+			});
 			expect(await call("nearby", { lat: -33.8688, lng: 151.2093, radius: 100 })).toEqual([]);
 			await waitFor(() => seen.find(s => s.name === "location.vendor_offline" && s.event.data.vendorId === "v-quiet"));
 			// Coming back is a new online transition.

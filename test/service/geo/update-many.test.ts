@@ -14,7 +14,9 @@ for (const store of ["embedded", "redis"] as const) {
 		const online: string[] = [];
 		const recorder: ServiceSchema = {
 			name: "update-many-recorder",
-			events: { "location.vendor_online": (ctx: { params: DomainEvent<{ vendorId: string }> }) => void online.push(ctx.params.data.vendorId) },
+			events: {
+				"location.vendor_online": (ctx: { params: DomainEvent<{ vendorId: string }> }) => void online.push(ctx.params.data.vendorId),
+			},
 		};
 		const updateMany = (positions: unknown[]) => engine.broker.call<UpdateManyItemResult[], object>("geo.updateMany", { positions });
 		const get = (vendorId: string) => engine.broker.call<VendorLocation | null, object>("geo.get", { vendorId });
@@ -33,9 +35,22 @@ for (const store of ["embedded", "redis"] as const) {
 			const results = await updateMany(batch);
 			expect(results).toHaveLength(5);
 			results.forEach((r, i) => {
-				expect(r).toEqual({ applied: true, previous: null, location: { vendorId: `m-${i}`, lat: 52.5 + i / 100, lng: 13.4, ts, hdg: i * 10, cell: cellAt(52.5 + i / 100, 13.4), online: true } });
+				expect(r).toEqual({
+					applied: true,
+					previous: null,
+					location: {
+						vendorId: `m-${i}`,
+						lat: 52.5 + i / 100,
+						lng: 13.4,
+						ts,
+						hdg: i * 10,
+						cell: cellAt(52.5 + i / 100, 13.4),
+						online: true,
+					},
+				});
 			});
-			for (let i = 0; i < 5; i++) expect(await get(`m-${i}`)).toMatchObject({ online: true, lat: 52.5 + i / 100, cell: cellAt(52.5 + i / 100, 13.4) });
+			for (let i = 0; i < 5; i++)
+				expect(await get(`m-${i}`)).toMatchObject({ online: true, lat: 52.5 + i / 100, cell: cellAt(52.5 + i / 100, 13.4) });
 			await waitFor(() => batch.every(p => online.includes(p.vendorId)), { what: "vendor_online per vendor" });
 			const inCells = await engine.broker.call<StoredPosition[], object>("geo.inCells", { cells: batch.map(p => cellAt(p.lat, p.lng)) });
 			expect(inCells.map(p => p.vendorId).sort()).toEqual(batch.map(p => p.vendorId));
@@ -55,8 +70,28 @@ for (const store of ["embedded", "redis"] as const) {
 				null,
 				{ vendorId: "ok-2", lat: 48.86, lng: 2.36 },
 			]);
-			expect(results.map(r => (r.applied ? "applied" : r.reason))).toEqual(["applied", "invalid", "invalid", "invalid", "invalid", "invalid", "invalid", "invalid", "invalid", "applied"]);
-			expect(results.slice(1, 9).map(r => (r.applied === false && r.reason === "invalid" ? r.field : null))).toEqual(["lat", "lng", "hdg", "ts", "vendorId", "vendorId", "positions", "positions"]);
+			expect(results.map(r => (r.applied ? "applied" : r.reason))).toEqual([
+				"applied",
+				"invalid",
+				"invalid",
+				"invalid",
+				"invalid",
+				"invalid",
+				"invalid",
+				"invalid",
+				"invalid",
+				"applied",
+			]);
+			expect(results.slice(1, 9).map(r => (r.applied === false && r.reason === "invalid" ? r.field : null))).toEqual([
+				"lat",
+				"lng",
+				"hdg",
+				"ts",
+				"vendorId",
+				"vendorId",
+				"positions",
+				"positions",
+			]);
 			expect(results[1]).toMatchObject({ message: "lat must be a finite number in [-90, 90]" });
 			for (const id of ["bad-lat", "bad-lng", "bad-hdg", "bad-ts"]) expect(await get(id)).toBeNull();
 			expect(await get("ok-1")).toMatchObject({ online: true, lat: 48.85 });
@@ -79,10 +114,20 @@ for (const store of ["embedded", "redis"] as const) {
 		it("reports the previous cell and online state, so the gateway can announce gone on a cell change", async () => {
 			const from = { lat: 41.39, lng: 2.17 };
 			const to = { lat: 41.41, lng: 2.19 };
-			await updateMany([{ vendorId: "c-1", ...from }, { vendorId: "c-2", ...from }]);
+			await updateMany([
+				{ vendorId: "c-1", ...from },
+				{ vendorId: "c-2", ...from },
+			]);
 			await engine.broker.call("geo.setOffline", { vendorId: "c-2" });
-			const results = await updateMany([{ vendorId: "c-1", ...to, ts: Date.now() + 1 }, { vendorId: "c-2", ...to, ts: Date.now() + 1 }]);
-			expect(results[0]).toMatchObject({ applied: true, previous: { cell: cellAt(from.lat, from.lng), online: true }, location: { cell: cellAt(to.lat, to.lng) } });
+			const results = await updateMany([
+				{ vendorId: "c-1", ...to, ts: Date.now() + 1 },
+				{ vendorId: "c-2", ...to, ts: Date.now() + 1 },
+			]);
+			expect(results[0]).toMatchObject({
+				applied: true,
+				previous: { cell: cellAt(from.lat, from.lng), online: true },
+				location: { cell: cellAt(to.lat, to.lng) },
+			});
 			expect(results[1]).toMatchObject({ applied: true, previous: { cell: cellAt(from.lat, from.lng), online: false } });
 			const left = await engine.broker.call<StoredPosition[], object>("geo.inCells", { cells: [cellAt(from.lat, from.lng)] });
 			expect(left.filter(p => p.vendorId === "c-1" || p.vendorId === "c-2")).toEqual([]);
@@ -92,7 +137,10 @@ for (const store of ["embedded", "redis"] as const) {
 			const ts = Date.now();
 			const [single, batch] = await Promise.all([
 				engine.broker.call<UpdateManyItemResult, object>("geo.update", { vendorId: "q-1", lat: 35.68, lng: 139.76, ts }),
-				updateMany([{ vendorId: "q-1", lat: 35.69, lng: 139.77, ts: ts + 1 }, { vendorId: "q-2", lat: 35.7, lng: 139.78, ts }]),
+				updateMany([
+					{ vendorId: "q-1", lat: 35.69, lng: 139.77, ts: ts + 1 },
+					{ vendorId: "q-2", lat: 35.7, lng: 139.78, ts },
+				]),
 			]);
 			// Whichever ran first, the newer position wins and each write saw the other's result.
 			expect(batch[0]).toMatchObject({ applied: true });
@@ -102,7 +150,10 @@ for (const store of ["embedded", "redis"] as const) {
 		});
 
 		it("refuses a malformed or oversized batch as a whole with 422", async () => {
-			await expect(engine.broker.call("geo.updateMany", { positions: "nope" })).rejects.toMatchObject({ code: 422, type: "VALIDATION_ERROR" });
+			await expect(engine.broker.call("geo.updateMany", { positions: "nope" })).rejects.toMatchObject({
+				code: 422,
+				type: "VALIDATION_ERROR",
+			});
 			await expect(engine.broker.call("geo.updateMany", {})).rejects.toMatchObject({ code: 422 });
 			const tooMany = Array.from({ length: UPDATE_MANY_MAX + 1 }, (_, i) => ({ vendorId: `big-${i}`, lat: 1, lng: 1 }));
 			await expect(updateMany(tooMany)).rejects.toMatchObject({ code: 422 });

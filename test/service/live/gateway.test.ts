@@ -109,7 +109,9 @@ describe("live gateway on one node", () => {
 		expect(await vendor.nextOp("error")).toMatchObject({ code: "RATE_LIMITED" });
 		vendor.send({ op: "ping" });
 		await vendor.nextOp("pong");
-		await waitFor(async () => (metricValue(await metrics(), "venta_live_positions_dropped_total") ?? 0) - droppedBefore >= 20, { what: "dropped counter" });
+		await waitFor(async () => (metricValue(await metrics(), "venta_live_positions_dropped_total") ?? 0) - droppedBefore >= 20, {
+			what: "dropped counter",
+		});
 		await new Promise(r => setTimeout(r, 200));
 		const delivered = watcher.frames.filter(f => f.op === "pos" && f.id === vendorId).length;
 		expect(delivered).toBeGreaterThanOrEqual(1);
@@ -142,7 +144,9 @@ describe("live gateway on one node", () => {
 	it("writes socket positions in geo.updateMany batches: every vendor streamed, gone on the cell left", async () => {
 		const requests = async (action: string) => {
 			let sum = 0;
-			for (const line of (await metrics()).split("\n")) if (line.startsWith("moleculer_request_total{") && line.includes(`action="${action}"`)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+			for (const line of (await metrics()).split("\n"))
+				if (line.startsWith("moleculer_request_total{") && line.includes(`action="${action}"`))
+					sum += Number(line.slice(line.lastIndexOf(" ") + 1));
 			return sum;
 		};
 		const ids = await Promise.all(Array.from({ length: 4 }, (_, i) => activeVendor(engine.baseUrl, ownerToken, `Batch ${i}`)));
@@ -264,7 +268,11 @@ describe("live gateway on one node", () => {
 		const vendorId = await activeVendor(engine.baseUrl, ownerToken);
 		const vendor = await vendorSocket(vendorId);
 		const headers = { "Content-Type": "application/json", Authorization: `Bearer ${ownerToken}` };
-		const paused = await fetch(`${engine.baseUrl}/api/vendors/${vendorId}/status`, { method: "POST", headers, body: JSON.stringify({ status: "paused" }) });
+		const paused = await fetch(`${engine.baseUrl}/api/vendors/${vendorId}/status`, {
+			method: "POST",
+			headers,
+			body: JSON.stringify({ status: "paused" }),
+		});
 		expect(paused.status).toBe(200);
 		expect(await vendor.closed()).toBe(CLOSE_CODES.BROADCAST_REVOKED);
 		await expect(LiveClient.open(`${engine.liveUrl}?vendor=${vendorId}&token=${ownerToken}`)).rejects.toMatchObject({ status: 403 });
@@ -324,7 +332,10 @@ describe("live gateway on one node", () => {
 		const vendor = await vendorSocket(vendorId);
 		vendor.send({ op: "pos", lat: spot.lat + 0.001, lng: spot.lng, hdg: 10 });
 		const row = await waitFor(async () => (await nearby("&online=true")).find(r => r.id === vendorId));
-		expect(row).toMatchObject({ online: true, position: { lat: spot.lat + 0.001, lng: spot.lng, hdg: 10, cell: cellAt(spot.lat + 0.001, spot.lng) } });
+		expect(row).toMatchObject({
+			online: true,
+			position: { lat: spot.lat + 0.001, lng: spot.lng, hdg: 10, cell: cellAt(spot.lat + 0.001, spot.lng) },
+		});
 		expect(row.distance).toBeGreaterThan(105);
 		expect(row.distance).toBeLessThan(118);
 		vendor.close();
@@ -348,12 +359,21 @@ describe("live gateway on one node", () => {
 		expect(stats).toMatchObject({ node: engine.broker.nodeID });
 		const watcher = await connect();
 		await watcher.watch({ cells: [cellAt(B.lat, B.lng)] });
-		const detailed = await engine.broker.call<{ cellWatchers: { cell: string; watchers: number }[]; watchSets: { connId: number; cells: number }[] }, object>("live.stats", { cells: true, sockets: true });
+		const detailed = await engine.broker.call<
+			{ cellWatchers: { cell: string; watchers: number }[]; watchSets: { connId: number; cells: number }[] },
+			object
+		>("live.stats", { cells: true, sockets: true });
 		expect(detailed.cellWatchers).toContainEqual({ cell: cellAt(B.lat, B.lng), watchers: expect.any(Number) });
 		expect(detailed.watchSets.some(s => s.cells === 1)).toBe(true);
 		const text = await metrics();
 		const node = `node="${engine.broker.nodeID}"`;
-		for (const name of ["venta_live_sockets", "venta_live_positions_in_total", "venta_live_positions_dropped_total", "venta_live_routed_in_total", "venta_live_deliveries_total"]) {
+		for (const name of [
+			"venta_live_sockets",
+			"venta_live_positions_in_total",
+			"venta_live_positions_dropped_total",
+			"venta_live_routed_in_total",
+			"venta_live_deliveries_total",
+		]) {
 			expect(metricValue(text, name, node), name).toBeGreaterThanOrEqual(0);
 		}
 		expect(metricValue(text, "venta_live_sockets", node)).toBeGreaterThanOrEqual(1);

@@ -42,7 +42,10 @@ describe("slow consumers", () => {
 	});
 	afterAll(() => engine.stop());
 
-	const sockets = () => engine.broker.call<{ watchSets: SocketView[]; slowSockets: number; slowConsumersClosed: number }, object>("live.stats", { sockets: true });
+	const sockets = () =>
+		engine.broker.call<{ watchSets: SocketView[]; slowSockets: number; slowConsumersClosed: number }, object>("live.stats", {
+			sockets: true,
+		});
 
 	it("are fed latest-wins within bounded buffers, closed when they stay behind, and never slow the others", async () => {
 		const fast = new CountingWatcher(engine.liveUrl);
@@ -58,7 +61,9 @@ describe("slow consumers", () => {
 		const publishRound = async () => {
 			const ts = base + round++;
 			await Promise.all(
-				Array.from({ length: VENDORS }, (_, v) => engine.broker.call("live.route", { vendorId: `v${v}`, cell: CELL, position: { lat: 52.52, lng: 13.405, ts } }))
+				Array.from({ length: VENDORS }, (_, v) =>
+					engine.broker.call("live.route", { vendorId: `v${v}`, cell: CELL, position: { lat: 52.52, lng: 13.405, ts } })
+				)
 			);
 			sent += VENDORS;
 			await new Promise(r => setImmediate(r)); // let the sockets (and the fast client) do their I/O
@@ -87,10 +92,16 @@ describe("slow consumers", () => {
 		expect(maxBehind).toBeLessThanOrEqual(VENDORS);
 
 		// The fast watcher got every single update, in full.
-		await waitFor(() => fast.positions === sent, { timeout: 15_000, what: `all ${sent} positions at the fast watcher (got ${fast.positions})` });
+		await waitFor(() => fast.positions === sent, {
+			timeout: 15_000,
+			what: `all ${sent} positions at the fast watcher (got ${fast.positions})`,
+		});
 		expect([...fast.lastTs.values()].every(ts => ts === latest)).toBe(true);
 
-		await waitFor(() => catchesUp.lastTs.size === VENDORS && [...catchesUp.lastTs.values()].every(ts => ts === latest), { timeout: 10_000, what: "latest positions after catching up" });
+		await waitFor(() => catchesUp.lastTs.size === VENDORS && [...catchesUp.lastTs.values()].every(ts => ts === latest), {
+			timeout: 10_000,
+			what: "latest positions after catching up",
+		});
 		expect(catchesUp.positions).toBeLessThan(sent);
 		expect(catchesUp.closeCode).toBeNull();
 		await waitFor(async () => (await sockets()).slowSockets === 1, { what: "the resumed watcher back on its topics" });

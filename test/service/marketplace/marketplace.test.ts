@@ -38,7 +38,8 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		expect(res.status).toBe(201);
 		return res.body;
 	};
-	const activate = async (owner: string, id: string) => expect((await api.post(`/api/vendors/${id}/status`, { status: "active" }, await token(owner))).status).toBe(200);
+	const activate = async (owner: string, id: string) =>
+		expect((await api.post(`/api/vendors/${id}/status`, { status: "active" }, await token(owner))).status).toBe(200);
 	const eventsFor = (name: string, vendorId: string) => seen.filter(e => e.name === name && e.payload.context.vendorId === vendorId);
 
 	beforeAll(async () => {
@@ -52,7 +53,13 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		const res = await api.request("POST", "/api/vendors", {
 			token: await token("user_owner"),
 			headers: { "X-Request-ID": "req-onboard-1" },
-			body: { name: "Taco Truck", description: "Best al pastor", categories: ["Tacos", "mexican"], phone: "+49 30 1234567", website: "https://tacos.example" },
+			body: {
+				name: "Taco Truck",
+				description: "Best al pastor",
+				categories: ["Tacos", "mexican"],
+				phone: "+49 30 1234567",
+				website: "https://tacos.example",
+			},
 		});
 		expect(res.status).toBe(201);
 		expect(res.headers.get("location")).toBe(`/api/vendors/${res.body.id}`);
@@ -69,7 +76,13 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		const event = await waitFor(() => eventsFor("marketplace.vendor_onboarded", res.body.id)[0], { what: "vendor_onboarded" });
 		expect(event.payload).toMatchObject({
 			context: { vendorId: res.body.id, userId: "user_owner" },
-			meta: { source: expect.stringMatching(/^vendors@/), version: 1, correlationId: "req-onboard-1", domain: "marketplace", subdomain: "vendor" },
+			meta: {
+				source: expect.stringMatching(/^vendors@/),
+				version: 1,
+				correlationId: "req-onboard-1",
+				domain: "marketplace",
+				subdomain: "vendor",
+			},
 			data: { id: res.body.id, name: "Taco Truck" },
 		});
 		expect(event.payload.meta.eventId).toMatch(/^[0-9a-f-]{36}$/);
@@ -83,12 +96,19 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		expect(anonymous.status).toBe(200);
 		expect(anonymous.body).toEqual(vendor);
 
-		const edited = await api.patch(`/api/vendors/${vendor.id}`, { name: "Taco Palace", location: { lat: 52.52, lng: 13.405 } }, await token("user_owner"));
+		const edited = await api.patch(
+			`/api/vendors/${vendor.id}`,
+			{ name: "Taco Palace", location: { lat: 52.52, lng: 13.405 } },
+			await token("user_owner")
+		);
 		expect(edited.status).toBe(200);
 		expect(edited.body).toMatchObject({ name: "Taco Palace", location: { lat: 52.52, lng: 13.405 } });
 		// The read above was cached; the write cleaned it.
 		expect((await api.get(`/api/vendors/${vendor.id}`)).body.name).toBe("Taco Palace");
-		expect(eventsFor("marketplace.vendor_updated", vendor.id)[0]?.payload.data.changes).toEqual({ name: "Taco Palace", location: { lat: 52.52, lng: 13.405 } });
+		expect(eventsFor("marketplace.vendor_updated", vendor.id)[0]?.payload.data.changes).toEqual({
+			name: "Taco Palace",
+			location: { lat: 52.52, lng: 13.405 },
+		});
 
 		const other = await api.patch(`/api/vendors/${vendor.id}`, { name: "Stolen" }, await token("user_other"));
 		expect(other.status).toBe(403);
@@ -104,10 +124,19 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 
 	it("refuses forged, expired, unsigned and malformed tokens with 401", async () => {
 		const vendor = await onboard("user_owner");
-		const forged = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("user_owner").setExpirationTime("1h").sign(new TextEncoder().encode("x".repeat(40)));
+		const forged = await new SignJWT({})
+			.setProtectedHeader({ alg: "HS256" })
+			.setSubject("user_owner")
+			.setExpirationTime("1h")
+			.sign(new TextEncoder().encode("x".repeat(40)));
 		const expired = await engine.token("user_owner", -60);
 		const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sub: "user_owner", exp: 9_999_999_999 })).toString("base64url")}.`;
-		for (const [bad, type] of [[forged, "INVALID_TOKEN"], [expired, "TOKEN_EXPIRED"], [unsigned, "INVALID_TOKEN"], ["not-a-jwt", "INVALID_TOKEN"]] as const) {
+		for (const [bad, type] of [
+			[forged, "INVALID_TOKEN"],
+			[expired, "TOKEN_EXPIRED"],
+			[unsigned, "INVALID_TOKEN"],
+			["not-a-jwt", "INVALID_TOKEN"],
+		] as const) {
 			const res = await api.patch(`/api/vendors/${vendor.id}`, { name: "Hacked" }, bad);
 			expect(res.status, bad).toBe(401);
 			expect(res.body).toMatchObject({ name: "MoleculerClientError", code: 401, type });
@@ -146,7 +175,10 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		const invalidJson = await api.request("PATCH", `/api/vendors/${vendor.id}`, { token: owner, raw: '{"name": "broken' });
 		expect(invalidJson.status).toBe(400);
 		expect(invalidJson.body).toMatchObject({ name: "BadRequestError", code: 400, type: "INVALID_JSON" });
-		const tooLarge = await api.request("PATCH", `/api/vendors/${vendor.id}`, { token: owner, raw: JSON.stringify({ description: "x".repeat(300_000) }) });
+		const tooLarge = await api.request("PATCH", `/api/vendors/${vendor.id}`, {
+			token: owner,
+			raw: JSON.stringify({ description: "x".repeat(300_000) }),
+		});
 		expect(tooLarge.status).toBe(413);
 		expect(tooLarge.body).toMatchObject({ name: "PayloadTooLargeError", code: 413, type: "PAYLOAD_TOO_LARGE" });
 
@@ -188,17 +220,41 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		const vendor = await onboard("user_owner");
 		const as = (id: string, role = "customer") => ({ meta: { user: { id, role } } });
 		await expect(engine.broker.call("vendors.update", { id: vendor.id, name: "x" })).rejects.toMatchObject({ code: 401, type: "NO_TOKEN" });
-		await expect(engine.broker.call("vendors.update", { id: vendor.id, name: "x" }, as("user_other"))).rejects.toMatchObject({ code: 403, type: "FORBIDDEN" });
-		await expect(engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, as("user_owner", "vendor"))).rejects.toMatchObject({ code: 403, type: "NOT_ACTIVE" });
-		await expect(engine.broker.call("vendors.authorizeBroadcast", { id: "ven_nope" }, as("user_owner", "vendor"))).rejects.toMatchObject({ code: 404 });
+		await expect(engine.broker.call("vendors.update", { id: vendor.id, name: "x" }, as("user_other"))).rejects.toMatchObject({
+			code: 403,
+			type: "FORBIDDEN",
+		});
+		await expect(engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, as("user_owner", "vendor"))).rejects.toMatchObject({
+			code: 403,
+			type: "NOT_ACTIVE",
+		});
+		await expect(engine.broker.call("vendors.authorizeBroadcast", { id: "ven_nope" }, as("user_owner", "vendor"))).rejects.toMatchObject({
+			code: 404,
+		});
 		await activate("user_owner", vendor.id);
-		await expect(engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, as("user_other"))).rejects.toMatchObject({ code: 403, type: "FORBIDDEN" });
-		expect(await engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, as("user_owner", "vendor"))).toMatchObject({ id: vendor.id, status: "active" });
-		expect(await engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, as("user_root", "admin"))).toMatchObject({ id: vendor.id });
+		await expect(engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, as("user_other"))).rejects.toMatchObject({
+			code: 403,
+			type: "FORBIDDEN",
+		});
+		expect(await engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, as("user_owner", "vendor"))).toMatchObject({
+			id: vendor.id,
+			status: "active",
+		});
+		expect(await engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, as("user_root", "admin"))).toMatchObject({
+			id: vendor.id,
+		});
 	});
 
 	it("lists with pagination, text, category and owner filters", async () => {
-		const names = ["Zanzibar Grill", "Zanzibar Juice", "Kumquat Corner", "Zanzibar Bakery", "Olive Cart", "Zanzibar Fries", "Night Zanzibar"];
+		const names = [
+			"Zanzibar Grill",
+			"Zanzibar Juice",
+			"Kumquat Corner",
+			"Zanzibar Bakery",
+			"Olive Cart",
+			"Zanzibar Fries",
+			"Night Zanzibar",
+		];
 		const made = [];
 		for (const [i, name] of names.entries()) {
 			const v = await onboard("user_lister", { name, categories: [i % 2 === 0 ? "pagfood" : "pagdrink"] });
@@ -213,13 +269,20 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		expect(listed.sort()).toEqual(["Kumquat Corner", "Olive Cart", "Zanzibar Grill"]);
 
 		const text = await api.get("/api/vendors?q=zanzibar&pageSize=100");
-		expect(text.body.rows.map((v: { name: string }) => v.name).sort()).toEqual(["Zanzibar Bakery", "Zanzibar Fries", "Zanzibar Grill", "Zanzibar Juice"]);
+		expect(text.body.rows.map((v: { name: string }) => v.name).sort()).toEqual([
+			"Zanzibar Bakery",
+			"Zanzibar Fries",
+			"Zanzibar Grill",
+			"Zanzibar Juice",
+		]);
 		expect((await api.get("/api/vendors?q=zanzibar&category=pagdrink")).body.total).toBe(3);
 
 		const mine = await api.get("/api/vendors?owner=me&pageSize=100", await token("user_lister"));
 		expect(mine.body.total).toBe(7);
 		expect(mine.body.rows[0].name).toBe("Night Zanzibar");
-		expect((await api.get("/api/vendors?owner=me&status=draft", await token("user_lister"))).body.rows.map((v: { id: string }) => v.id)).toEqual([made[6].id]);
+		expect(
+			(await api.get("/api/vendors?owner=me&status=draft", await token("user_lister"))).body.rows.map((v: { id: string }) => v.id)
+		).toEqual([made[6].id]);
 		expect((await api.get("/api/vendors?owner=me")).status).toBe(401);
 		for (const bad of ["pageSize=0", "pageSize=101", "page=0", "page=abc", "status=draft", "owner=you", "sort=name"]) {
 			const res = await api.get(`/api/vendors?${bad}`);
@@ -248,12 +311,16 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		expect((await api.del(`/api/me/favorites/${vendor.id}`, fan)).body).toEqual({ favorites: [] });
 		expect((await api.get("/api/me/favorites", fan)).body).toEqual({ rows: [], total: 0 });
 		const favoriteEvents = seen.filter(e => e.name === "marketplace.user_updated" && e.payload.context.vendorId === vendor.id);
-		expect(favoriteEvents.map(e => e.payload.data.favorite)).toEqual([{ vendorId: vendor.id, added: true }, { vendorId: vendor.id, added: false }]);
+		expect(favoriteEvents.map(e => e.payload.data.favorite)).toEqual([
+			{ vendorId: vendor.id, added: true },
+			{ vendorId: vendor.id, added: false },
+		]);
 	});
 
 	it("keeps one review per user and the rating average and count", async () => {
 		const vendor = await onboard("user_owner", { name: "Review Me" });
-		const review = async (sub: string, rating: number, text = "") => api.post(`/api/vendors/${vendor.id}/reviews`, { rating, text }, await token(sub));
+		const review = async (sub: string, rating: number, text = "") =>
+			api.post(`/api/vendors/${vendor.id}/reviews`, { rating, text }, await token(sub));
 		expect((await review("user_r1", 5, "great")).status).toBe(201);
 		await review("user_r2", 4);
 		const third = await review("user_r3", 2);
@@ -276,7 +343,7 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 
 	it("keeps the average exact under concurrent review submissions", async () => {
 		const vendor = await onboard("user_owner", { name: "Busy Stall" });
-		const ratings = Array.from({ length: 40 }, (_, i) => (i * 7) % 5 + 1);
+		const ratings = Array.from({ length: 40 }, (_, i) => ((i * 7) % 5) + 1);
 		const subs = ratings.map((_, i) => `user_crowd_${i}`);
 		const tokenList = await Promise.all(subs.map(token));
 		const results = await Promise.all(ratings.map((rating, i) => api.post(`/api/vendors/${vendor.id}/reviews`, { rating }, tokenList[i])));
@@ -284,7 +351,9 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		// Half of them change their rating at the same time as new ones arrive.
 		const changes = await Promise.all([
 			...subs.slice(0, 20).map((_, i) => api.post(`/api/vendors/${vendor.id}/reviews`, { rating: 5 }, tokenList[i])),
-			...Array.from({ length: 10 }, async (_, i) => api.post(`/api/vendors/${vendor.id}/reviews`, { rating: 1 }, await token(`user_late_${i}`))),
+			...Array.from({ length: 10 }, async (_, i) =>
+				api.post(`/api/vendors/${vendor.id}/reviews`, { rating: 1 }, await token(`user_late_${i}`))
+			),
 		]);
 		expect(changes.every(r => r.status === 200 || r.status === 201)).toBe(true);
 		const sum = 20 * 5 + ratings.slice(20).reduce((a, b) => a + b, 0) + 10 * 1;
@@ -315,10 +384,22 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		expect(first.distance).toBeGreaterThan(105);
 		expect(first.distance).toBeLessThan(118);
 		expect(first).toMatchObject({ online: false, position: { lat: 48.001, lng: 11.0 } });
-		expect((await api.get("/api/discovery/nearby?lat=48&lng=11&radius=5000&category=grill")).body.rows.map((v: { id: string }) => v.id)).toEqual([ids["Far Sausage"]]);
-		expect((await api.get("/api/discovery/nearby?lat=48&lng=11&radius=2000&q=pretzel")).body.rows.map((v: { name: string }) => v.name)).toEqual(["Near Pretzel", "Mid Pretzel"]);
+		expect(
+			(await api.get("/api/discovery/nearby?lat=48&lng=11&radius=5000&category=grill")).body.rows.map((v: { id: string }) => v.id)
+		).toEqual([ids["Far Sausage"]]);
+		expect(
+			(await api.get("/api/discovery/nearby?lat=48&lng=11&radius=2000&q=pretzel")).body.rows.map((v: { name: string }) => v.name)
+		).toEqual(["Near Pretzel", "Mid Pretzel"]);
 		expect((await api.get("/api/discovery/nearby?lat=48&lng=11&radius=5000&online=true")).body.rows).toEqual([]);
-		for (const bad of ["lat=91&lng=0", "lat=0&lng=181", "lat=x&lng=0", "lng=0", "lat=0&lng=0&radius=0", "lat=0&lng=0&radius=50001", "lat=0&lng=0&extra=1"]) {
+		for (const bad of [
+			"lat=91&lng=0",
+			"lat=0&lng=181",
+			"lat=x&lng=0",
+			"lng=0",
+			"lat=0&lng=0&radius=0",
+			"lat=0&lng=0&radius=50001",
+			"lat=0&lng=0&extra=1",
+		]) {
 			expect((await api.get(`/api/discovery/nearby?${bad}`)).status, bad).toBe(422);
 		}
 	});
@@ -332,15 +413,31 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		expect((await api.del(`/api/vendors/${vendor.id}`, await token("user_owner"))).body).toEqual({ id: vendor.id, deleted: true });
 		expect((await api.get(`/api/vendors/${vendor.id}`)).status).toBe(404);
 		expect((await api.del(`/api/vendors/${vendor.id}`, await token("user_owner"))).status).toBe(404);
-		expect((await api.get("/api/vendors?owner=me&pageSize=100", await token("user_owner"))).body.rows.some((v: { id: string }) => v.id === vendor.id)).toBe(false);
-		expect((await api.get("/api/me/favorites", await token("user_fan"))).body.rows.some((v: { id: string }) => v.id === vendor.id)).toBe(false);
-		expect(eventsFor("marketplace.vendor_status_changed", vendor.id).at(-1)?.payload.data).toMatchObject({ id: vendor.id, canBroadcast: false, deleted: true });
+		expect(
+			(await api.get("/api/vendors?owner=me&pageSize=100", await token("user_owner"))).body.rows.some(
+				(v: { id: string }) => v.id === vendor.id
+			)
+		).toBe(false);
+		expect((await api.get("/api/me/favorites", await token("user_fan"))).body.rows.some((v: { id: string }) => v.id === vendor.id)).toBe(
+			false
+		);
+		expect(eventsFor("marketplace.vendor_status_changed", vendor.id).at(-1)?.payload.data).toMatchObject({
+			id: vendor.id,
+			canBroadcast: false,
+			deleted: true,
+		});
 	});
 
 	it("serves the users contract: Clerk upsert, roles, lookup, soft delete that detaches vendors", async () => {
 		const call = (action: string, params: object) => engine.broker.call(action, params);
-		expect(await call("users.upsertFromClerk", { id: "user_clerk", email: "ana@example.com", firstName: "Ana", role: "admin" })).toMatchObject({ id: "user_clerk", role: "admin", firstName: "Ana" });
-		expect(await call("users.upsertFromClerk", { id: "user_clerk", lastName: "Lima" })).toMatchObject({ role: "admin", lastName: "Lima", email: "ana@example.com" });
+		expect(
+			await call("users.upsertFromClerk", { id: "user_clerk", email: "ana@example.com", firstName: "Ana", role: "admin" })
+		).toMatchObject({ id: "user_clerk", role: "admin", firstName: "Ana" });
+		expect(await call("users.upsertFromClerk", { id: "user_clerk", lastName: "Lima" })).toMatchObject({
+			role: "admin",
+			lastName: "Lima",
+			email: "ana@example.com",
+		});
 		await expect(call("users.upsertFromClerk", { id: "user_clerk", email: "nope" })).rejects.toMatchObject({ code: 422 });
 		expect(await call("users.lookup", { ids: ["user_unknown", "user_clerk", "user_owner"] })).toMatchObject({ id: "user_clerk" });
 		expect(await call("users.lookup", { ids: ["user_unknown"] })).toBeNull();
@@ -357,22 +454,44 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		expect((await api.get("/api/me", await token("user_bo"))).status).toBe(401);
 		expect(await call("users.lookup", { ids: ["user_bo"] })).toBeNull();
 		expect(seen.some(e => e.name === "marketplace.user_deleted" && e.payload.context.userId === "user_bo")).toBe(true);
-		expect(eventsFor("marketplace.vendor_status_changed", vendor.id).at(-1)?.payload.data).toMatchObject({ status: "paused", previous: "active", canBroadcast: false });
+		expect(eventsFor("marketplace.vendor_status_changed", vendor.id).at(-1)?.payload.data).toMatchObject({
+			status: "paused",
+			previous: "active",
+			canBroadcast: false,
+		});
 	});
 
 	it("applies subscription state to the owner's vendors, ignoring out-of-order updates", async () => {
 		const a = await onboard("user_payer", { name: "Sub A" });
 		const b = await onboard("user_payer", { name: "Sub B" });
-		const sub = (active: boolean, updatedAt: string) => ({ ownerId: "user_payer", subscription: { active, entitlements: active ? ["pro"] : [], expiresAt: "2030-01-01T00:00:00Z", store: "APP_STORE", environment: "SANDBOX", updatedAt } });
-		expect(((await engine.broker.call("vendors.setSubscription", sub(true, "2026-01-02T00:00:00Z"))) as string[]).sort()).toEqual([a.id, b.id].sort());
+		const sub = (active: boolean, updatedAt: string) => ({
+			ownerId: "user_payer",
+			subscription: {
+				active,
+				entitlements: active ? ["pro"] : [],
+				expiresAt: "2030-01-01T00:00:00Z",
+				store: "APP_STORE",
+				environment: "SANDBOX",
+				updatedAt,
+			},
+		});
+		expect(((await engine.broker.call("vendors.setSubscription", sub(true, "2026-01-02T00:00:00Z"))) as string[]).sort()).toEqual(
+			[a.id, b.id].sort()
+		);
 		expect(await engine.broker.call("vendors.setSubscription", sub(false, "2026-01-01T00:00:00Z"))).toEqual([]);
-		expect((await api.get(`/api/vendors/${a.id}`)).body.subscription).toEqual({ active: true, entitlements: ["pro"], expiresAt: "2030-01-01T00:00:00.000Z" });
+		expect((await api.get(`/api/vendors/${a.id}`)).body.subscription).toEqual({
+			active: true,
+			entitlements: ["pro"],
+			expiresAt: "2030-01-01T00:00:00.000Z",
+		});
 		const event = seen.filter(e => e.name === "payments.subscription_changed" && e.payload.context.userId === "user_payer");
 		expect(event).toHaveLength(2);
 		expect(event[0]!.payload.data.vendorIds.sort()).toEqual([a.id, b.id].sort());
 		// A vendor onboarded later starts with the owner's current subscription.
 		expect((await onboard("user_payer", { name: "Sub C" })).subscription.active).toBe(true);
-		await expect(engine.broker.call("vendors.setSubscription", { ownerId: "user_payer", subscription: { active: "yes" } })).rejects.toMatchObject({ code: 422 });
+		await expect(
+			engine.broker.call("vendors.setSubscription", { ownerId: "user_payer", subscription: { active: "yes" } })
+		).rejects.toMatchObject({ code: 422 });
 	});
 
 	it("keeps every record across a restart", async () => {

@@ -9,7 +9,14 @@ describe("REQUIRE_SUBSCRIPTION=true", () => {
 	const statusEvents: { id: string; status: string; canBroadcast: boolean }[] = [];
 	const subscription = (active: boolean, updatedAt: string) => ({
 		ownerId: "user_sub",
-		subscription: { active, entitlements: active ? ["pro"] : [], expiresAt: null, store: "PLAY_STORE", environment: "PRODUCTION", updatedAt },
+		subscription: {
+			active,
+			entitlements: active ? ["pro"] : [],
+			expiresAt: null,
+			store: "PLAY_STORE",
+			environment: "PRODUCTION",
+			updatedAt,
+		},
 	});
 
 	beforeAll(async () => {
@@ -32,7 +39,8 @@ describe("REQUIRE_SUBSCRIPTION=true", () => {
 		const owner = await engine.token("user_sub");
 		const vendor = (await api.post("/api/vendors", { name: "Paid Pizza", location: { lat: 40, lng: -3 } }, owner)).body;
 		const activate = () => api.post(`/api/vendors/${vendor.id}/status`, { status: "active" }, owner);
-		const broadcast = () => engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, { meta: { user: { id: "user_sub", role: "vendor" } } });
+		const broadcast = () =>
+			engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, { meta: { user: { id: "user_sub", role: "vendor" } } });
 		const listed = async () => (await api.get("/api/vendors?pageSize=100")).body.rows.some((v: { id: string }) => v.id === vendor.id);
 
 		const refused = await activate();
@@ -63,10 +71,18 @@ describe("REQUIRE_SUBSCRIPTION=true", () => {
 		const expiresAt = new Date(Date.now() + 1_500).toISOString();
 		await engine.broker.call("vendors.setSubscription", {
 			ownerId,
-			subscription: { active: true, entitlements: ["pro"], expiresAt, store: "APP_STORE", environment: "PRODUCTION", updatedAt: new Date().toISOString() },
+			subscription: {
+				active: true,
+				entitlements: ["pro"],
+				expiresAt,
+				store: "APP_STORE",
+				environment: "PRODUCTION",
+				updatedAt: new Date().toISOString(),
+			},
 		});
 		expect((await api.post(`/api/vendors/${vendor.id}/status`, { status: "active" }, owner)).status).toBe(200);
-		const broadcast = () => engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, { meta: { user: { id: ownerId, role: "vendor" } } });
+		const broadcast = () =>
+			engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, { meta: { user: { id: ownerId, role: "vendor" } } });
 		await expect(broadcast()).resolves.toMatchObject({ id: vendor.id });
 
 		await new Promise(r => setTimeout(r, 1_600));

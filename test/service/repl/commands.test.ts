@@ -67,19 +67,52 @@ describe("REPL commands: arguments and errors", () => {
 });
 
 describe("REPL rates and boxes (pure)", () => {
-	const sample = (node: string, at: number, counters: Partial<Record<"positionsIn" | "positionsDropped" | "routedIn" | "deliveries", number>>): LiveSample => ({
+	const sample = (
+		node: string,
+		at: number,
+		counters: Partial<Record<"positionsIn" | "positionsDropped" | "routedIn" | "deliveries", number>>
+	): LiveSample => ({
 		node,
 		at,
-		stats: { node, sockets: 2, watchers: 1, vendors: 1, slowSockets: 0, backpressureDrops: 0, slowConsumersClosed: 0, watchedCells: 7, routingSubjects: ["841f1d5ffffffff"], counters: { positionsIn: 0, positionsDropped: 0, routedIn: 0, deliveries: 0, ...counters } },
+		stats: {
+			node,
+			sockets: 2,
+			watchers: 1,
+			vendors: 1,
+			slowSockets: 0,
+			backpressureDrops: 0,
+			slowConsumersClosed: 0,
+			watchedCells: 7,
+			routingSubjects: ["841f1d5ffffffff"],
+			counters: { positionsIn: 0, positionsDropped: 0, routedIn: 0, deliveries: 0, ...counters },
+		},
 	});
 
 	it("computes per-second rates from the nodes' own counters over the time between two samples", () => {
-		const [row] = liveRates([sample("a", 1_000, { positionsIn: 10, deliveries: 100 })], [sample("a", 3_000, { positionsIn: 30, deliveries: 180, positionsDropped: 4, routedIn: 1 })]);
-		expect(row).toMatchObject({ node: "a", sockets: 2, watchers: 1, vendors: 1, watchedCells: 7, windowS: 2, inPerS: 10, deliveriesPerS: 40, droppedPerS: 2, routedInPerS: 0.5, positionsIn: 30 });
+		const [row] = liveRates(
+			[sample("a", 1_000, { positionsIn: 10, deliveries: 100 })],
+			[sample("a", 3_000, { positionsIn: 30, deliveries: 180, positionsDropped: 4, routedIn: 1 })]
+		);
+		expect(row).toMatchObject({
+			node: "a",
+			sockets: 2,
+			watchers: 1,
+			vendors: 1,
+			watchedCells: 7,
+			windowS: 2,
+			inPerS: 10,
+			deliveriesPerS: 40,
+			droppedPerS: 2,
+			routedInPerS: 0.5,
+			positionsIn: 30,
+		});
 	});
 
 	it("a node seen only in the second sample has totals but no rate; a node that failed to answer says why", () => {
-		const rows = liveRates([], [sample("new", 5_000, { positionsIn: 9 }), { node: "down", at: 5_000, stats: null, error: "Request timed out" }]);
+		const rows = liveRates(
+			[],
+			[sample("new", 5_000, { positionsIn: 9 }), { node: "down", at: 5_000, stats: null, error: "Request timed out" }]
+		);
 		expect(rows[0]).toMatchObject({ node: "new", positionsIn: 9, inPerS: 0, windowS: 0 });
 		expect(rows[1]).toMatchObject({ node: "down", sockets: 0, error: "Request timed out" });
 	});
@@ -97,7 +130,17 @@ describe("npm run repl without NATS_URL: the embedded engine with the REPL attac
 	afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 	it("runs every service in-process, answers commands, exits 0", async () => {
-		const repl = await startRepl({ HOME: home, NODE_ENV: "test", DATA_DIR: ":memory:", AUTH_DEV_SECRET: TEST_DEV_SECRET, PORT: String(await freePort()), LIVE_PORT: String(await freePort()) }, "venta $");
+		const repl = await startRepl(
+			{
+				HOME: home,
+				NODE_ENV: "test",
+				DATA_DIR: ":memory:",
+				AUTH_DEV_SECRET: TEST_DEV_SECRET,
+				PORT: String(await freePort()),
+				LIVE_PORT: String(await freePort()),
+			},
+			"venta $"
+		);
 		const send = repl.send;
 		try {
 			const services = await send("services", text => text.includes("webhooks"));

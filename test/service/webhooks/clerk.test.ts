@@ -29,7 +29,10 @@ function clerkSuite(store: StoreKind) {
 		});
 
 	beforeAll(async () => {
-		engine = await startTestEngine({ SERVICES: "api,users,vendors,webhooks", CLERK_WEBHOOK_SECRET: secret, ...storeEnv(store, "wh-clerk") }, [recorder.schema]);
+		engine = await startTestEngine(
+			{ SERVICES: "api,users,vendors,webhooks", CLERK_WEBHOOK_SECRET: secret, ...storeEnv(store, "wh-clerk") },
+			[recorder.schema]
+		);
 		url = `${engine.baseUrl}/webhooks/clerk`;
 		// moleculer-web builds the REST aliases shortly after the services appear.
 		await waitFor(async () => (await fetch(`${engine.baseUrl}/api/vendors`)).status !== 404, { what: "REST aliases" });
@@ -42,7 +45,13 @@ function clerkSuite(store: StoreKind) {
 		const headers = svixHeaders(body, { secret });
 		const res = await post(url, body, headers);
 		expect(res.status).toBe(200);
-		expect(res.json).toEqual({ received: true, id: `clerk:${headers["svix-id"]}`, type: "user.created", status: "applied", duplicate: false });
+		expect(res.json).toEqual({
+			received: true,
+			id: `clerk:${headers["svix-id"]}`,
+			type: "user.created",
+			status: "applied",
+			duplicate: false,
+		});
 
 		expect(await lookup(id)).toMatchObject({ id, email: "ada@example.com", firstName: "Ada", lastName: "Lovelace", role: "customer" });
 		const [entry] = (await inbox()).filter(e => e.eventId === headers["svix-id"]);
@@ -51,7 +60,12 @@ function clerkSuite(store: StoreKind) {
 
 		const received = await waitFor(() => recorder.named("communication.webhook_received").find(e => e.data.eventId === headers["svix-id"]));
 		expect(received.meta).toMatchObject({ domain: "communication", subdomain: "webhook", version: 1 });
-		expect(received.data).toEqual({ id: `clerk:${headers["svix-id"]}`, source: "clerk", eventId: headers["svix-id"], type: "user.created" });
+		expect(received.data).toEqual({
+			id: `clerk:${headers["svix-id"]}`,
+			source: "clerk",
+			eventId: headers["svix-id"],
+			type: "user.created",
+		});
 		await waitFor(() => recorder.named("marketplace.user_registered").find(e => e.context.userId === id));
 	});
 
@@ -134,7 +148,11 @@ function clerkSuite(store: StoreKind) {
 		const id = newUserId();
 		const body = clerkUserEvent("user.created", { id });
 		const headers = svixHeaders(body, { secret });
-		const answers = await Promise.all(Array.from({ length: 8 }, () => engine.broker.call<{ duplicate: boolean; status: string }, object>("webhooks.clerk", { body, headers })));
+		const answers = await Promise.all(
+			Array.from({ length: 8 }, () =>
+				engine.broker.call<{ duplicate: boolean; status: string }, object>("webhooks.clerk", { body, headers })
+			)
+		);
 		expect(answers.every(a => a.status === "applied")).toBe(true);
 		expect(answers.filter(a => !a.duplicate)).toHaveLength(1);
 		expect((await inbox()).find(e => e.eventId === headers["svix-id"])).toMatchObject({ attempts: 1, history: [{ outcome: "applied" }] });
@@ -144,13 +162,26 @@ function clerkSuite(store: StoreKind) {
 		const id = newUserId();
 		const token = await engine.token(id);
 		const auth = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
-		const created = await fetch(`${engine.baseUrl}/api/vendors`, { method: "POST", headers: auth, body: JSON.stringify({ name: "Taco Truck" }) });
+		const created = await fetch(`${engine.baseUrl}/api/vendors`, {
+			method: "POST",
+			headers: auth,
+			body: JSON.stringify({ name: "Taco Truck" }),
+		});
 		expect(created.status).toBe(201);
 		const vendor = (await created.json()) as { id: string };
-		const activated = await fetch(`${engine.baseUrl}/api/vendors/${vendor.id}/status`, { method: "POST", headers: auth, body: JSON.stringify({ status: "active" }) });
+		const activated = await fetch(`${engine.baseUrl}/api/vendors/${vendor.id}/status`, {
+			method: "POST",
+			headers: auth,
+			body: JSON.stringify({ status: "active" }),
+		});
 		expect(activated.status).toBe(200);
 
-		const body = JSON.stringify({ object: "event", type: "user.deleted", timestamp: Date.now(), data: { id, deleted: true, object: "user" } });
+		const body = JSON.stringify({
+			object: "event",
+			type: "user.deleted",
+			timestamp: Date.now(),
+			data: { id, deleted: true, object: "user" },
+		});
 		const res = await post(url, body, svixHeaders(body, { secret }));
 		expect(res.status).toBe(200);
 		expect(res.json.status).toBe("applied");
@@ -158,7 +189,9 @@ function clerkSuite(store: StoreKind) {
 		expect(await lookup(id)).toBeNull();
 		const after = await engine.broker.call<{ ownerId: string | null; status: string }, { id: string }>("vendors.get", { id: vendor.id });
 		expect(after).toMatchObject({ ownerId: null, status: "paused" });
-		const change = await waitFor(() => recorder.named("marketplace.vendor_status_changed").find(e => e.data.id === vendor.id && e.data.status === "paused"));
+		const change = await waitFor(() =>
+			recorder.named("marketplace.vendor_status_changed").find(e => e.data.id === vendor.id && e.data.status === "paused")
+		);
 		expect(change.data).toMatchObject({ previous: "active", canBroadcast: false });
 		await waitFor(() => recorder.named("marketplace.user_deleted").find(e => e.context.userId === id));
 		// The deleted user's token no longer works.

@@ -30,7 +30,11 @@ describe("RevenueCat EXPIRATION stops a live broadcast", () => {
 	const sockets: WebSocket[] = [];
 
 	beforeAll(async () => {
-		engine = await startTestEngine({ SERVICES: "api,users,vendors,geo,live,webhooks", REVENUECAT_WEBHOOK_AUTH: authorization, REQUIRE_SUBSCRIPTION: "true" });
+		engine = await startTestEngine({
+			SERVICES: "api,users,vendors,geo,live,webhooks",
+			REVENUECAT_WEBHOOK_AUTH: authorization,
+			REQUIRE_SUBSCRIPTION: "true",
+		});
 		await waitFor(async () => (await fetch(`${engine.baseUrl}/api/vendors`)).status !== 404, { what: "REST aliases" });
 	});
 	afterAll(async () => {
@@ -42,13 +46,35 @@ describe("RevenueCat EXPIRATION stops a live broadcast", () => {
 		const userId = `user_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
 		const token = await engine.token(userId);
 		const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
-		const created = await fetch(`${engine.baseUrl}/api/vendors`, { method: "POST", headers, body: JSON.stringify({ name: "Gelato Cart" }) });
+		const created = await fetch(`${engine.baseUrl}/api/vendors`, {
+			method: "POST",
+			headers,
+			body: JSON.stringify({ name: "Gelato Cart" }),
+		});
 		const vendorId = ((await created.json()) as { id: string }).id;
 
 		const t0 = Date.now() - 1000;
-		const bought = await post(`${engine.baseUrl}/webhooks/revenuecat`, revenueCatEvent({ type: "INITIAL_PURCHASE", app_user_id: userId, entitlement_ids: ["vendor"], expiration_at_ms: t0 + 86_400_000, event_timestamp_ms: t0 }), { authorization });
+		const bought = await post(
+			`${engine.baseUrl}/webhooks/revenuecat`,
+			revenueCatEvent({
+				type: "INITIAL_PURCHASE",
+				app_user_id: userId,
+				entitlement_ids: ["vendor"],
+				expiration_at_ms: t0 + 86_400_000,
+				event_timestamp_ms: t0,
+			}),
+			{ authorization }
+		);
 		expect(bought.status).toBe(200);
-		expect((await fetch(`${engine.baseUrl}/api/vendors/${vendorId}/status`, { method: "POST", headers, body: JSON.stringify({ status: "active" }) })).status).toBe(200);
+		expect(
+			(
+				await fetch(`${engine.baseUrl}/api/vendors/${vendorId}/status`, {
+					method: "POST",
+					headers,
+					body: JSON.stringify({ status: "active" }),
+				})
+			).status
+		).toBe(200);
 
 		const position = { lat: 52.52, lng: 13.405 };
 		const watcher = await openSocket(engine.liveUrl);
@@ -61,7 +87,17 @@ describe("RevenueCat EXPIRATION stops a live broadcast", () => {
 		vendor.ws.send(JSON.stringify({ op: "pos", ...position }));
 		await waitFor(() => watcher.frames.find(f => f.op === "pos" && f.id === vendorId), { what: "the vendor's position at the watcher" });
 
-		const expired = await post(`${engine.baseUrl}/webhooks/revenuecat`, revenueCatEvent({ type: "EXPIRATION", app_user_id: userId, entitlement_ids: ["vendor"], expiration_at_ms: t0 + 500, event_timestamp_ms: t0 + 500 }), { authorization });
+		const expired = await post(
+			`${engine.baseUrl}/webhooks/revenuecat`,
+			revenueCatEvent({
+				type: "EXPIRATION",
+				app_user_id: userId,
+				entitlement_ids: ["vendor"],
+				expiration_at_ms: t0 + 500,
+				event_timestamp_ms: t0 + 500,
+			}),
+			{ authorization }
+		);
 		expect(expired.status).toBe(200);
 
 		expect(await waitFor(() => vendor.closed(), { what: "the vendor socket to close" })).toBe(4010);

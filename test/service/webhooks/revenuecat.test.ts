@@ -8,7 +8,12 @@ import type { InboxEntry } from "../../../services/webhooks/contract.ts";
 const newUserId = () => `user_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
 const DAY = 86_400_000;
 
-type VendorView = { id: string; ownerId: string | null; status: string; subscription: { active: boolean; entitlements: string[]; expiresAt: string | null } };
+type VendorView = {
+	id: string;
+	ownerId: string | null;
+	status: string;
+	subscription: { active: boolean; entitlements: string[]; expiresAt: string | null };
+};
 
 function revenueCatSuite(store: StoreKind) {
 	const authorization = `Bearer rc_${randomBytes(18).toString("base64url")}`;
@@ -26,15 +31,31 @@ function revenueCatSuite(store: StoreKind) {
 	async function vendorOwner(): Promise<{ userId: string; vendorId: string; headers: Record<string, string> }> {
 		const userId = newUserId();
 		const headers = { Authorization: `Bearer ${await engine.token(userId)}`, "Content-Type": "application/json" };
-		const res = await fetch(`${engine.baseUrl}/api/vendors`, { method: "POST", headers, body: JSON.stringify({ name: `Stall ${userId.slice(-4)}` }) });
+		const res = await fetch(`${engine.baseUrl}/api/vendors`, {
+			method: "POST",
+			headers,
+			body: JSON.stringify({ name: `Stall ${userId.slice(-4)}` }),
+		});
 		expect(res.status).toBe(201);
 		return { userId, vendorId: ((await res.json()) as { id: string }).id, headers };
 	}
 	const goLive = (o: { vendorId: string; headers: Record<string, string> }) =>
-		fetch(`${engine.baseUrl}/api/vendors/${o.vendorId}/status`, { method: "POST", headers: o.headers, body: JSON.stringify({ status: "active" }) });
+		fetch(`${engine.baseUrl}/api/vendors/${o.vendorId}/status`, {
+			method: "POST",
+			headers: o.headers,
+			body: JSON.stringify({ status: "active" }),
+		});
 
 	beforeAll(async () => {
-		engine = await startTestEngine({ SERVICES: "api,users,vendors,webhooks", REVENUECAT_WEBHOOK_AUTH: authorization, REQUIRE_SUBSCRIPTION: "true", ...storeEnv(store, "wh-rc") }, [recorder.schema]);
+		engine = await startTestEngine(
+			{
+				SERVICES: "api,users,vendors,webhooks",
+				REVENUECAT_WEBHOOK_AUTH: authorization,
+				REQUIRE_SUBSCRIPTION: "true",
+				...storeEnv(store, "wh-rc"),
+			},
+			[recorder.schema]
+		);
 		url = `${engine.baseUrl}/webhooks/revenuecat`;
 		await waitFor(async () => (await fetch(`${engine.baseUrl}/api/vendors`)).status !== 404, { what: "REST aliases" });
 	});
@@ -43,7 +64,10 @@ function revenueCatSuite(store: StoreKind) {
 	it("refuses a wrong or missing Authorization header with 401 and records nothing", async () => {
 		const owner = await vendorOwner();
 		for (const auth of [null, "Bearer wrong", authorization.slice(0, -1), `${authorization}x`, authorization.toLowerCase()]) {
-			const res = await deliver({ type: "INITIAL_PURCHASE", app_user_id: owner.userId, entitlement_ids: ["pro"], expiration_at_ms: Date.now() + DAY }, auth);
+			const res = await deliver(
+				{ type: "INITIAL_PURCHASE", app_user_id: owner.userId, entitlement_ids: ["pro"], expiration_at_ms: Date.now() + DAY },
+				auth
+			);
 			expect(res.status, String(auth)).toBe(401);
 			expect(res.json.type).toBe("UNAUTHORIZED");
 		}
@@ -56,28 +80,65 @@ function revenueCatSuite(store: StoreKind) {
 		expect((await goLive(owner)).status).toBe(403);
 
 		const t0 = Date.now() - 60_000;
-		const bought = await deliver({ type: "INITIAL_PURCHASE", app_user_id: owner.userId, entitlement_ids: ["vendor_pro"], product_id: "monthly", period_type: "NORMAL", purchased_at_ms: t0, expiration_at_ms: t0 + 30 * DAY, event_timestamp_ms: t0 });
+		const bought = await deliver({
+			type: "INITIAL_PURCHASE",
+			app_user_id: owner.userId,
+			entitlement_ids: ["vendor_pro"],
+			product_id: "monthly",
+			period_type: "NORMAL",
+			purchased_at_ms: t0,
+			expiration_at_ms: t0 + 30 * DAY,
+			event_timestamp_ms: t0,
+		});
 		expect(bought.status).toBe(200);
 		expect(bought.json).toMatchObject({ received: true, type: "INITIAL_PURCHASE", status: "applied", duplicate: false });
-		expect((await vendor(owner.vendorId)).subscription).toEqual({ active: true, entitlements: ["vendor_pro"], expiresAt: new Date(t0 + 30 * DAY).toISOString() });
+		expect((await vendor(owner.vendorId)).subscription).toEqual({
+			active: true,
+			entitlements: ["vendor_pro"],
+			expiresAt: new Date(t0 + 30 * DAY).toISOString(),
+		});
 		expect((await goLive(owner)).status).toBe(200);
 
-		const renewed = await deliver({ type: "RENEWAL", app_user_id: owner.userId, entitlement_ids: ["vendor_pro"], expiration_at_ms: t0 + 60 * DAY, event_timestamp_ms: t0 + 1000 });
+		const renewed = await deliver({
+			type: "RENEWAL",
+			app_user_id: owner.userId,
+			entitlement_ids: ["vendor_pro"],
+			expiration_at_ms: t0 + 60 * DAY,
+			event_timestamp_ms: t0 + 1000,
+		});
 		expect(renewed.status).toBe(200);
 		expect((await vendor(owner.vendorId)).subscription).toMatchObject({ active: true, expiresAt: new Date(t0 + 60 * DAY).toISOString() });
 
-		const cancelled = await deliver({ type: "CANCELLATION", app_user_id: owner.userId, entitlement_ids: ["vendor_pro"], expiration_at_ms: t0 + 60 * DAY, event_timestamp_ms: t0 + 2000, cancel_reason: "UNSUBSCRIBE" });
+		const cancelled = await deliver({
+			type: "CANCELLATION",
+			app_user_id: owner.userId,
+			entitlement_ids: ["vendor_pro"],
+			expiration_at_ms: t0 + 60 * DAY,
+			event_timestamp_ms: t0 + 2000,
+			cancel_reason: "UNSUBSCRIBE",
+		});
 		expect(cancelled.status).toBe(200);
 		expect(await vendor(owner.vendorId)).toMatchObject({ status: "active", subscription: { active: true } });
 
-		const expired = await deliver({ type: "EXPIRATION", app_user_id: owner.userId, entitlement_ids: ["vendor_pro"], expiration_at_ms: t0 + 3000, event_timestamp_ms: t0 + 3000, expiration_reason: "UNSUBSCRIBE" });
+		const expired = await deliver({
+			type: "EXPIRATION",
+			app_user_id: owner.userId,
+			entitlement_ids: ["vendor_pro"],
+			expiration_at_ms: t0 + 3000,
+			event_timestamp_ms: t0 + 3000,
+			expiration_reason: "UNSUBSCRIBE",
+		});
 		expect(expired.status).toBe(200);
 		expect((await vendor(owner.vendorId)).subscription).toMatchObject({ active: false, entitlements: [] });
 
 		// Broadcasting stops: the live gateway is told, and a new socket is refused.
-		const change = await waitFor(() => recorder.named("marketplace.vendor_status_changed").find(e => e.data.id === owner.vendorId && e.data.canBroadcast === false));
+		const change = await waitFor(() =>
+			recorder.named("marketplace.vendor_status_changed").find(e => e.data.id === owner.vendorId && e.data.canBroadcast === false)
+		);
 		expect(change.data).toMatchObject({ ownerId: owner.userId, status: "active" });
-		await expect(engine.broker.call("vendors.authorizeBroadcast", { id: owner.vendorId }, { meta: { user: { id: owner.userId, role: "vendor" } } })).rejects.toMatchObject({
+		await expect(
+			engine.broker.call("vendors.authorizeBroadcast", { id: owner.vendorId }, { meta: { user: { id: owner.userId, role: "vendor" } } })
+		).rejects.toMatchObject({
 			code: 403,
 			type: "SUBSCRIPTION_REQUIRED",
 		});
@@ -88,22 +149,52 @@ function revenueCatSuite(store: StoreKind) {
 	it("does not roll state back when an older event arrives late, and still acknowledges it", async () => {
 		const owner = await vendorOwner();
 		const t0 = Date.now() - 60_000;
-		await deliver({ type: "INITIAL_PURCHASE", app_user_id: owner.userId, entitlement_ids: ["pro"], expiration_at_ms: t0 + 30 * DAY, event_timestamp_ms: t0 });
-		const expired = await deliver({ type: "EXPIRATION", app_user_id: owner.userId, expiration_at_ms: t0 + 5000, event_timestamp_ms: t0 + 5000 });
+		await deliver({
+			type: "INITIAL_PURCHASE",
+			app_user_id: owner.userId,
+			entitlement_ids: ["pro"],
+			expiration_at_ms: t0 + 30 * DAY,
+			event_timestamp_ms: t0,
+		});
+		const expired = await deliver({
+			type: "EXPIRATION",
+			app_user_id: owner.userId,
+			expiration_at_ms: t0 + 5000,
+			event_timestamp_ms: t0 + 5000,
+		});
 		expect(expired.status).toBe(200);
-		const late = await deliver({ type: "RENEWAL", app_user_id: owner.userId, entitlement_ids: ["pro"], expiration_at_ms: t0 + 60 * DAY, event_timestamp_ms: t0 + 1000 });
+		const late = await deliver({
+			type: "RENEWAL",
+			app_user_id: owner.userId,
+			entitlement_ids: ["pro"],
+			expiration_at_ms: t0 + 60 * DAY,
+			event_timestamp_ms: t0 + 1000,
+		});
 		expect(late.status).toBe(200);
 		expect(late.json.status).toBe("applied");
 		expect((await vendor(owner.vendorId)).subscription.active).toBe(false);
 
-		const newer = await deliver({ type: "UNCANCELLATION", app_user_id: owner.userId, entitlement_ids: ["pro"], expiration_at_ms: t0 + 60 * DAY, event_timestamp_ms: t0 + 9000 });
+		const newer = await deliver({
+			type: "UNCANCELLATION",
+			app_user_id: owner.userId,
+			entitlement_ids: ["pro"],
+			expiration_at_ms: t0 + 60 * DAY,
+			event_timestamp_ms: t0 + 9000,
+		});
 		expect(newer.status).toBe(200);
 		expect((await vendor(owner.vendorId)).subscription.active).toBe(true);
 	});
 
 	it("finds the user through original_app_user_id or aliases when app_user_id is anonymous", async () => {
 		const owner = await vendorOwner();
-		const res = await deliver({ type: "INITIAL_PURCHASE", app_user_id: `$RCAnonymousID:${randomUUID()}`, original_app_user_id: `$RCAnonymousID:${randomUUID()}`, aliases: ["someone_else", owner.userId], entitlement_ids: ["pro"], expiration_at_ms: Date.now() + DAY });
+		const res = await deliver({
+			type: "INITIAL_PURCHASE",
+			app_user_id: `$RCAnonymousID:${randomUUID()}`,
+			original_app_user_id: `$RCAnonymousID:${randomUUID()}`,
+			aliases: ["someone_else", owner.userId],
+			entitlement_ids: ["pro"],
+			expiration_at_ms: Date.now() + DAY,
+		});
 		expect(res.status).toBe(200);
 		expect((await vendor(owner.vendorId)).subscription.active).toBe(true);
 	});
@@ -112,29 +203,58 @@ function revenueCatSuite(store: StoreKind) {
 		const giver = await vendorOwner();
 		const taker = await vendorOwner();
 		const expiresAt = Date.now() + 10 * DAY;
-		await deliver({ type: "INITIAL_PURCHASE", app_user_id: giver.userId, entitlement_ids: ["pro"], expiration_at_ms: expiresAt, event_timestamp_ms: Date.now() - 5000 });
+		await deliver({
+			type: "INITIAL_PURCHASE",
+			app_user_id: giver.userId,
+			entitlement_ids: ["pro"],
+			expiration_at_ms: expiresAt,
+			event_timestamp_ms: Date.now() - 5000,
+		});
 		expect((await vendor(giver.vendorId)).subscription.active).toBe(true);
 
-		const res = await deliver({ type: "TRANSFER", transferred_from: [giver.userId], transferred_to: [taker.userId], event_timestamp_ms: Date.now() });
+		const res = await deliver({
+			type: "TRANSFER",
+			transferred_from: [giver.userId],
+			transferred_to: [taker.userId],
+			event_timestamp_ms: Date.now(),
+		});
 		expect(res.status).toBe(200);
-		expect((await vendor(taker.vendorId)).subscription).toEqual({ active: true, entitlements: ["pro"], expiresAt: new Date(expiresAt).toISOString() });
+		expect((await vendor(taker.vendorId)).subscription).toEqual({
+			active: true,
+			entitlements: ["pro"],
+			expiresAt: new Date(expiresAt).toISOString(),
+		});
 		expect((await vendor(giver.vendorId)).subscription).toMatchObject({ active: false, entitlements: [] });
 	});
 
 	it("records and acknowledges TEST and unknown event types without applying anything", async () => {
 		const owner = await vendorOwner();
 		const test = await deliver({ type: "TEST", app_user_id: owner.userId, entitlement_ids: ["pro"], expiration_at_ms: Date.now() + DAY });
-		const unknown = await deliver({ type: "SOMETHING_INTRODUCED_LATER", app_user_id: owner.userId, entitlement_ids: ["pro"], expiration_at_ms: Date.now() + DAY });
+		const unknown = await deliver({
+			type: "SOMETHING_INTRODUCED_LATER",
+			app_user_id: owner.userId,
+			entitlement_ids: ["pro"],
+			expiration_at_ms: Date.now() + DAY,
+		});
 		expect([test.status, unknown.status]).toEqual([200, 200]);
 		const entries = await inbox();
 		expect(entries.find(e => e.id === test.json.id)).toMatchObject({ type: "TEST", status: "applied", result: { ignored: "test" } });
-		expect(entries.find(e => e.id === unknown.json.id)).toMatchObject({ type: "SOMETHING_INTRODUCED_LATER", status: "applied", result: { ignored: "unknown_type" } });
+		expect(entries.find(e => e.id === unknown.json.id)).toMatchObject({
+			type: "SOMETHING_INTRODUCED_LATER",
+			status: "applied",
+			result: { ignored: "unknown_type" },
+		});
 		expect((await vendor(owner.vendorId)).subscription.active).toBe(false);
 	});
 
 	it("acknowledges a repeat of the same event.id without applying it again", async () => {
 		const owner = await vendorOwner();
-		const body = revenueCatEvent({ type: "INITIAL_PURCHASE", app_user_id: owner.userId, entitlement_ids: ["pro"], expiration_at_ms: Date.now() + DAY });
+		const body = revenueCatEvent({
+			type: "INITIAL_PURCHASE",
+			app_user_id: owner.userId,
+			entitlement_ids: ["pro"],
+			expiration_at_ms: Date.now() + DAY,
+		});
 		const headers = { "content-type": "application/json", authorization };
 		const results = await Promise.all([post(url, body, headers), post(url, body, headers), post(url, body, headers)]);
 		expect(results.map(r => r.status)).toEqual([200, 200, 200]);

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { createHmac } from "node:crypto";
 import { svixKey, verifySvix } from "../../../../services/webhooks/svix.ts";
-import { candidateUserIds, planRevenueCatEvent, revenueCatAuthorized, revenueCatBody, type RevenueCatEvent } from "../../../../services/webhooks/revenuecat.ts";
+import {
+	candidateUserIds,
+	planRevenueCatEvent,
+	revenueCatAuthorized,
+	revenueCatBody,
+	type RevenueCatEvent,
+} from "../../../../services/webhooks/revenuecat.ts";
 import { planClerkEvent, clerkEnvelope } from "../../../../services/webhooks/clerk.ts";
 import { newWhsec, svixHeaders } from "../../../helpers/webhooks.ts";
 
@@ -56,29 +62,56 @@ describe("RevenueCat event mapping", () => {
 	const now = Date.UTC(2026, 0, 10);
 	const base = (type: string, extra: Partial<RevenueCatEvent> = {}): RevenueCatEvent =>
 		revenueCatBody.parse({
-			event: { id: "e1", type, app_user_id: "user_a", entitlement_ids: ["pro"], expiration_at_ms: now + 86_400_000, event_timestamp_ms: now - 1000, store: "APP_STORE", environment: "SANDBOX", ...extra },
+			event: {
+				id: "e1",
+				type,
+				app_user_id: "user_a",
+				entitlement_ids: ["pro"],
+				expiration_at_ms: now + 86_400_000,
+				event_timestamp_ms: now - 1000,
+				store: "APP_STORE",
+				environment: "SANDBOX",
+				...extra,
+			},
 		}).event;
 
-	it.each(["INITIAL_PURCHASE", "RENEWAL", "UNCANCELLATION", "PRODUCT_CHANGE", "NON_RENEWING_PURCHASE", "SUBSCRIPTION_EXTENDED", "TEMPORARY_ENTITLEMENT_GRANT"])(
-		"%s grants until expiration_at_ms",
-		type => {
-			expect(planRevenueCatEvent(base(type), now)).toEqual({
-				kind: "set",
-				candidates: ["user_a"],
-				subscription: { active: true, entitlements: ["pro"], expiresAt: new Date(now + 86_400_000).toISOString(), store: "APP_STORE", environment: "SANDBOX", updatedAt: new Date(now - 1000).toISOString() },
-			});
-		}
-	);
+	it.each([
+		"INITIAL_PURCHASE",
+		"RENEWAL",
+		"UNCANCELLATION",
+		"PRODUCT_CHANGE",
+		"NON_RENEWING_PURCHASE",
+		"SUBSCRIPTION_EXTENDED",
+		"TEMPORARY_ENTITLEMENT_GRANT",
+	])("%s grants until expiration_at_ms", type => {
+		expect(planRevenueCatEvent(base(type), now)).toEqual({
+			kind: "set",
+			candidates: ["user_a"],
+			subscription: {
+				active: true,
+				entitlements: ["pro"],
+				expiresAt: new Date(now + 86_400_000).toISOString(),
+				store: "APP_STORE",
+				environment: "SANDBOX",
+				updatedAt: new Date(now - 1000).toISOString(),
+			},
+		});
+	});
 
 	it.each(["CANCELLATION", "BILLING_ISSUE", "SUBSCRIPTION_PAUSED"])("%s keeps access until expiry, then none", type => {
 		expect(planRevenueCatEvent(base(type), now)).toMatchObject({ kind: "set", subscription: { active: true, entitlements: ["pro"] } });
-		expect(planRevenueCatEvent(base(type, { expiration_at_ms: now - 1 }), now)).toMatchObject({ kind: "set", subscription: { active: false, entitlements: [] } });
+		expect(planRevenueCatEvent(base(type, { expiration_at_ms: now - 1 }), now)).toMatchObject({
+			kind: "set",
+			subscription: { active: false, entitlements: [] },
+		});
 	});
 
 	it("EXPIRATION revokes; a grant whose expiry has passed grants nothing; no expiry means lifetime", () => {
 		expect(planRevenueCatEvent(base("EXPIRATION"), now)).toMatchObject({ kind: "set", subscription: { active: false, entitlements: [] } });
 		expect(planRevenueCatEvent(base("RENEWAL", { expiration_at_ms: now - 5 }), now)).toMatchObject({ subscription: { active: false } });
-		expect(planRevenueCatEvent(base("NON_RENEWING_PURCHASE", { expiration_at_ms: null, entitlement_ids: null, entitlement_id: "lifetime" }), now)).toMatchObject({
+		expect(
+			planRevenueCatEvent(base("NON_RENEWING_PURCHASE", { expiration_at_ms: null, entitlement_ids: null, entitlement_id: "lifetime" }), now)
+		).toMatchObject({
 			subscription: { active: true, entitlements: ["lifetime"], expiresAt: null },
 		});
 	});
@@ -100,7 +133,11 @@ describe("RevenueCat event mapping", () => {
 	});
 
 	it("looks users up by app_user_id, then original_app_user_id, then aliases", () => {
-		const event = base("RENEWAL", { app_user_id: "u1", original_app_user_id: "user_0", aliases: ["u1", "$RCAnonymousID:x", "u2", "bad id"] });
+		const event = base("RENEWAL", {
+			app_user_id: "u1",
+			original_app_user_id: "user_0",
+			aliases: ["u1", "$RCAnonymousID:x", "u2", "bad id"],
+		});
 		expect(planRevenueCatEvent(event, now)).toMatchObject({ candidates: ["u1", "user_0", "u2"] });
 		expect(candidateUserIds(["$RCAnonymousID:abc", null, "user_9"])).toEqual(["user_9"]);
 	});
@@ -122,10 +159,16 @@ describe("Clerk event mapping", () => {
 				public_metadata: { role: "admin" },
 			},
 		});
-		expect(planClerkEvent(event)).toEqual({ kind: "upsert", profile: { id: "user_1", email: "ada@example.com", firstName: "Ada", role: "admin" } });
+		expect(planClerkEvent(event)).toEqual({
+			kind: "upsert",
+			profile: { id: "user_1", email: "ada@example.com", firstName: "Ada", role: "admin" },
+		});
 		const odd = clerkEnvelope.parse({ type: "user.created", data: { id: "user_2", public_metadata: { role: "root" } } });
 		expect(planClerkEvent(odd)).toEqual({ kind: "upsert", profile: { id: "user_2" } });
-		expect(planClerkEvent(clerkEnvelope.parse({ type: "user.deleted", data: { id: "user_2", deleted: true } }))).toEqual({ kind: "delete", userId: "user_2" });
+		expect(planClerkEvent(clerkEnvelope.parse({ type: "user.deleted", data: { id: "user_2", deleted: true } }))).toEqual({
+			kind: "delete",
+			userId: "user_2",
+		});
 		expect(planClerkEvent(clerkEnvelope.parse({ type: "session.created", data: {} }))).toEqual({ kind: "record" });
 	});
 

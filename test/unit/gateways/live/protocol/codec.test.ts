@@ -13,8 +13,14 @@ describe("live protocol codec", () => {
 	it("parses watch by cells, bbox and near", () => {
 		const cell = latLngToCell(52.52, 13.4, 8);
 		expect(parseFrame(frame({ op: "watch", cells: [cell, cell] }), false, opts)).toEqual({ op: "watch", cells: [cell] });
-		expect(parseFrame(frame({ op: "watch", bbox: [13.3, 52.5, 13.5, 52.55] }), false, opts)).toEqual({ op: "watch", bbox: [13.3, 52.5, 13.5, 52.55] });
-		expect(parseFrame(frame({ op: "watch", near: { lat: 52.5, lng: 13.4, radius: 500 } }), false, opts)).toEqual({ op: "watch", near: { lat: 52.5, lng: 13.4, radius: 500 } });
+		expect(parseFrame(frame({ op: "watch", bbox: [13.3, 52.5, 13.5, 52.55] }), false, opts)).toEqual({
+			op: "watch",
+			bbox: [13.3, 52.5, 13.5, 52.55],
+		});
+		expect(parseFrame(frame({ op: "watch", near: { lat: 52.5, lng: 13.4, radius: 500 } }), false, opts)).toEqual({
+			op: "watch",
+			near: { lat: 52.5, lng: 13.4, radius: 500 },
+		});
 		expect(parseFrame(frame({ op: "ping" }), false, opts)).toEqual({ op: "ping" });
 	});
 
@@ -70,7 +76,10 @@ describe("position validation", () => {
 	const now = 1_800_000_000_000;
 	const maxAge = 60_000;
 	it("accepts a full position and defaults ts to now", () => {
-		expect(checkPosition({ lat: 52.5, lng: 13.4, acc: 5, hdg: 359.9, spd: 3 }, now, maxAge)).toEqual({ ok: true, position: { lat: 52.5, lng: 13.4, ts: now, acc: 5, hdg: 359.9, spd: 3 } });
+		expect(checkPosition({ lat: 52.5, lng: 13.4, acc: 5, hdg: 359.9, spd: 3 }, now, maxAge)).toEqual({
+			ok: true,
+			position: { lat: 52.5, lng: 13.4, ts: now, acc: 5, hdg: 359.9, spd: 3 },
+		});
 		expect(checkPosition({ lat: -90, lng: 180, ts: now - 1000 }, now, maxAge)).toMatchObject({ ok: true, position: { ts: now - 1000 } });
 	});
 	it("refuses non-finite, out-of-range and badly timed input", () => {
@@ -102,7 +111,12 @@ describe("H3 watch sets", () => {
 		const cells = cellsForBBox(bbox, 8, 2000);
 		expect(cells.length).toBeGreaterThan(100);
 		expect(cells.every(c => getResolution(c) === 8)).toBe(true);
-		for (const [lat, lng] of [[52.5, 13.3], [52.55, 13.5], [52.525, 13.4]]) expect(cells).toContain(latLngToCell(lat!, lng!, 8));
+		for (const [lat, lng] of [
+			[52.5, 13.3],
+			[52.55, 13.5],
+			[52.525, 13.4],
+		])
+			expect(cells).toContain(latLngToCell(lat!, lng!, 8));
 		expect(cellsForBBox(bbox, 8, 2000)).toBe(cells);
 	});
 	it("covers a bbox across the antimeridian on both sides", () => {
