@@ -10,7 +10,10 @@ let memorySecret: string | undefined;
  * start and kept under DATA_DIR so that `npm start` and `npm run token` agree with no set-up.
  */
 export function resolveDevSecret(dataDir: string): string {
-	if (dataDir === ":memory:") return (memorySecret ??= randomBytes(32).toString("base64url"));
+	if (dataDir === ":memory:") {
+		memorySecret ??= randomBytes(32).toString("base64url");
+		return memorySecret;
+	}
 	const file = join(dataDir, FILE_NAME);
 	try {
 		return readFileSync(file, "utf8").trim();

@@ -35,8 +35,10 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
 			throw unauthorized("Malformed token");
 		}
 		let key: CryptoKey | Uint8Array;
-		if (alg === "RS256" && opts.clerkJwtKey) key = await (rsaKey ??= importSPKI(opts.clerkJwtKey, "RS256"));
-		else if (alg === "HS256" && hsKey) key = hsKey;
+		if (alg === "RS256" && opts.clerkJwtKey) {
+			rsaKey ??= importSPKI(opts.clerkJwtKey, "RS256");
+			key = await rsaKey;
+		} else if (alg === "HS256" && hsKey) key = hsKey;
 		else throw unauthorized(`Token algorithm ${alg ?? "none"} is not accepted`);
 
 		let payload: JWTPayload;

@@ -3,26 +3,47 @@ import type { ServiceSchema } from "moleculer";
 import DbService from "moleculer-db";
 import MongoAdapter from "moleculer-db-adapter-mongo";
 import { isMemoryDataDir, type Config } from "../config/index.ts";
+import { servicePart, type VentaService } from "../config/settings.ts";
 
 /** One index of a collection; `text` fields only matter on Mongo (the embedded store scans). */
 export type IndexSpec = { fields: Record<string, 1 | -1 | "text">; unique?: boolean };
 
-/** The moleculer-db adapter surface our services use (same on NeDB and Mongo). */
+/** A stored document as the adapter hands it over (`_id` and the fields). */
+export type Doc = Record<string, unknown>;
+export type FindParams = { query?: object; sort?: string[]; limit?: number; offset?: number };
+
+/** What we use of an embedded NeDB datastore. */
+type NeDbFile = {
+	filename?: string;
+	ensureIndex(opts: { fieldName: string; unique: boolean }): Promise<void> | void;
+	setAutocompactionInterval(ms: number): void;
+	stopAutocompaction(): void;
+	compactDatafileAsync(): Promise<void>;
+	update: (query: object, change: object, options: object) => unknown;
+};
+/** What we use of a Mongo database and collection. */
+type MongoDb = { command(cmd: object): Promise<unknown> };
+type MongoCollection = { createIndex(fields: object, opts: object): Promise<unknown> };
+
+/**
+ * The moleculer-db adapter surface our services use (same on NeDB and Mongo). The element type
+ * of a read is the caller's statement of what the collection holds.
+ */
 export type Store = {
 	init(broker: unknown, service: unknown): void;
 	connect(): Promise<unknown>;
-	disconnect(): Promise<unknown> | void;
-	find(params: { query?: object; sort?: string[]; limit?: number; offset?: number }): Promise<any[]>;
-	findOne(query: object): Promise<any>;
-	findById(id: string): Promise<any>;
-	findByIds(ids: string[]): Promise<any[]>;
+	disconnect(): Promise<unknown> | undefined;
+	find<T extends object = Doc>(params: FindParams): Promise<T[]>;
+	findOne<T extends object = Doc>(query: object): Promise<T | null>;
+	findById<T extends object = Doc>(id: string): Promise<T | null>;
+	findByIds<T extends object = Doc>(ids: string[]): Promise<T[]>;
 	count(params: { query?: object }): Promise<number>;
-	insert(entity: object): Promise<any>;
-	updateById(id: string, update: object): Promise<any>;
+	insert<T extends object = Doc>(entity: object): Promise<T>;
+	updateById<T extends object = Doc>(id: string, update: object): Promise<T | null>;
 	updateMany(query: object, update: object): Promise<number>;
-	/** Set when connected: NeDB Datastore or Mongo Db. */
-	db?: any;
-	collection?: any;
+	/** Set when connected: the NeDB datastore, or the Mongo database (and its collection). */
+	db?: NeDbFile | MongoDb;
+	collection?: MongoCollection;
 };
 
 export type DbMethods = {
@@ -32,6 +53,9 @@ export type DbMethods = {
 	textQuery(q: string, fields: string[]): object;
 	openStore(collection: string, indexes: IndexSpec[]): Promise<Store>;
 };
+type DbVars = { extraStores: Store[]; nedbFiles: NeDbFile[] };
+type DbSettings = { idField: string };
+type DbThis = VentaService<DbSettings, DbMethods & { trackFile(store: Store): void }, DbVars>;
 
 /** NeDB appends every write to its file; compacting now and then keeps the file (and the next start) small. */
 const COMPACT_EVERY_MS = 10 * 60_000;
@@ -47,7 +71,7 @@ const MemoryAdapter = (DbService as unknown as { MemoryAdapter: new (opts?: obje
 class EmbeddedAdapter extends MemoryAdapter {
 	override async connect() {
 		const loaded = super.connect();
-		const db = this.db;
+		const db = this.db as NeDbFile;
 		const update = Object.getPrototypeOf(db).update as (...args: unknown[]) => void;
 		db.update = (query: object, change: object, options: object) =>
 			new Promise((resolve, reject) =>
@@ -68,9 +92,9 @@ async function ensureIndexes(store: Store, mongo: boolean, indexes: IndexSpec[])
 	for (const index of indexes) {
 		const names = Object.keys(index.fields);
 		if (mongo) {
-			await store.collection.createIndex(index.fields, { unique: Boolean(index.unique) });
+			await store.collection?.createIndex(index.fields, { unique: Boolean(index.unique) });
 		} else if (names.length === 1 && index.fields[names[0]!] !== "text") {
-			await store.db.ensureIndex({ fieldName: names[0], unique: Boolean(index.unique) });
+			await (store.db as NeDbFile).ensureIndex({ fieldName: names[0]!, unique: Boolean(index.unique) });
 		}
 	}
 }
@@ -82,30 +106,24 @@ async function ensureIndexes(store: Store, mongo: boolean, indexes: IndexSpec[])
  * exposes its own validated, authorised actions and uses the adapter through methods.
  */
 export function createDbMixin(collection: string, indexes: IndexSpec[] = []): Partial<ServiceSchema> {
-	const mixin = {
+	const part = servicePart<DbSettings, DbMethods & { trackFile(store: Store): void }, DbVars>({
 		mixins: [DbService as unknown as Partial<ServiceSchema>],
-		// moleculer-db (and the Mongo adapter) read the collection name from the schema.
-		collection,
 		settings: { idField: "id" },
 		actions: { find: false, count: false, list: false, create: false, insert: false, get: false, update: false, remove: false },
 		events: {
-			[`cache.clean.${collection}`](this: any) {
-				if (this.broker.cacher) return this.broker.cacher.clean(`${this.fullName}.**`);
+			async [`cache.clean.${collection}`](this: DbThis) {
+				await this.broker.cacher?.clean(`${this.fullName}.**`);
 			},
 		},
 		methods: {
 			/** Store readiness for /health/ready. */
-			async checkStore(this: any) {
-				if (this.settings.config.mongoUrl) {
-					if (!this.adapter.db) throw new Error("mongo not connected");
-					await this.adapter.db.command({ ping: 1 });
-				} else if (!this.adapter.db) {
-					throw new Error("store not loaded");
-				}
+			async checkStore() {
+				if (!this.adapter.db) throw new Error(this.settings.config.mongoUrl ? "mongo not connected" : "store not loaded");
+				if (this.settings.config.mongoUrl) await (this.adapter.db as MongoDb).command({ ping: 1 });
 			},
 
 			/** Text filter over `fields`: Mongo's text index when on Mongo, word-prefix match on the embedded store. */
-			textQuery(this: any, q: string, fields: string[]) {
+			textQuery(q: string, fields: string[]) {
 				if (this.settings.config.mongoUrl) return { $text: { $search: q } };
 				const words = q.split(/\s+/).filter(Boolean).slice(0, 8);
 				const tests = words.map(w => new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(w)}`, "iu"));
@@ -113,7 +131,7 @@ export function createDbMixin(collection: string, indexes: IndexSpec[] = []): Pa
 			},
 
 			/** A second collection owned by the same service (e.g. reviews next to vendors). */
-			async openStore(this: any, name: string, storeIndexes: IndexSpec[]) {
+			async openStore(name: string, storeIndexes: IndexSpec[]) {
 				const store = createStore(this.settings.config, name);
 				store.init(this.broker, { schema: { collection: name }, logger: this.logger, broker: this.broker });
 				await store.connect();
@@ -124,29 +142,31 @@ export function createDbMixin(collection: string, indexes: IndexSpec[] = []): Pa
 			},
 
 			/** Remembers a file-backed NeDB datastore so that it is compacted periodically and on stop. */
-			trackFile(this: any, store: Store) {
-				if (this.settings.config.mongoUrl || !store.db?.filename) return;
-				store.db.setAutocompactionInterval(COMPACT_EVERY_MS);
-				this.nedbFiles.push(store.db);
+			trackFile(store: Store) {
+				const file = store.db as NeDbFile | undefined;
+				if (this.settings.config.mongoUrl || !file?.filename) return;
+				file.setAutocompactionInterval(COMPACT_EVERY_MS);
+				this.nedbFiles.push(file);
 			},
 		},
-		created(this: any) {
+		created() {
 			this.adapter = createStore(this.settings.config, collection);
 			this.adapter.init(this.broker, this);
 			this.extraStores = [];
 			this.nedbFiles = [];
 		},
-		async started(this: any) {
+		async started() {
 			await ensureIndexes(this.adapter, Boolean(this.settings.config.mongoUrl), indexes);
 			this.trackFile(this.adapter);
 		},
-		async stopped(this: any) {
-			for (const db of this.nedbFiles.splice(0)) {
-				db.stopAutocompaction();
-				await db.compactDatafileAsync();
+		async stopped() {
+			for (const file of this.nedbFiles.splice(0)) {
+				file.stopAutocompaction();
+				await file.compactDatafileAsync();
 			}
-			await Promise.all(this.extraStores.splice(0).map((store: Store) => store.disconnect()));
+			await Promise.all(this.extraStores.splice(0).map(store => store.disconnect()));
 		},
-	};
-	return mixin as Partial<ServiceSchema>;
+	});
+	// moleculer-db (and the Mongo adapter) read the collection name from the schema.
+	return { ...part, collection } as Partial<ServiceSchema>;
 }

@@ -1,16 +1,20 @@
 import { MetricReporters, type ServiceBroker } from "moleculer";
 
-type Registry = ConstructorParameters<typeof MetricReporters.Base>[0] extends never ? never : any;
+type MetricRegistry = ServiceBroker["metrics"];
+/** What Moleculer's reporter keeps but its typings leave out. */
+type Labels = Record<string, unknown>;
+type ReporterInternals = { opts: { defaultLabels?: Labels | ((registry: MetricRegistry) => Labels) }; defaultLabels?: Labels };
 
 /**
  * Moleculer's Prometheus reporter without its own HTTP server: the gateways serve the
  * text at `/metrics` on their own ports, so every role is scraped where it listens.
  */
 export class ScrapeReporter extends MetricReporters.Prometheus {
-	override init(registry: Registry): void {
+	override init(registry: MetricRegistry): void {
 		MetricReporters.Base.prototype.init.call(this, registry);
-		const labels = (this as any).opts.defaultLabels;
-		(this as any).defaultLabels = typeof labels === "function" ? labels.call(this, registry) : labels;
+		const self = this as unknown as ReporterInternals;
+		const labels = self.opts.defaultLabels;
+		self.defaultLabels = typeof labels === "function" ? labels.call(this, registry) : labels;
 	}
 
 	override stop(): Promise<void> {
@@ -20,7 +24,6 @@ export class ScrapeReporter extends MetricReporters.Prometheus {
 
 /** The Prometheus exposition text of this node's metrics. */
 export function prometheusText(broker: ServiceBroker): string {
-	const reporters = ((broker.metrics as any).reporter ?? []) as unknown[];
-	const reporter = reporters.find((r): r is ScrapeReporter => r instanceof ScrapeReporter);
+	const reporter = broker.metrics.reporter?.find((r): r is ScrapeReporter => r instanceof ScrapeReporter);
 	return reporter ? reporter.generatePrometheusResponse() : "";
 }

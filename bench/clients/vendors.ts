@@ -111,7 +111,9 @@ serveRequests({
 		if (hz <= 0) return {};
 		const start = nowHr();
 		const period = 1000 / hz;
-		conns.forEach((c, i) => (c.nextAt = start + (period * i) / conns.length));
+		conns.forEach((c, i) => {
+			c.nextAt = start + (period * i) / conns.length;
+		});
 		timer = setInterval(tick, TICK_MS);
 		return {};
 	},

@@ -65,6 +65,8 @@ export function buildScenario(opts: {
 /** Splits a list into `n` nearly equal parts. */
 export function split<T>(list: T[], n: number): T[][] {
 	const parts: T[][] = Array.from({ length: n }, () => []);
-	list.forEach((item, i) => parts[i % n]!.push(item));
+	list.forEach((item, i) => {
+		parts[i % n]!.push(item);
+	});
 	return parts;
 }

@@ -63,8 +63,14 @@ export class ClientProc {
 				reject(new Error(`${this.proc.name}: no answer to ${type} within ${timeoutMs} ms`));
 			}, timeoutMs);
 			this.#pending.set(id, {
-				resolve: v => (clearTimeout(timer), resolve(v as T)),
-				reject: e => (clearTimeout(timer), reject(e)),
+				resolve: v => {
+					clearTimeout(timer);
+					resolve(v as T);
+				},
+				reject: e => {
+					clearTimeout(timer);
+					reject(e);
+				},
 			});
 			this.proc.child.send({ id, type, payload } satisfies Request);
 		});

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { WebSocket, WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { getResolution, isValidCell, latLngToCell } from "h3-js";
 
 type Conn = { vendorId: string | null; cells: Set<string> };
@@ -49,15 +49,16 @@ export function startWsBaseline(port: number, res = 8): Promise<BaselineServer> 
 			cells.length > MAX_CELLS ||
 			!cells.every(c => typeof c === "string" && isValidCell(c) && getResolution(c) === res)
 		) {
-			return error(ws, `cells must be at most ${MAX_CELLS} H3 cells at resolution ${res}`);
+			error(ws, `cells must be at most ${MAX_CELLS} H3 cells at resolution ${res}`);
+			return;
 		}
 		for (const cell of conn.cells) watchers.get(cell)?.delete(ws);
 		conn.cells = new Set(cells as string[]);
 		const vendors: VendorPos[] = [];
 		for (const cell of conn.cells) {
-			let set = watchers.get(cell);
-			if (!set) watchers.set(cell, (set = new Set()));
-			set.add(ws);
+			const set = watchers.get(cell);
+			if (set) set.add(ws);
+			else watchers.set(cell, new Set([ws]));
 			for (const id of vendorsInCell.get(cell) ?? []) vendors.push(positions.get(id)!);
 		}
 		ws.send(JSON.stringify({ op: "snapshot", cells: [...conn.cells], vendors }));
@@ -65,8 +66,14 @@ export function startWsBaseline(port: number, res = 8): Promise<BaselineServer> 
 
 	function position(ws: WebSocket, conn: Conn, msg: Record<string, unknown>): void {
 		const { lat, lng, ts, hdg, spd } = msg;
-		if (!conn.vendorId) return error(ws, "not a vendor socket");
-		if (!finite(lat) || !finite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) return error(ws, "bad coordinates");
+		if (!conn.vendorId) {
+			error(ws, "not a vendor socket");
+			return;
+		}
+		if (!finite(lat) || !finite(lng) || lat < -90 || lat > 90 || lng < -180 || lng > 180) {
+			error(ws, "bad coordinates");
+			return;
+		}
 		const cell = latLngToCell(lat, lng, res);
 		const p: VendorPos = { id: conn.vendorId, lat, lng, cell, ts: finite(ts) ? ts : Date.now() };
 		if (finite(hdg)) p.hdg = hdg;
@@ -78,9 +85,9 @@ export function startWsBaseline(port: number, res = 8): Promise<BaselineServer> 
 			unindex(p.id, previous.cell);
 			fanOut(previous.cell, Buffer.from(JSON.stringify({ op: "gone", id: p.id, cell: previous.cell })));
 		}
-		let set = vendorsInCell.get(cell);
-		if (!set) vendorsInCell.set(cell, (set = new Set()));
-		set.add(p.id);
+		const cellSet = vendorsInCell.get(cell);
+		if (cellSet) cellSet.add(p.id);
+		else vendorsInCell.set(cell, new Set([p.id]));
 		fanOut(cell, Buffer.from(JSON.stringify({ op: "pos", ...p })));
 	}
 

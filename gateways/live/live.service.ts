@@ -12,7 +12,7 @@ import { LiveHub } from "./hub.ts";
 import { LiveMetrics } from "./metrics.ts";
 import { CLOSE_CODES } from "./protocol/codes.ts";
 import { CellRouter } from "./router.ts";
-import { createSession } from "./session.ts";
+import { LiveSessions } from "./session.ts";
 import { MAX_BACKPRESSURE_BYTES } from "./slow-consumers.ts";
 import { upgradeHandler } from "./upgrade.ts";
 
@@ -160,7 +160,7 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 			idleTimeout: 60,
 			sendPingsAutomatically: true,
 			upgrade: upgradeHandler({ broker: this.broker, verifyToken, hub: this.hub, positionMaxHz: config.positionMaxHz }),
-			...createSession({ broker: this.broker, config, hub: this.hub, logger: this.logger }),
+			...new LiveSessions({ broker: this.broker, config, hub: this.hub, logger: this.logger }).handlers(),
 		});
 		serveHttp(this.app, this.broker, this.hub, () => this.metrics.sync(this.hub));
 		this.listenSocket = await this.listen();

@@ -24,53 +24,92 @@ export const ABUSE_WINDOW_MS = 10_000;
 const RATE_LIMIT_ERROR_EVERY_MS = 1_000;
 
 export type SessionDeps = { broker: ServiceBroker; config: Config; hub: LiveHub; logger: Logger };
-type SessionHandlers = Required<Pick<WebSocketBehavior<SocketData>, "open" | "message" | "drain" | "dropped" | "close">>;
+export type SessionHandlers = Required<Pick<WebSocketBehavior<SocketData>, "open" | "message" | "drain" | "dropped" | "close">>;
 
 /**
- * What an open socket does: watch sets and their snapshots, vendor positions (validated, rate
- * limited, group-committed), pings, abuse strikes, and the vendor going offline when it closes.
+ * What open sockets do: watch sets and their snapshots, vendor positions (validated, rate
+ * limited, group-committed), pings, abuse strikes, and the vendor going offline on close.
  */
-export function createSession({ broker, config, hub, logger }: SessionDeps): SessionHandlers {
-	const sendError = (ws: LiveSocket, code: ErrorCode, message: string) => {
+export class LiveSessions {
+	readonly #deps: SessionDeps;
+	readonly #writer: PositionWriter;
+
+	constructor(deps: SessionDeps) {
+		this.#deps = deps;
+		this.#writer = new PositionWriter({
+			write: batch => deps.broker.call<UpdateManyItemResult[], UpdateManyParams>("geo.updateMany", { positions: batch }),
+			onOutcome: (vendorId, outcome) => this.#written(vendorId, outcome),
+			logger: deps.logger,
+		});
+	}
+
+	/** The uWS callbacks of an open socket. */
+	handlers(): SessionHandlers {
+		const { hub } = this.#deps;
+		return {
+			open: ws => hub.add(ws),
+			message: (ws, data, isBinary) => this.#message(ws, data, isBinary),
+			dropped: (ws, message) => hub.slow.onDropped(ws, Buffer.from(message).toString("utf8")),
+			drain: ws => hub.slow.catchUp(ws),
+			close: ws => {
+				const { vendorId, keepOnline } = ws.getUserData();
+				hub.remove(ws);
+				if (vendorId && !keepOnline) void this.#takeOffline(vendorId);
+			},
+		};
+	}
+
+	#message(ws: LiveSocket, data: ArrayBuffer, isBinary: boolean): void {
+		const { config, logger } = this.#deps;
+		const frame = parseFrame(data, isBinary, { res: config.h3Res, maxCells: config.watchMaxCells });
+		switch (frame.op) {
+			case "error":
+				this.#strike(ws, frame.code, frame.message);
+				return;
+			case "ping":
+				ws.send(encode.pong);
+				return;
+			case "pos":
+				this.#position(ws, frame);
+				return;
+			case "watch":
+				this.#watch(ws, frame).catch(err => {
+					logger.error({ err: (err as Error).message }, "Watch failed");
+					this.#sendError(ws, ERROR_CODES.BAD_REQUEST, "Watch failed");
+				});
+		}
+	}
+
+	#sendError(ws: LiveSocket, code: ErrorCode, message: string): void {
 		if (!ws.getUserData().closed) ws.send(encode.error(code, message));
-	};
+	}
 
 	/** Counts a bad frame; repeated abuse closes the socket. */
-	const strike = (ws: LiveSocket, code: ErrorCode, message: string) => {
+	#strike(ws: LiveSocket, code: ErrorCode, message: string): void {
 		const ud = ws.getUserData();
 		const now = Date.now();
 		if (now - ud.badWindowStart > ABUSE_WINDOW_MS) {
 			ud.badWindowStart = now;
 			ud.badFrames = 0;
 		}
-		if (++ud.badFrames > ABUSE_MAX_BAD_FRAMES) hub.close(ws, CLOSE_CODES.POLICY, "too many bad frames");
-		else sendError(ws, code, message);
-	};
-
-	const writer = new PositionWriter({
-		write: batch => broker.call<UpdateManyItemResult[], UpdateManyParams>("geo.updateMany", { positions: batch }),
-		onOutcome(vendorId: string, outcome: WriteOutcome) {
-			hub.countPosition(outcome.kind);
-			if (outcome.kind === "stored") hub.publish(outcome.change);
-			if (outcome.kind !== "invalid") return;
-			const ws = hub.vendorSockets.get(vendorId);
-			if (ws) sendError(ws, ERROR_CODES.BAD_REQUEST, outcome.message);
-		},
-		logger,
-	});
-
-	function watchCells(frame: WatchFrame): readonly string[] {
-		if ("cells" in frame) return frame.cells;
-		if ("bbox" in frame) return cellsForBBox(frame.bbox, config.h3Res, config.watchMaxCells);
-		return cellsNear(frame.near.lat, frame.near.lng, frame.near.radius, config.h3Res, config.watchMaxCells);
+		if (++ud.badFrames > ABUSE_MAX_BAD_FRAMES) this.#deps.hub.close(ws, CLOSE_CODES.POLICY, "too many bad frames");
+		else this.#sendError(ws, code, message);
 	}
 
-	async function watch(ws: LiveSocket, frame: WatchFrame): Promise<void> {
+	#watchCells(frame: WatchFrame): readonly string[] {
+		const { h3Res, watchMaxCells } = this.#deps.config;
+		if ("cells" in frame) return frame.cells;
+		if ("bbox" in frame) return cellsForBBox(frame.bbox, h3Res, watchMaxCells);
+		return cellsNear(frame.near.lat, frame.near.lng, frame.near.radius, h3Res, watchMaxCells);
+	}
+
+	async #watch(ws: LiveSocket, frame: WatchFrame): Promise<void> {
+		const { broker, hub, logger } = this.#deps;
 		let cells: readonly string[];
 		try {
-			cells = watchCells(frame);
+			cells = this.#watchCells(frame);
 		} catch (err) {
-			if (err instanceof TooManyCellsError) return strike(ws, ERROR_CODES.TOO_MANY_CELLS, err.message);
+			if (err instanceof TooManyCellsError) return this.#strike(ws, ERROR_CODES.TOO_MANY_CELLS, err.message);
 			throw err;
 		}
 		const ud = ws.getUserData();
@@ -83,7 +122,7 @@ export function createSession({ broker, config, hub, logger }: SessionDeps): Ses
 		} catch (err) {
 			// The watch set stays in place (updates flow); the client retries the watch for its snapshot.
 			logger.warn({ err: (err as Error).message }, "Snapshot failed");
-			if (!ud.closed && ud.watchGen === gen) sendError(ws, ERROR_CODES.UNAVAILABLE, "Snapshot unavailable; send the watch again");
+			if (!ud.closed && ud.watchGen === gen) this.#sendError(ws, ERROR_CODES.UNAVAILABLE, "Snapshot unavailable; send the watch again");
 			return;
 		}
 		if (ud.closed || ud.watchGen !== gen) return;
@@ -98,17 +137,20 @@ export function createSession({ broker, config, hub, logger }: SessionDeps): Ses
 	}
 
 	/** Takes a vendor frame: validate, rate limit, then queue it for the node's next geo batch (latest wins). */
-	function position(ws: LiveSocket, frame: PosFrame): void {
+	#position(ws: LiveSocket, frame: PosFrame): void {
+		const { config, hub } = this.#deps;
 		const ud = ws.getUserData();
 		if (!ud.vendorId) {
-			if (!ud.user) return strike(ws, ERROR_CODES.UNAUTHORIZED, "Sign in: positions need a vendor socket (?token=…&vendor=<id>)");
-			return strike(ws, ERROR_CODES.FORBIDDEN, "Only a vendor socket (?vendor=<id>) may send positions");
+			if (ud.user) this.#strike(ws, ERROR_CODES.FORBIDDEN, "Only a vendor socket (?vendor=<id>) may send positions");
+			else this.#strike(ws, ERROR_CODES.UNAUTHORIZED, "Sign in: positions need a vendor socket (?token=…&vendor=<id>)");
+			return;
 		}
 		const now = Date.now();
 		const check = checkPosition(frame, now, config.vendorOfflineAfterS * 1000);
 		if (!check.ok) {
 			hub.countPosition("invalid");
-			return strike(ws, ERROR_CODES.BAD_REQUEST, check.message);
+			this.#strike(ws, ERROR_CODES.BAD_REQUEST, check.message);
+			return;
 		}
 		const hz = config.positionMaxHz;
 		ud.tokens = Math.min(Math.max(1, hz), ud.tokens + ((now - ud.tokensAt) / 1000) * hz);
@@ -117,17 +159,28 @@ export function createSession({ broker, config, hub, logger }: SessionDeps): Ses
 			hub.countPosition("rate_limited");
 			if (now - ud.lastRateLimitErrorAt > RATE_LIMIT_ERROR_EVERY_MS) {
 				ud.lastRateLimitErrorAt = now;
-				sendError(ws, ERROR_CODES.RATE_LIMITED, `At most ${hz} positions per second; extra frames are dropped`);
+				this.#sendError(ws, ERROR_CODES.RATE_LIMITED, `At most ${hz} positions per second; extra frames are dropped`);
 			}
 			return;
 		}
 		ud.tokens -= 1;
-		writer.enqueue(ud.vendorId, check.position);
+		this.#writer.enqueue(ud.vendorId, check.position);
+	}
+
+	/** A position left the writer: counted once; stored ones are streamed; invalid ones told to the vendor. */
+	#written(vendorId: string, outcome: WriteOutcome): void {
+		const { hub } = this.#deps;
+		hub.countPosition(outcome.kind);
+		if (outcome.kind === "stored") hub.publish(outcome.change);
+		if (outcome.kind !== "invalid") return;
+		const ws = hub.vendorSockets.get(vendorId);
+		if (ws) this.#sendError(ws, ERROR_CODES.BAD_REQUEST, outcome.message);
 	}
 
 	/** After the vendor's accepted positions are written, unless a newer socket of the same vendor took over; geo announces it. */
-	async function takeOffline(vendorId: string): Promise<void> {
-		await writer.settled(vendorId);
+	async #takeOffline(vendorId: string): Promise<void> {
+		const { broker, hub, logger } = this.#deps;
+		await this.#writer.settled(vendorId);
 		if (hub.vendorSockets.has(vendorId)) return;
 		try {
 			await broker.call<SetOfflineResult, SetOfflineParams>("geo.setOffline", { vendorId });
@@ -135,42 +188,4 @@ export function createSession({ broker, config, hub, logger }: SessionDeps): Ses
 			logger.warn({ err: (err as Error).message, vendorId }, "Could not take a vendor offline; the expiry sweep will");
 		}
 	}
-
-	return {
-		open(ws) {
-			hub.add(ws);
-		},
-
-		message(ws, data, isBinary) {
-			const frame = parseFrame(data, isBinary, { res: config.h3Res, maxCells: config.watchMaxCells });
-			switch (frame.op) {
-				case "error":
-					return strike(ws, frame.code, frame.message);
-				case "ping":
-					ws.send(encode.pong);
-					return;
-				case "pos":
-					return position(ws, frame);
-				case "watch":
-					watch(ws, frame).catch(err => {
-						logger.error({ err: (err as Error).message }, "Watch failed");
-						sendError(ws, ERROR_CODES.BAD_REQUEST, "Watch failed");
-					});
-			}
-		},
-
-		dropped(ws, message) {
-			hub.slow.onDropped(ws, Buffer.from(message).toString("utf8"));
-		},
-
-		drain(ws) {
-			hub.slow.catchUp(ws);
-		},
-
-		close(ws) {
-			const ud = ws.getUserData();
-			hub.remove(ws);
-			if (ud.vendorId && !ud.keepOnline) void takeOffline(ud.vendorId);
-		},
-	};
 }

@@ -33,9 +33,9 @@ export class SlowConsumers {
 
 	/** A slow socket watches `cell` (instead of its topic). */
 	watch(ws: LiveSocket, cell: string): void {
-		let set = this.#byCell.get(cell);
-		if (!set) this.#byCell.set(cell, (set = new Set()));
-		set.add(ws);
+		const set = this.#byCell.get(cell);
+		if (set) set.add(ws);
+		else this.#byCell.set(cell, new Set([ws]));
 	}
 
 	unwatch(ws: LiveSocket, cell: string): void {

@@ -44,7 +44,10 @@ export function upgradeHandler(deps: UpgradeDeps) {
 		const key = req.getHeader("sec-websocket-key");
 		const protocol = req.getHeader("sec-websocket-protocol");
 		const extensions = req.getHeader("sec-websocket-extensions");
-		if (hub.draining) return sendJson(res, 503, { ...UNAVAILABLE, message: "Shutting down" }, { "Retry-After": "1" });
+		if (hub.draining) {
+			sendJson(res, 503, { ...UNAVAILABLE, message: "Shutting down" }, { "Retry-After": "1" });
+			return;
+		}
 		const token = req.getQuery("token") || bearerToken(req.getHeader("authorization"));
 		const vendorId = req.getQuery("vendor");
 		let aborted = false;

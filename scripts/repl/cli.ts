@@ -43,10 +43,16 @@ export class Output {
 
 	/** A table of `rows` with the given columns (key → heading); "(none)" when empty. */
 	table<T extends object>(rows: T[], columns: Partial<Record<keyof T & string, string>>, empty = "(none)"): void {
-		if (rows.length === 0) return this.line(empty);
+		if (rows.length === 0) {
+			this.line(empty);
+			return;
+		}
 		const keys = Object.keys(columns) as (keyof T & string)[];
 		const data = [keys.map(k => columns[k]!), ...rows.map(r => keys.map(k => cell(r[k])))];
-		if (!this.#helpers) return this.line(data.map(r => r.join("\t")).join("\n"));
+		if (!this.#helpers) {
+			this.line(data.map(r => r.join("\t")).join("\n"));
+			return;
+		}
 		const { table, getBorderCharacters } = this.#helpers;
 		this.line(
 			table(data, { border: getBorderCharacters("norc"), drawHorizontalLine: (i: number, n: number) => i <= 1 || i === n }).trimEnd()

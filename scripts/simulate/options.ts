@@ -86,7 +86,8 @@ export function readOptions(): Options {
 	let config: Config | undefined;
 	const engineConfig = (): Config => {
 		try {
-			return (config ??= loadConfig());
+			config ??= loadConfig();
+			return config;
 		} catch (err) {
 			fail(err instanceof ConfigError ? err.message : String(err));
 		}

@@ -4,7 +4,7 @@
  * vendors offline. Works against any running engine (`--url`, `--live-url`).
  */
 import { advance, createMotion, DEFAULT_MOTION, fix, seededRng, type MotionOptions, type Rng, type VendorMotion } from "./motion.ts";
-import { onboardAll, waitForEngine } from "./onboarding.ts";
+import { onboardAll, waitForEngine, type Identity } from "./onboarding.ts";
 import { fail, readOptions, type Options } from "./options.ts";
 
 /** A simulated vendor: its REST identity, its motion and its socket. */
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
 	process.on("SIGINT", () => void stop("SIGINT"));
 	process.on("SIGTERM", () => void stop("SIGTERM"));
 
-	let identities;
+	let identities: Identity[];
 	try {
 		await waitForEngine(opts, () => stopping);
 		identities = await onboardAll(opts, () => stopping);

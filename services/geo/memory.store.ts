@@ -131,9 +131,9 @@ export class MemoryGeoStore implements GeoStore {
 	}
 
 	#index(position: StoredPosition): void {
-		let members = this.#cells.get(position.cell);
-		if (!members) this.#cells.set(position.cell, (members = new Set()));
-		members.add(position.vendorId);
+		const members = this.#cells.get(position.cell);
+		if (members) members.add(position.vendorId);
+		else this.#cells.set(position.cell, new Set([position.vendorId]));
 	}
 
 	#unindex(position: StoredPosition): void {

@@ -97,8 +97,9 @@ export class RedisGeoStore implements GeoStore {
 	}
 
 	async get(vendorId: string): Promise<VendorLocation | null> {
-		const [[, json], [, seen]] = (await this.#redis.pipeline().hget(this.#key.pos, vendorId).zscore(this.#key.online, vendorId).exec())!;
-		return typeof json === "string" ? { ...(JSON.parse(json) as StoredPosition), online: seen !== null } : null;
+		// Auto-pipelining sends both in one round trip.
+		const [json, seen] = await Promise.all([this.#redis.hget(this.#key.pos, vendorId), this.#redis.zscore(this.#key.online, vendorId)]);
+		return json === null ? null : { ...(JSON.parse(json) as StoredPosition), online: seen !== null };
 	}
 
 	async nearby(lat: number, lng: number, radius: number, limit: number): Promise<NearbyHit[]> {

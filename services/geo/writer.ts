@@ -84,7 +84,9 @@ export class GeoWriter {
 				async () => {
 					const applied = await this.#opts.store.applyMany(direct, Date.now(), HISTORY_LENGTH);
 					const events: Promise<void>[] = [];
-					direct.forEach((p, j) => (results[directAt[j]!] = this.#record(ctx, p, applied[j]!, events)));
+					direct.forEach((p, j) => {
+						results[directAt[j]!] = this.#record(ctx, p, applied[j]!, events);
+					});
 					await Promise.all(events);
 				}
 			);

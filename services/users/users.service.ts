@@ -27,6 +27,7 @@ type UsersMethods = {
 	createUser(ctx: Context, fields: Partial<User> & { id: string }): Promise<UserDoc>;
 	changed(ctx: Context, before: UserDoc, set: Partial<UserDoc>): Promise<User>;
 	setFavorite(ctx: Context<unknown, CallerMeta>, vendorId: string, favorite: boolean): Promise<{ favorites: string[] }>;
+	write(id: string, update: object): Promise<UserDoc>;
 };
 
 const nameField = { type: "string", trim: true, max: 100, optional: true, nullable: true } as const;
@@ -221,11 +222,18 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 			return doc;
 		},
 
+		/** One update of a live user; 404 if it vanished meanwhile. */
+		async write(id: string, update: object): Promise<UserDoc> {
+			const doc = await this.adapter.updateById(id, update);
+			if (!doc) throw userNotFound(id);
+			return fromDoc(doc);
+		},
+
 		/** Adds or removes a favourite atomically; emits `marketplace.user_updated` when the list changed. */
 		async setFavorite(ctx: Context<unknown, CallerMeta>, vendorId: string, favorite: boolean) {
 			const before = await this.liveUser(caller(ctx).id);
 			const update = favorite ? { $addToSet: { favorites: vendorId } } : { $pull: { favorites: vendorId } };
-			const after = fromDoc(await this.adapter.updateById(before.id, update));
+			const after = await this.write(before.id, update);
 			if (after.favorites.length !== before.favorites.length) {
 				await this.clearCache();
 				const data = { id: after.id, changes: { favorites: after.favorites }, favorite: { vendorId, added: favorite } };
@@ -240,9 +248,7 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 				Object.entries(set).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(before[k as keyof UserDoc]))
 			);
 			if (Object.keys(changes).length === 0) return publicUser(before);
-			const user = publicUser(
-				fromDoc(await this.adapter.updateById(before.id, { $set: { ...changes, updatedAt: new Date().toISOString() } }))
-			);
+			const user = publicUser(await this.write(before.id, { $set: { ...changes, updatedAt: new Date().toISOString() } }));
 			await this.clearCache();
 			await emitDomainEvent(this, ctx, "marketplace.user_updated", { id: user.id, changes, user }, { userId: user.id });
 			return user;

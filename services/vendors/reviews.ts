@@ -39,7 +39,9 @@ export async function saveReview(
 		}
 	}
 	await store.updateMany({ _id: id }, { $set: { rating, text, updatedAt: now } });
-	return { review: toReview(await store.findById(id)), created: false };
+	const saved = await store.findById(id);
+	if (!saved) throw new Error(`review ${id} vanished while it was saved`);
+	return { review: toReview(saved), created: false };
 }
 
 /**
@@ -50,10 +52,10 @@ export async function saveReview(
  */
 export async function recomputeRating(vendors: Store, reviews: Store, vendorId: string): Promise<{ sum: number; count: number }> {
 	for (let attempt = 0; ; attempt++) {
-		const vendor = await vendors.findById(vendorId);
+		const vendor = await vendors.findById<{ ratingVersion?: number }>(vendorId);
 		if (!vendor) return { sum: 0, count: 0 };
-		const version: number = vendor.ratingVersion ?? 0;
-		const rows: { rating: number }[] = await reviews.find({ query: { vendorId } });
+		const version = vendor.ratingVersion ?? 0;
+		const rows = await reviews.find<{ rating: number }>({ query: { vendorId } });
 		const sum = rows.reduce((total, r) => total + r.rating, 0);
 		const stored = await vendors.updateMany(
 			{ _id: vendorId, ratingVersion: version },

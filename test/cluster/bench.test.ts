@@ -23,9 +23,13 @@ async function open(url: string): Promise<{ ws: WebSocket; frames: any[]; next(o
 		ws,
 		frames,
 		next: op => {
+			const take = (f: (typeof frames)[number]) => {
+				f.taken = true;
+				return f;
+			};
 			const seen = frames.find(f => f.op === op && !f.taken);
-			if (seen) return Promise.resolve(((seen.taken = true), seen));
-			return new Promise(resolve => waiters.push({ op, resolve: f => resolve(((f.taken = true), f)) }));
+			if (seen) return Promise.resolve(take(seen));
+			return new Promise(resolve => waiters.push({ op, resolve: f => resolve(take(f)) }));
 		},
 	};
 }

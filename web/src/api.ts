@@ -1,4 +1,7 @@
 /** REST calls of the page (relative URLs, so the page also works behind a path prefix). */
+import type { NearbyAnswer, NearbyVendor } from "../../services/discovery/contract.ts";
+import type { HeatmapResult } from "../../services/geo/contract.ts";
+import type { Vendor } from "../../services/vendors/contract.ts";
 
 /** What `GET /config.json` tells the page. */
 export type PageConfig = {
@@ -10,20 +13,8 @@ export type PageConfig = {
 	watchMaxCells: number;
 };
 
-export type Vendor = {
-	id: string;
-	name: string;
-	description?: string;
-	categories: string[];
-	status: string;
-	subscription: { active: boolean; entitlements: string[]; expiresAt?: string | null };
-	rating: { average: number; count: number };
-};
-
-/** A nearby result: where the vendor is live, or the fixed spot of a stall when offline. */
-export type NearbyVendor = Vendor & { distance: number; online: boolean; position: { lat: number; lng: number; ts?: number } };
-
-export type HeatCell = { cell: string; count: number };
+export type { Vendor, NearbyVendor };
+export type HeatCell = HeatmapResult["cells"][number];
 
 /** An error answer of the API, with its `type` (e.g. NOT_FOUND). */
 export class ApiError extends Error {
@@ -43,30 +34,21 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
 	return body as T;
 }
 
-/** List endpoints answer either an array or a page object; the page needs the rows. */
-export function rowsOf<T>(body: unknown): T[] {
-	if (Array.isArray(body)) return body as T[];
-	const page = body as { rows?: T[]; items?: T[]; vendors?: T[]; cells?: T[] } | null;
-	return page?.rows ?? page?.items ?? page?.vendors ?? page?.cells ?? [];
-}
-
 export const loadPageConfig = () => getJson<PageConfig>("config.json");
 export const getVendor = (id: string) => getJson<Vendor>(`api/vendors/${encodeURIComponent(id)}`);
 
 export async function nearby(
 	params: { lat: number; lng: number; radius: number; q: string; category: string; online: boolean },
 	signal: AbortSignal
-): Promise<{ rows: NearbyVendor[]; total: number }> {
+): Promise<NearbyAnswer> {
 	const query = new URLSearchParams({ lat: params.lat.toFixed(6), lng: params.lng.toFixed(6), radius: String(Math.round(params.radius)) });
 	if (params.q) query.set("q", params.q);
 	if (params.category) query.set("category", params.category);
 	if (params.online) query.set("online", "true");
-	const body = await getJson<{ total?: number }>(`api/discovery/nearby?${query}`, signal);
-	const rows = rowsOf<NearbyVendor>(body);
-	return { rows, total: body.total ?? rows.length };
+	return getJson<NearbyAnswer>(`api/discovery/nearby?${query}`, signal);
 }
 
 export async function heatmap(bbox: readonly number[], res: number, signal: AbortSignal): Promise<HeatCell[]> {
 	const query = new URLSearchParams({ bbox: bbox.map(v => v.toFixed(5)).join(","), res: String(res) });
-	return rowsOf<HeatCell>(await getJson(`api/discovery/heatmap?${query}`, signal));
+	return (await getJson<HeatmapResult>(`api/discovery/heatmap?${query}`, signal)).cells;
 }

@@ -44,3 +44,5 @@ export function createCellLayers(map: L.Map) {
 		},
 	};
 }
+
+export type CellLayers = ReturnType<typeof createCellLayers>;

@@ -4,10 +4,10 @@ import * as L from "leaflet";
 import { DEFAULT_CITY_BBOX } from "../../scripts/simulate/motion.ts";
 import { heatmap, loadPageConfig, type NearbyVendor, type PageConfig } from "./api.ts";
 import { createVendorCard } from "./card.ts";
-import { createCellLayers } from "./cells.ts";
+import { createCellLayers, type CellLayers } from "./cells.ts";
 import { debounce } from "./dom.ts";
 import { connectLive, type LiveState } from "./live.ts";
-import { createVendorMarkers } from "./markers.ts";
+import { createVendorMarkers, type VendorMarkers } from "./markers.ts";
 import { createNearbyList } from "./nearby.ts";
 
 const WATCH_DEBOUNCE_MS = 250;
@@ -54,118 +54,134 @@ function showBanner(text: string | undefined): void {
 	banner.textContent = text ?? "";
 }
 
-async function start(): Promise<void> {
-	const config = await loadPageConfig();
+function createMap(config: PageConfig): L.Map {
 	const view = viewFromHash();
 	const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView(view.centre, view.zoom);
 	if (config.tilesUrl) {
-		L.tileLayer(config.tilesUrl, { maxZoom: 19, attribution: `Tiles: ${new URL(config.tilesUrl.replace(/[{}]/g, "")).hostname}` }).addTo(
-			map
-		);
+		const attribution = `Tiles: ${new URL(config.tilesUrl.replace(/[{}]/g, "")).hostname}`;
+		L.tileLayer(config.tilesUrl, { maxZoom: 19, attribution }).addTo(map);
 	} else {
 		document.body.classList.add("no-tiles");
 		map.attributionControl.addAttribution("No base map (MAP_TILES_URL is not set)");
 	}
+	return map;
+}
 
-	const cells = createCellLayers(map);
-	const markers = createVendorMarkers(map, id => select(id));
-	const card = createVendorCard(
-		$("vendor-card"),
-		id => markers.position(id),
-		() => markers.select(undefined)
-	);
-	let watchedCells = 0;
-	/** The server refused the view as too large: nothing is streamed until the view changes. */
-	let tooLarge = false;
+function showState(state: LiveState, detail: string): void {
+	const status = $("status");
+	status.dataset.state = state;
+	status.textContent = state === "live" ? "live" : state === "connecting" ? "connecting…" : "reconnecting…";
+	status.title = detail;
+}
 
-	const renderCounts = () => ($("counts").textContent = `${markers.size} live · ${watchedCells} cells watched`);
-	function select(id: string): void {
-		markers.select(id);
-		void card.show(id);
-	}
-	function setState(state: LiveState, detail: string): void {
-		const status = $("status");
-		status.dataset.state = state;
-		status.textContent = state === "live" ? "live" : state === "connecting" ? "connecting…" : "reconnecting…";
-		status.title = detail;
-	}
+/** What the map shows of the live stream: markers, watched cells, and whether the view was refused as too large. */
+type LiveView = { markers: VendorMarkers; cells: CellLayers; watchedCells: number; tooLarge: boolean; renderCounts(): void };
 
+/** The watcher socket, drawing every frame it receives into the view. */
+function connectView(config: PageConfig, view: LiveView) {
 	const live = connectLive(liveUrlOf(config), {
 		onState(state, detail) {
-			setState(state, detail);
-			if (state === "reconnecting") {
-				// What we show would go stale: the next snapshot redraws it.
-				markers.clear();
-				renderCounts();
-			}
+			showState(state, detail);
+			if (state !== "reconnecting") return;
+			// What we show would go stale: the next snapshot redraws it.
+			view.markers.clear();
+			view.renderCounts();
 		},
 		onFrame(frame) {
-			switch (frame.op) {
-				case "snapshot":
-					if (!tooLarge) showBanner(undefined);
-					watchedCells = frame.cells.length;
-					cells.showWatched(frame.cells);
-					markers.snapshot(frame.vendors);
-					break;
-				case "pos":
-					if (!tooLarge) markers.update(frame);
-					break;
-				case "gone":
-					markers.remove(frame.id);
-					break;
-				case "error":
-					if (frame.code === "TOO_MANY_CELLS") {
-						// A refused watch leaves the previous one in place on the server: replace it with nothing.
-						tooLarge = true;
-						live.watchNothing();
-						showBanner(`Zoom in to watch vendors live: this view covers more than ${config.watchMaxCells} cells. The heatmap still works.`);
-						watchedCells = 0;
-						cells.showWatched([]);
-						markers.clear();
-					} else {
-						showBanner(`Live: ${frame.message}`);
-					}
-					break;
+			if (frame.op === "snapshot") {
+				if (!view.tooLarge) showBanner(undefined);
+				view.watchedCells = frame.cells.length;
+				view.cells.showWatched(frame.cells);
+				view.markers.snapshot(frame.vendors);
+			} else if (frame.op === "pos") {
+				if (!view.tooLarge) view.markers.update(frame);
+			} else if (frame.op === "gone") {
+				view.markers.remove(frame.id);
+			} else if (frame.op === "error" && frame.code === "TOO_MANY_CELLS") {
+				// A refused watch leaves the previous one in place on the server: replace it with nothing.
+				view.tooLarge = true;
+				live.watchNothing();
+				showBanner(`Zoom in to watch vendors live: this view covers more than ${config.watchMaxCells} cells. The heatmap still works.`);
+				view.watchedCells = 0;
+				view.cells.showWatched([]);
+				view.markers.clear();
+			} else if (frame.op === "error") {
+				showBanner(`Live: ${frame.message}`);
 			}
-			renderCounts();
+			view.renderCounts();
 		},
 	});
+	return live;
+}
 
-	const heatToggle = $<HTMLInputElement>("heatmap-toggle");
-	let heatRequest: AbortController | undefined;
-	async function refreshHeat(): Promise<void> {
-		if (!heatToggle.checked) return;
-		heatRequest?.abort();
-		const controller = (heatRequest = new AbortController());
+/** The heatmap toggle: cells shaded by live vendor counts, refreshed with the view and every few seconds. */
+function heatmapLayer(map: L.Map, cells: CellLayers, config: PageConfig): () => void {
+	const toggle = $<HTMLInputElement>("heatmap-toggle");
+	let request: AbortController | undefined;
+	async function refresh(): Promise<void> {
+		if (!toggle.checked) return;
+		request?.abort();
+		const controller = new AbortController();
+		request = controller;
 		try {
 			cells.showHeat(await heatmap(viewportBBox(map), heatRes(map.getZoom(), config.h3Res), controller.signal));
 		} catch (err) {
 			if (!controller.signal.aborted) showBanner(`Heatmap failed: ${(err as Error).message}`);
 		}
 	}
-	heatToggle.addEventListener("change", () => (heatToggle.checked ? void refreshHeat() : cells.hideHeat()));
-	setInterval(() => void refreshHeat(), HEAT_REFRESH_MS);
+	toggle.addEventListener("change", () => (toggle.checked ? void refresh() : cells.hideHeat()));
+	setInterval(() => void refresh(), HEAT_REFRESH_MS);
+	return () => void refresh();
+}
 
+async function start(): Promise<void> {
+	const config = await loadPageConfig();
+	const map = createMap(config);
+	const markers = createVendorMarkers(map, id => select(id));
+	const card = createVendorCard(
+		$("vendor-card"),
+		id => markers.position(id),
+		() => markers.select(undefined)
+	);
+	const view: LiveView = {
+		markers,
+		cells: createCellLayers(map),
+		watchedCells: 0,
+		tooLarge: false,
+		renderCounts: () => {
+			$("counts").textContent = `${markers.size} live · ${view.watchedCells} cells watched`;
+		},
+	};
+	function select(id: string): void {
+		markers.select(id);
+		void card.show(id);
+	}
+
+	const live = connectView(config, view);
+	const refreshHeat = heatmapLayer(map, view.cells, config);
 	const onViewChange = debounce(() => {
-		tooLarge = false;
+		view.tooLarge = false;
 		live.watchBBox(viewportBBox(map));
-		void refreshHeat();
+		refreshHeat();
 		const c = map.getCenter();
 		history.replaceState(null, "", `#${c.lat.toFixed(5)},${c.lng.toFixed(5)},${map.getZoom()}`);
 	}, WATCH_DEBOUNCE_MS);
 	map.on("moveend", onViewChange);
 	live.watchBBox(viewportBBox(map));
 
-	createNearbyList(
-		map,
-		{ q: $("q"), category: $("category"), online: $("online-only"), list: $("nearby"), info: $("list-info") },
-		(v: NearbyVendor) => {
-			const p = markers.position(v.id) ?? v.position;
-			if (p) map.panTo([p.lat, p.lng]);
-			select(v.id);
-		}
-	);
-	renderCounts();
+	const els = {
+		q: $<HTMLInputElement>("q"),
+		category: $<HTMLSelectElement>("category"),
+		online: $<HTMLInputElement>("online-only"),
+		list: $("nearby"),
+		info: $("list-info"),
+	};
+	createNearbyList(map, els, (v: NearbyVendor) => {
+		const p = markers.position(v.id) ?? v.position;
+		map.panTo([p.lat, p.lng]);
+		select(v.id);
+	});
+	view.renderCounts();
 }
 
 start().catch(err => showBanner(`The map could not start: ${(err as Error).message}`));

@@ -15,6 +15,44 @@ type Tracked = {
 const MIN_GLIDE_MS = 250;
 const MAX_GLIDE_MS = 2_000;
 
+function newMarker(p: VendorPosition, onSelect: (id: string) => void): L.Marker {
+	const icon = L.divIcon({
+		className: "vendor-marker",
+		html: '<span class="arrow"></span><span class="dot"></span>',
+		iconSize: [24, 24],
+		iconAnchor: [12, 12],
+	});
+	const marker = L.marker([p.lat, p.lng], { icon, keyboard: true, title: p.id });
+	marker.on("click", () => onSelect(p.id));
+	return marker;
+}
+
+/** The marker's look: selected or not, and an arrow along the heading while the vendor moves. */
+function styleMarker(id: string, t: Tracked, selected: boolean): void {
+	const el = t.marker.getElement();
+	if (!el) return;
+	el.dataset.id = id;
+	const { hdg, spd } = t.position;
+	const heading = hdg !== undefined && (spd === undefined || spd > 0);
+	el.classList.toggle("has-heading", heading);
+	el.classList.toggle("selected", selected);
+	const arrow = el.querySelector<HTMLElement>(".arrow");
+	if (arrow && heading) arrow.style.transform = `rotate(${hdg}deg)`;
+}
+
+/** Moves every gliding marker one animation frame on; true while any is still gliding. */
+function stepGlides(tracked: Iterable<Tracked>, now: number): boolean {
+	let more = false;
+	for (const t of tracked) {
+		if (t.startedAt < 0) continue;
+		const k = Math.min(1, (now - t.startedAt) / t.durationMs);
+		t.marker.setLatLng([t.from.lat + (t.to.lat - t.from.lat) * k, t.from.lng + (t.to.lng - t.from.lng) * k]);
+		if (k < 1) more = true;
+		else t.startedAt = -1;
+	}
+	return more;
+}
+
 /**
  * Live vendor markers: each glides from where it is drawn to its new position over roughly
  * the time since its previous update, and points along its heading while it moves.
@@ -23,60 +61,25 @@ export function createVendorMarkers(map: L.Map, onSelect: (id: string) => void) 
 	const tracked = new Map<string, Tracked>();
 	let selected: string | undefined;
 	let animating = false;
-
-	function styleMarker(id: string, t: Tracked): void {
-		const el = t.marker.getElement();
-		if (!el) return;
-		el.dataset.id = id;
-		const { hdg, spd } = t.position;
-		const heading = hdg !== undefined && (spd === undefined || spd > 0);
-		el.classList.toggle("has-heading", heading);
-		el.classList.toggle("selected", id === selected);
-		const arrow = el.querySelector<HTMLElement>(".arrow");
-		if (arrow && heading) arrow.style.transform = `rotate(${hdg}deg)`;
-	}
-
-	function animate(now: number): void {
-		let more = false;
-		for (const t of tracked.values()) {
-			if (t.startedAt < 0) continue;
-			const k = Math.min(1, (now - t.startedAt) / t.durationMs);
-			t.marker.setLatLng([t.from.lat + (t.to.lat - t.from.lat) * k, t.from.lng + (t.to.lng - t.from.lng) * k]);
-			if (k < 1) more = true;
-			else t.startedAt = -1;
-		}
-		animating = more;
-		if (more) requestAnimationFrame(animate);
-	}
+	const animate = (now: number) => {
+		animating = stepGlides(tracked.values(), now);
+		if (animating) requestAnimationFrame(animate);
+	};
 
 	function upsert(p: VendorPosition, glide: boolean): void {
 		const now = performance.now();
 		const to = L.latLng(p.lat, p.lng);
-		const t = tracked.get(p.id);
+		let t = tracked.get(p.id);
 		if (!t) {
-			const marker = L.marker(to, {
-				icon: L.divIcon({
-					className: "vendor-marker",
-					html: '<span class="arrow"></span><span class="dot"></span>',
-					iconSize: [24, 24],
-					iconAnchor: [12, 12],
-				}),
-				keyboard: true,
-				title: p.id,
+			t = { marker: newMarker(p, onSelect).addTo(map), from: to, to, startedAt: -1, durationMs: 0, lastUpdateAt: now, position: p };
+			tracked.set(p.id, t);
+		} else if (glide) {
+			Object.assign(t, {
+				from: t.marker.getLatLng(),
+				to,
+				startedAt: now,
+				durationMs: Math.min(MAX_GLIDE_MS, Math.max(MIN_GLIDE_MS, now - t.lastUpdateAt)),
 			});
-			marker.on("click", () => onSelect(p.id));
-			const fresh: Tracked = { marker, from: to, to, startedAt: -1, durationMs: 0, lastUpdateAt: now, position: p };
-			tracked.set(p.id, fresh);
-			marker.addTo(map);
-			styleMarker(p.id, fresh);
-			return;
-		}
-		t.position = p;
-		if (glide) {
-			t.from = t.marker.getLatLng();
-			t.to = to;
-			t.durationMs = Math.min(MAX_GLIDE_MS, Math.max(MIN_GLIDE_MS, now - t.lastUpdateAt));
-			t.startedAt = now;
 			if (!animating) {
 				animating = true;
 				requestAnimationFrame(animate);
@@ -85,14 +88,13 @@ export function createVendorMarkers(map: L.Map, onSelect: (id: string) => void) 
 			t.startedAt = -1;
 			t.marker.setLatLng(to);
 		}
+		t.position = p;
 		t.lastUpdateAt = now;
-		styleMarker(p.id, t);
+		styleMarker(p.id, t, p.id === selected);
 	}
 
 	function remove(id: string): void {
-		const t = tracked.get(id);
-		if (!t) return;
-		t.marker.remove();
+		tracked.get(id)?.marker.remove();
 		tracked.delete(id);
 	}
 
@@ -113,7 +115,7 @@ export function createVendorMarkers(map: L.Map, onSelect: (id: string) => void) 
 			selected = id;
 			for (const key of [previous, id]) {
 				const t = key ? tracked.get(key) : undefined;
-				if (t && key) styleMarker(key, t);
+				if (t && key) styleMarker(key, t, key === selected);
 			}
 		},
 		position: (id: string): VendorPosition | undefined => tracked.get(id)?.position,

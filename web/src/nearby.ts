@@ -1,9 +1,8 @@
 import type * as L from "leaflet";
 import { nearby, type NearbyVendor } from "./api.ts";
+import { MAX_RADIUS_M } from "../../lib/geo.ts";
 import { debounce, formatDistance, h } from "./dom.ts";
 
-/** Largest search radius the list asks for, metres. */
-const MAX_RADIUS_M = 50_000;
 const REFRESH_MS = 10_000;
 
 type Elements = { q: HTMLInputElement; category: HTMLSelectElement; online: HTMLInputElement; list: HTMLElement; info: HTMLElement };
@@ -17,9 +16,9 @@ export function createNearbyList(map: L.Map, els: Elements, onPick: (v: NearbyVe
 	let inFlight: AbortController | undefined;
 
 	function addCategories(vendors: NearbyVendor[]): void {
-		let added = false;
-		for (const v of vendors) for (const c of v.categories ?? []) if (!knownCategories.has(c)) knownCategories.add(c), (added = true);
-		if (!added) return;
+		const before = knownCategories.size;
+		for (const v of vendors) for (const c of v.categories) knownCategories.add(c);
+		if (knownCategories.size === before) return;
 		const chosen = els.category.value;
 		els.category.replaceChildren(
 			h("option", { value: "" }, "All categories"),
@@ -41,7 +40,7 @@ export function createNearbyList(map: L.Map, els: Elements, onPick: (v: NearbyVe
 					h("span", { class: `dot ${live ? "online" : "offline"}`, title: live ? "online" : "offline" }),
 					h("span", { class: "name" }, v.name),
 					h("span", { class: "distance" }, formatDistance(v.distance)),
-					h("span", { class: "categories" }, (v.categories ?? []).join(" · "))
+					h("span", { class: "categories" }, v.categories.join(" · "))
 				);
 				item.addEventListener("click", () => onPick(v));
 				item.addEventListener("keydown", e => e.key === "Enter" && onPick(v));
@@ -52,7 +51,8 @@ export function createNearbyList(map: L.Map, els: Elements, onPick: (v: NearbyVe
 
 	async function refresh(): Promise<void> {
 		inFlight?.abort();
-		const controller = (inFlight = new AbortController());
+		const controller = new AbortController();
+		inFlight = controller;
 		const centre = map.getCenter();
 		const radius = Math.min(MAX_RADIUS_M, Math.max(100, centre.distanceTo(map.getBounds().getNorthEast())));
 		try {
@@ -72,7 +72,10 @@ export function createNearbyList(map: L.Map, els: Elements, onPick: (v: NearbyVe
 	els.q.addEventListener("input", refreshSoon);
 	els.category.addEventListener("change", refreshSoon);
 	els.online.addEventListener("change", refreshSoon);
-	els.q.form?.addEventListener("submit", e => (e.preventDefault(), void refresh()));
+	els.q.form?.addEventListener("submit", e => {
+		e.preventDefault();
+		void refresh();
+	});
 	map.on("moveend", refreshSoon);
 	setInterval(() => void refresh(), REFRESH_MS);
 	void refresh();

@@ -157,10 +157,14 @@ describe("live gateway on one node", () => {
 		const vendors = await Promise.all(ids.map(id => vendorSocket(id)));
 		const [updatesBefore, batchesBefore] = [await requests("geo.update"), await requests("geo.updateMany")];
 
-		vendors.forEach((v, i) => v.send({ op: "pos", lat: A.lat + i / 100_000, lng: A.lng }));
+		vendors.forEach((v, i) => {
+			v.send({ op: "pos", lat: A.lat + i / 100_000, lng: A.lng });
+		});
 		for (const id of ids) expect(await atA.next(f => f.op === "pos" && f.id === id)).toMatchObject({ cell: cellAt(A.lat, A.lng) });
 		await new Promise(r => setTimeout(r, 250));
-		vendors.forEach((v, i) => v.send({ op: "pos", lat: B.lat + i / 100_000, lng: B.lng }));
+		vendors.forEach((v, i) => {
+			v.send({ op: "pos", lat: B.lat + i / 100_000, lng: B.lng });
+		});
 		for (const id of ids) {
 			expect(await atA.next(f => f.op === "gone" && f.id === id)).toEqual({ op: "gone", id, cell: cellAt(A.lat, A.lng) });
 			expect(await atB.next(f => f.op === "pos" && f.id === id)).toMatchObject({ cell: cellAt(B.lat, B.lng) });

@@ -20,7 +20,10 @@ function run(seed: number, seconds: number, dt = 1, options = opts): VendorMotio
 	const rng = seededRng(seed);
 	let m = createMotion(rng, options);
 	const states = [m];
-	for (let t = 0; t < seconds; t += dt) states.push((m = advance(m, dt, rng, options)));
+	for (let t = 0; t < seconds; t += dt) {
+		m = advance(m, dt, rng, options);
+		states.push(m);
+	}
 	return states;
 }
 

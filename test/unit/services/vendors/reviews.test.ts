@@ -47,7 +47,7 @@ describe("rating recomputation without the per-process queue (as between nodes)"
 			})
 		);
 
-		const doc = await vendors.findById("ven_race");
+		const doc = (await vendors.findById<{ ratingSum: number; ratingCount: number; ratingVersion: number }>("ven_race"))!;
 		const expectedSum = 10 * 5 + ratings.slice(10).reduce((a, b) => a + b, 0);
 		expect({ sum: doc.ratingSum, count: doc.ratingCount }).toEqual({ sum: expectedSum, count: 30 });
 		expect(doc.ratingVersion).toBeGreaterThanOrEqual(1);
