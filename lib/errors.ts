@@ -45,16 +45,32 @@ export function quote(text: string): string {
 	return JSON.stringify(text.length > QUOTE_MAX ? `${printable}…` : printable);
 }
 
+/** The `type` of an error that names none (e.g. one of moleculer-web's own): its status in words. */
+const STATUS_TYPES: Record<number, string> = {
+	400: "BAD_REQUEST",
+	401: "UNAUTHORIZED",
+	403: "FORBIDDEN",
+	404: "NOT_FOUND",
+	409: "CONFLICT",
+	413: "PAYLOAD_TOO_LARGE",
+	415: "UNSUPPORTED_MEDIA_TYPE",
+	422: "VALIDATION_ERROR",
+	429: "RATE_LIMITED",
+	503: "SERVICE_UNAVAILABLE",
+	504: "GATEWAY_TIMEOUT",
+};
+
 /** The answer body of an error: its status when it is an HTTP status, else 500 with no detail. */
 export function errorBody(err: unknown): ErrorBody {
 	const e = err as Partial<Errors.MoleculerError>;
 	const status = typeof e.code === "number" && e.code >= 400 && e.code < 600 ? e.code : 500;
 	if (status === 500) return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
+	const type = e.type ?? STATUS_TYPES[status] ?? "ERROR";
 	return {
 		name: e.name ?? "MoleculerError",
 		message: e.message ?? "",
 		code: status,
-		type: e.type ?? "ERROR",
+		type,
 		...(e.data === undefined ? {} : { data: e.data }),
 	};
 }

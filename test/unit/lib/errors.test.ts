@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { Errors } from "moleculer";
+import { errorBody, notFound, quote, QUOTE_MAX, unavailable, validationError } from "../../../lib/errors.ts";
+
+describe("the one error body", () => {
+	it("keeps a caller's mistake as it is: status, code, data", () => {
+		expect(errorBody(notFound("Vendor ven_1 not found", { id: "ven_1" }))).toEqual({
+			name: "MoleculerClientError",
+			message: "Vendor ven_1 not found",
+			code: 404,
+			type: "NOT_FOUND",
+			data: { id: "ven_1" },
+		});
+		expect(errorBody(validationError("Invalid position", [{ type: "position", field: "lat", message: "lat must be …" }]))).toMatchObject({
+			name: "ValidationError",
+			code: 422,
+			type: "VALIDATION_ERROR",
+			data: [{ field: "lat" }],
+		});
+	});
+
+	it("names the type of an error that has none by its status", () => {
+		expect(errorBody(new Errors.MoleculerError("Service unavailable", 503))).toMatchObject({ code: 503, type: "SERVICE_UNAVAILABLE" });
+		expect(errorBody(unavailable("down", "WEBHOOK_APPLY_FAILED"))).toMatchObject({ code: 503, type: "WEBHOOK_APPLY_FAILED" });
+	});
+
+	it("says nothing of an internal error but that it happened", () => {
+		expect(errorBody(new RangeError("Maximum call stack size exceeded"))).toEqual({
+			name: "InternalServerError",
+			message: "Internal server error",
+			code: 500,
+			type: "INTERNAL_ERROR",
+		});
+		expect(errorBody(new Errors.MoleculerError("db password wrong", 500))).toMatchObject({ code: 500, message: "Internal server error" });
+	});
+
+	it("quotes untrusted text short and printable", () => {
+		expect(quote("dance")).toBe('"dance"');
+		const long = quote(`${"x".repeat(100)}\u0000`);
+		expect(long.length).toBeLessThanOrEqual(QUOTE_MAX + 3);
+		expect(quote("a\nb")).toBe('"a?b"');
+	});
+});
