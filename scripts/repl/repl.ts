@@ -6,6 +6,7 @@
  * service, so it never takes traffic. Without: the whole embedded engine runs in this process
  * with the REPL attached (as `npm run dev`).
  */
+import { createServer } from "node:net";
 import { hostname } from "node:os";
 import { ServiceBroker } from "moleculer";
 import { ConfigError, loadConfig, type Config } from "../../config/index.ts";
@@ -35,7 +36,34 @@ const replNodeId = () =>
 		.replace(/[^\w.-]/g, "-")
 		.slice(0, 40)}-${process.pid}`;
 
+/** Whether something already listens on the port (then an embedded engine could not start here). */
+function portTaken(port: number): Promise<boolean> {
+	return new Promise(resolve => {
+		const probe = createServer()
+			.once("error", () => resolve(true))
+			.once("listening", () => probe.close(() => resolve(false)));
+		probe.listen(port);
+	});
+}
+
+/**
+ * Without NATS_URL the REPL runs its own engine; beside a running `npm start` it cannot, and an
+ * embedded engine has no mesh to join: say so, and how to attach instead.
+ */
+async function checkEmbeddedPorts(config: Config): Promise<void> {
+	const busy: number[] = [];
+	for (const port of [config.port, config.livePort]) if (await portTaken(port)) busy.push(port);
+	if (busy.length === 0) return;
+	process.stderr.write(
+		`Port ${busy.join(" and ")} is in use (is \`npm start\` running?). Without NATS_URL the REPL starts an engine of its own.\n` +
+			"To operate a running engine, start both over NATS: NATS_URL=nats://127.0.0.1:4222 npm start, then NATS_URL=nats://127.0.0.1:4222 npm run repl\n" +
+			"(or give this REPL's engine other ports: PORT=3100 LIVE_PORT=3101 npm run repl).\n"
+	);
+	process.exit(1);
+}
+
 const config = readConfig();
+if (!config.natsUrl) await checkEmbeddedPorts(config);
 const operator = operatorIdentity();
 const replOptions = { delimiter: config.natsUrl ? `venta(${config.namespace}) $` : "venta $", customCommands: operatorCommands(operator) };
 

@@ -2,7 +2,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:net";
 import { freePort, TEST_DEV_SECRET } from "../helpers/engine.ts";
+import { spawnNode } from "../helpers/process.ts";
 import { startRepl } from "../helpers/repl.ts";
 
 describe("npm run repl without NATS_URL: the embedded engine with the REPL attached", () => {
@@ -31,6 +33,25 @@ describe("npm run repl without NATS_URL: the embedded engine with the REPL attac
 			expect(await repl.exit()).toBe(0);
 		} finally {
 			repl.kill();
+		}
+	});
+
+	it("beside a running engine on the same ports, says how to attach over NATS instead of failing on the ports", async () => {
+		const port = await freePort();
+		const taken = createServer().listen(port, "127.0.0.1");
+		try {
+			const repl = spawnNode("scripts/repl/repl.ts", {
+				HOME: home,
+				DATA_DIR: ":memory:",
+				AUTH_DEV_SECRET: TEST_DEV_SECRET,
+				PORT: String(port),
+				LIVE_PORT: String(await freePort()),
+			});
+			expect(await repl.exited).toBe(1);
+			expect(repl.output()).toContain(`Port ${port} is in use (is \`npm start\` running?)`);
+			expect(repl.output()).toContain("NATS_URL=nats://127.0.0.1:4222 npm run repl");
+		} finally {
+			taken.close();
 		}
 	});
 });

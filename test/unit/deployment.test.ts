@@ -75,3 +75,16 @@ describe("Dockerfile against the code", () => {
 		expect(dockerfile).toMatch(/moleculer\.config\.ts/);
 	});
 });
+
+describe(".dockerignore against the build", () => {
+	it("keeps the host's node_modules, data, git history, test output and profiles out of the build context", () => {
+		const ignored = readFileSync(join(ROOT, ".dockerignore"), "utf8")
+			.split("\n")
+			.map(l => l.trim())
+			.filter(l => l && !l.startsWith("#"));
+		for (const entry of ["node_modules", "data", ".git", "test-output", "*.cpuprofile", "bench/profiles"]) expect(ignored).toContain(entry);
+		// What the image copies must not be ignored.
+		for (const folder of ["config", "lib", "runtime", "middlewares", "mixins", "services", "gateways", "scripts", "web/src"])
+			expect(ignored).not.toContain(folder);
+	});
+});
