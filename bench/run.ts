@@ -23,7 +23,8 @@ import {
 	rssBytes,
 	spawnScript,
 } from "./lib/proc.ts";
-import { freePort, liveCounters, onboardVendors, sleep, startEngine, waitForHttp, type EngineNode } from "./lib/engine.ts";
+import { freePort } from "../test/helpers/ports.ts";
+import { liveCounters, onboardVendors, sleep, startEngine, waitForHttp, type EngineNode } from "./lib/engine.ts";
 import { fmt, fmtSummary, latencyStats, summarize, type Summary } from "./lib/stats.ts";
 import type { BenchVendor, VendorsConnected, VendorsSample } from "./clients/vendors.ts";
 import type { WatchersSample } from "./clients/watchers.ts";

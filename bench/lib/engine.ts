@@ -1,37 +1,9 @@
-import { createServer } from "node:net";
 import { randomUUID } from "node:crypto";
 import { mintDevToken } from "../../lib/auth.ts";
+import { freePort } from "../../test/helpers/ports.ts";
 import { spawnScript, type Proc } from "./proc.ts";
 
 export const BENCH_SECRET = `bench-${randomUUID()}-${randomUUID()}`;
-
-function probePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.unref();
-		server.on("error", reject);
-		server.listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-	});
-}
-
-/** Ports already handed out in this run. */
-const handedOut = new Set<number>();
-
-/**
- * A port nobody listens on, never the same twice in one run: uWS listens with SO_REUSEPORT, so two
- * servers started at once on the same port would silently share it.
- */
-export async function freePort(): Promise<number> {
-	for (;;) {
-		const port = await probePort();
-		if (handedOut.has(port)) continue;
-		handedOut.add(port);
-		return port;
-	}
-}
 
 export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 

@@ -5,7 +5,7 @@ import { startWsBaseline } from "../../bench/servers/ws-baseline.ts";
 import { startBareUws } from "../../bench/servers/uws-bare.ts";
 import type { BaselineServer } from "../../bench/servers/ws-baseline.ts";
 import { buildScenario } from "../../bench/lib/geometry.ts";
-import { freePort } from "../helpers/engine.ts";
+import { freePort } from "../helpers/ports.ts";
 
 /** A client that collects every frame it receives. */
 async function open(url: string): Promise<{ ws: WebSocket; frames: any[]; next(op: string): Promise<any> }> {

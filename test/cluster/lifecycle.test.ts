@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ServiceBroker } from "moleculer";
 import { loadConfig } from "../../config/index.ts";
 import { createBrokerOptions } from "../../moleculer.config.ts";
-import { freePort, testEnv, uniqueNamespace, waitFor, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
+import { testEnv, uniqueNamespace, waitFor, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
+import { freePort } from "../helpers/ports.ts";
 import { ROOT, spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
 
 describe("start-up", () => {

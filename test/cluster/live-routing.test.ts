@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
 import {
 	deleteRedisKeys,
-	freePort,
 	testEnv,
 	uniqueNamespace,
 	waitFor,
@@ -10,6 +9,7 @@ import {
 	TEST_REDIS_URL as REDIS_URL,
 	TEST_NATS_URL as NATS_URL,
 } from "../helpers/engine.ts";
+import { freePort } from "../helpers/ports.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
 import { activeVendor, LiveClient, metricValue } from "../helpers/live.ts";
 import { mintDevToken } from "../../lib/auth.ts";

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
-import { freePort, TEST_DEV_SECRET } from "../helpers/engine.ts";
+import { TEST_DEV_SECRET } from "../helpers/engine.ts";
+import { freePort } from "../helpers/ports.ts";
 import { spawnNode } from "../helpers/process.ts";
 import { startRepl } from "../helpers/repl.ts";
 

@@ -15,13 +15,13 @@ import { busiestCells, nearby, onlineVendors } from "../../scripts/repl/ops/wher
 import { CLOSE_CODES } from "../../gateways/live/protocol/codes.ts";
 import {
 	deleteRedisKeys,
-	freePort,
 	uniqueNamespace,
 	waitFor,
 	TEST_DEV_SECRET,
 	TEST_REDIS_URL as REDIS_URL,
 	TEST_NATS_URL as NATS_URL,
 } from "../helpers/engine.ts";
+import { freePort } from "../helpers/ports.ts";
 import { startRepl } from "../helpers/repl.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
 import { activeVendor, LiveClient, waitForRoutes } from "../helpers/live.ts";

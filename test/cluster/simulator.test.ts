@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startTestEngine, uniqueNamespace, waitFor, type TestEngine, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
+import { startTestEngine, uniqueNamespace, waitFor, type TestEngine, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
+import { freePort } from "../helpers/ports.ts";
 import { spawnNode } from "../helpers/process.ts";
 import { metricTotal, startSimulator, type Simulator } from "../helpers/simulator.ts";
 

@@ -1,25 +1,12 @@
-import { createServer } from "node:net";
 import { randomUUID } from "node:crypto";
 import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { loadConfig, type Config } from "../../config/index.ts";
 import { createEngine } from "../../runtime/engine.ts";
 import { mintDevToken } from "../../lib/auth.ts";
 import { Redis } from "ioredis";
+import { freePort } from "./ports.ts";
 
 export const TEST_DEV_SECRET = "test-dev-secret-0123456789abcdefghijklmnop";
-
-/** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.unref();
-		server.on("error", reject);
-		server.listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-	});
-}
 
 /** The NATS server of the dev machine and CI (every test uses its own NAMESPACE). */
 export const TEST_NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
