@@ -1,6 +1,7 @@
 import type { BrokerOptions, Errors } from "moleculer";
 import type { Config } from "./config/index.ts";
 import { ScrapeReporter } from "./runtime/metrics.ts";
+import { ParamsValidator } from "./runtime/validator.ts";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware.ts";
 
 /** Server-side faults are worth retrying or tripping a breaker on; client mistakes are not. */
@@ -71,6 +72,9 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 
 		// Moleculer takes a reporter instance at run time; its typings name only the built-in kinds.
 		metrics: { enabled: true, reporter: [new ScrapeReporter({}) as unknown as "Prometheus"] },
+
+		// Optional params are not nullable unless a rule says so (null would otherwise be stored).
+		validator: new ParamsValidator(),
 
 		// `auth`, `roles` and `owns` action properties, enforced for calls from any gateway or node.
 		middlewares: [AuthorizationMiddleware],

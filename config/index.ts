@@ -33,6 +33,12 @@ export type Config = {
 	positionMaxHz: number;
 	vendorOfflineAfterS: number;
 	watchMaxCells: number;
+	/** A live socket's budget for ops other than `pos`, in cost units per second (a watch costs 1 + cells/100); bursts of twice that. */
+	liveOpsPerS: number;
+	/** Open live sockets (and upgrades under way) allowed per client address. */
+	liveMaxSocketsPerIp: number;
+	/** The request header a trusted proxy puts the client address in (lower case); unset: the peer address. */
+	clientIpHeader: string | undefined;
 	mapTilesUrl: string | undefined;
 };
 
@@ -137,6 +143,11 @@ const envSchema = z.object({
 	POSITION_MAX_HZ: positive(5, 100),
 	VENDOR_OFFLINE_AFTER_S: positive(60, 86_400),
 	WATCH_MAX_CELLS: integer(2000, 1, 100_000),
+	LIVE_OPS_PER_S: positive(100, 1_000_000),
+	LIVE_MAX_SOCKETS_PER_IP: integer(256, 1, 1_000_000),
+	CLIENT_IP_HEADER: optionalString
+		.transform(v => v?.toLowerCase())
+		.refine(v => v === undefined || /^[a-z0-9-]{1,64}$/.test(v), "must be a header name such as x-forwarded-for"),
 	MAP_TILES_URL: urlWithScheme(["http", "https"]),
 });
 
@@ -186,6 +197,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		positionMaxHz: e.POSITION_MAX_HZ,
 		vendorOfflineAfterS: e.VENDOR_OFFLINE_AFTER_S,
 		watchMaxCells: e.WATCH_MAX_CELLS,
+		liveOpsPerS: e.LIVE_OPS_PER_S,
+		liveMaxSocketsPerIp: e.LIVE_MAX_SOCKETS_PER_IP,
+		clientIpHeader: e.CLIENT_IP_HEADER,
 		mapTilesUrl: e.MAP_TILES_URL,
 	};
 }

@@ -62,10 +62,13 @@ const STATUS_TYPES: Record<number, string> = {
 
 /** The answer body of an error: its status when it is an HTTP status, else 500 with no detail. */
 export function errorBody(err: unknown): ErrorBody {
-	const e = err as Partial<Errors.MoleculerError>;
-	const status = typeof e.code === "number" && e.code >= 400 && e.code < 600 ? e.code : 500;
+	const e = err as Partial<Errors.MoleculerError> & { status?: unknown };
+	// Moleculer errors carry the status in `code`; HTTP libraries' (body-parser's) in `status`.
+	const given = typeof e.code === "number" ? e.code : e.status;
+	const status = typeof given === "number" && given >= 400 && given < 600 ? given : 500;
 	if (status === 500) return { name: "InternalServerError", message: "Internal server error", code: 500, type: "INTERNAL_ERROR" };
-	const type = e.type ?? STATUS_TYPES[status] ?? "ERROR";
+	// Our types are UPPER_SNAKE; a library's own (`entity.parse.failed`) is replaced by its status in words.
+	const type = e.type && /^[A-Z][A-Z0-9_]*$/.test(e.type) ? e.type : (STATUS_TYPES[status] ?? "ERROR");
 	return {
 		name: e.name ?? "MoleculerError",
 		message: e.message ?? "",

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import type { VentaService, VentaServiceSchema } from "../../config/settings.ts";
 import { bearerToken, createTokenVerifier, type TokenVerifier } from "../../lib/auth.ts";
-import { errorBody, noToken, unavailable, type ErrorBody } from "../../lib/errors.ts";
+import { errorBody, noToken, unavailable, validationError, type ErrorBody } from "../../lib/errors.ts";
+import { jsonNestsDeeperThan } from "../../lib/json.ts";
 import type { Caller } from "../../lib/identity.ts";
 import { checkReadiness } from "../../runtime/health.ts";
 import { prometheusText } from "../../runtime/metrics.ts";
@@ -13,6 +14,17 @@ import { webhookRoute } from "./webhook-route.ts";
 
 /** Largest JSON body accepted on any route (webhooks included). */
 export const BODY_LIMIT = "256kb";
+/** Deepest nesting of a body; no request of the API needs more than a few levels. */
+export const MAX_BODY_DEPTH = 32;
+/** A request must arrive whole within this (slow clients trickling a body are cut off). */
+export const REQUEST_TIMEOUT_MS = 15_000;
+export const HEADERS_TIMEOUT_MS = 10_000;
+
+/** body-parser's `verify`: a body nested deeper than MAX_BODY_DEPTH is refused before anything parses it. */
+export function refuseDeepBodies(_req: unknown, _res: unknown, body: Buffer): void {
+	if (jsonNestsDeeperThan(body, MAX_BODY_DEPTH))
+		throw Object.assign(new Error(`The body nests deeper than ${MAX_BODY_DEPTH} levels`), { status: 422, type: "entity.too.deep" });
+}
 
 /** The built map page (`npm run build:web`), served at `/` when no route matches. */
 const WEB_DIST = fileURLToPath(new URL("../../web/dist", import.meta.url));
@@ -28,12 +40,18 @@ type ApiMethods = {
 	checkReady(): Promise<void>;
 	logResponse(req: GatewayRequest, res: ServerResponse): void;
 	stopAccepting(): void;
+	createServer(): void;
 	reformatError(err: Errors.MoleculerError): ErrorBody;
 	authenticate(ctx: Context, route: unknown, req: GatewayRequest): Promise<Caller | null>;
 	authorize(ctx: Context<unknown, { user?: unknown }>, route: unknown, req: GatewayRequest): Promise<void>;
 };
 /** `server` is moleculer-web's HTTP server. */
-type ApiVars = { verifyToken: TokenVerifier; routesReady: boolean; server: Server };
+type ApiVars = {
+	verifyToken: TokenVerifier;
+	routesReady: boolean;
+	server: Server;
+	httpHandler: (req: IncomingMessage, res: ServerResponse) => void;
+};
 type ApiThis = VentaService<Record<string, unknown>, ApiMethods, ApiVars>;
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -95,9 +113,10 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 				authorization: true,
 				autoAliases: true,
 				mappingPolicy: "restrict",
-				bodyParsers: { json: { limit: BODY_LIMIT, strict: false }, urlencoded: false },
+				// inflate: false — a compressed body (Content-Encoding) is refused with 415, never decompressed.
+				bodyParsers: { json: { limit: BODY_LIMIT, strict: false, inflate: false, verify: refuseDeepBodies }, urlencoded: false },
 			},
-			webhookRoute(BODY_LIMIT),
+			webhookRoute(BODY_LIMIT, refuseDeepBodies),
 		],
 		// One structured line per response (see logResponse) instead of moleculer-web's text lines.
 		logRequest: "debug",
@@ -144,6 +163,12 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 			);
 		},
 
+		/** moleculer-web's server, with bounds on how long a request may take to arrive (checked every second). */
+		createServer() {
+			const options = { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1_000 };
+			this.server = createServer(options, this.httpHandler);
+		},
+
 		/** Shutdown begins: no new connections; requests already in flight still get their answers. */
 		stopAccepting() {
 			if (!this.server.listening) return;
@@ -151,17 +176,30 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 			this.server.closeIdleConnections();
 		},
 
-		/** Every error in the one body shape; body parser failures named: invalid JSON is 400, an oversized body 413. */
+		/** Every error in the one body shape; the body parser's refusals named. */
 		reformatError(err: Errors.MoleculerError): ErrorBody {
-			if (err.type === "entity.parse.failed")
-				return { name: "BadRequestError", message: "The request body is not valid JSON", code: 400, type: "INVALID_JSON" };
-			if (err.type === "entity.too.large")
-				return {
-					name: "PayloadTooLargeError",
-					message: `The request body is larger than ${BODY_LIMIT}`,
-					code: 413,
-					type: "PAYLOAD_TOO_LARGE",
-				};
+			switch (err.type) {
+				case "entity.parse.failed":
+					return { name: "BadRequestError", message: "The request body is not valid JSON", code: 400, type: "INVALID_JSON" };
+				case "entity.too.large":
+					return {
+						name: "PayloadTooLargeError",
+						message: `The request body is larger than ${BODY_LIMIT}`,
+						code: 413,
+						type: "PAYLOAD_TOO_LARGE",
+					};
+				case "entity.too.deep":
+					return errorBody(validationError(err.message, [{ type: "depth", field: "body", message: err.message }]));
+				case "encoding.unsupported":
+					return {
+						name: "UnsupportedMediaTypeError",
+						message: "Send the body uncompressed (no Content-Encoding)",
+						code: 415,
+						type: "UNSUPPORTED_MEDIA_TYPE",
+					};
+				case "charset.unsupported":
+					return { name: "UnsupportedMediaTypeError", message: "Send the body as UTF-8", code: 415, type: "UNSUPPORTED_MEDIA_TYPE" };
+			}
 			return errorBody(err);
 		},
 

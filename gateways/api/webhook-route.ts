@@ -13,7 +13,7 @@ const FORWARDED_HEADER = /^(svix-|webhook-)(id|timestamp|signature)$|^authorizat
  * bytes that were sent. No token authentication: each action verifies its sender. Body
  * parser errors (413, …) take the gateway's error format.
  */
-export function webhookRoute(bodyLimit: string) {
+export function webhookRoute(bodyLimit: string, verify: (req: unknown, res: unknown, body: Buffer) => void) {
 	return {
 		path: "/webhooks",
 		mappingPolicy: "restrict",
@@ -22,7 +22,7 @@ export function webhookRoute(bodyLimit: string) {
 			"POST clerk": "webhooks.clerk",
 			"POST revenuecat": "webhooks.revenuecat",
 		},
-		bodyParsers: { json: false, urlencoded: false, raw: { type: () => true, limit: bodyLimit } },
+		bodyParsers: { json: false, urlencoded: false, raw: { type: () => true, limit: bodyLimit, inflate: false, verify } },
 
 		onBeforeCall(_ctx: Context, _route: unknown, req: WebhookRequest) {
 			const headers: WebhookParams["headers"] = {};

@@ -12,6 +12,7 @@ import {
 	polygonToCellsExperimental,
 } from "h3-js";
 import { bboxAreaKm2, distanceM, splitBBox, type BBox } from "../../lib/geo.ts";
+import type { WatchFrame } from "./protocol/frames.ts";
 
 /** The watch set would exceed the cap; carries the estimate or exact count. */
 export class TooManyCellsError extends Error {
@@ -77,9 +78,25 @@ const KEY_DIGITS = 5; // ~1 m: coarser keys would change which cells a viewport 
 
 export const cellSetCacheSize = (): number => cache.size;
 
+const cellsInArea = (areaKm2: number, res: number) => Math.ceil(areaKm2 / getHexagonAreaAvg(res, "km2"));
+
+/** About how many cells a watch asks for, known before any h3 work (what the watch costs the socket's budget). */
+export function estimateWatchCells(frame: WatchFrame, res: number): number {
+	if ("cells" in frame) return frame.cells.length;
+	if ("bbox" in frame) return cellsInArea(bboxAreaKm2(frame.bbox), res);
+	return cellsInArea((Math.PI * frame.near.radius * frame.near.radius) / 1e6, res);
+}
+
+/** The cells a watch frame stands for; TooManyCellsError above `maxCells`. */
+export function watchCells(frame: WatchFrame, res: number, maxCells: number): readonly string[] {
+	if ("cells" in frame) return frame.cells;
+	if ("bbox" in frame) return cellsForBBox(frame.bbox, res, maxCells);
+	return cellsNear(frame.near.lat, frame.near.lng, frame.near.radius, res, maxCells);
+}
+
 /** Every cell at `res` overlapping the bbox; refused (before any h3 work when the area says so) above `maxCells`. */
 export function cellsForBBox(bbox: BBox, res: number, maxCells: number): readonly string[] {
-	const estimate = Math.ceil(bboxAreaKm2(bbox) / getHexagonAreaAvg(res, "km2"));
+	const estimate = cellsInArea(bboxAreaKm2(bbox), res);
 	if (estimate > maxCells) throw new TooManyCellsError(estimate, maxCells);
 	const key = `b${res}:${bbox.map(v => v.toFixed(KEY_DIGITS)).join(",")}`;
 	let cells = cache.get(key);
@@ -105,8 +122,7 @@ export function cellsForBBox(bbox: BBox, res: number, maxCells: number): readonl
 
 /** Every cell at `res` that may overlap the circle; refused above `maxCells`. */
 export function cellsNear(lat: number, lng: number, radiusM: number, res: number, maxCells: number): readonly string[] {
-	const areaKm2 = (Math.PI * radiusM * radiusM) / 1e6;
-	const estimate = Math.ceil(areaKm2 / getHexagonAreaAvg(res, "km2"));
+	const estimate = cellsInArea((Math.PI * radiusM * radiusM) / 1e6, res);
 	if (estimate > maxCells) throw new TooManyCellsError(estimate, maxCells);
 	const key = `n${res}:${lat.toFixed(KEY_DIGITS)},${lng.toFixed(KEY_DIGITS)},${Math.round(radiusM)}`;
 	let cells = cache.get(key);

@@ -32,6 +32,8 @@ export class LiveHub {
 	/** Watchers closed as slow consumers. */
 	slowConsumersClosed = 0;
 	draining = false;
+	/** Sockets (and upgrades under way) per client address. */
+	readonly #perAddress = new Map<string, number>();
 	/** Watching sockets per fine cell, and watched fine cells per routing cell. */
 	readonly #cellRefs = new Map<string, number>();
 	readonly #routingRefs = new Map<string, number>();
@@ -61,10 +63,27 @@ export class LiveHub {
 		}
 	}
 
-	/** A socket closed: it watches nothing any more. */
+	/** Holds a place for a socket of `address` (an upgrade starts); false when that address has `max` already. */
+	reserve(address: string, max: number): boolean {
+		const n = this.#perAddress.get(address) ?? 0;
+		if (n >= max) return false;
+		this.#perAddress.set(address, n + 1);
+		return true;
+	}
+
+	/** Gives the place back (the upgrade failed, or the socket closed). */
+	release(address: string): void {
+		const n = (this.#perAddress.get(address) ?? 0) - 1;
+		if (n > 0) this.#perAddress.set(address, n);
+		else this.#perAddress.delete(address);
+	}
+
+	/** A socket closed: it watches nothing any more, and its address has a place free. */
 	remove(ws: LiveSocket): void {
 		const ud = ws.getUserData();
+		if (ud.closed) return;
 		ud.closed = true;
+		this.release(ud.address);
 		this.slow.forget(ws);
 		for (const cell of ud.cells) this.#release(cell);
 		ud.cells.clear();

@@ -28,7 +28,7 @@ const EXCLUSIVE_PORT = 1 as ListenOptions;
 
 type VendorDisconnect = { vendorId: string; code: number; reason: string };
 
-type LiveMethods = { listen(): Promise<us_listen_socket> };
+type LiveMethods = { listen(): Promise<us_listen_socket>; stopAccepting(): void };
 type LiveVars = {
 	hub: LiveHub;
 	metrics: LiveMetrics;
@@ -121,6 +121,11 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 	},
 
 	methods: {
+		/** Shutdown begins (runtime/lifecycle.ts): new upgrades are refused from this moment. */
+		stopAccepting(): void {
+			this.hub.draining = true;
+		},
+
 		listen(): Promise<us_listen_socket> {
 			const { livePort } = this.settings.config;
 			return new Promise((resolve, reject) => {
@@ -159,7 +164,15 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 			closeOnBackpressureLimit: false,
 			idleTimeout: 60,
 			sendPingsAutomatically: true,
-			upgrade: upgradeHandler({ broker: this.broker, verifyToken, hub: this.hub, positionMaxHz: config.positionMaxHz }),
+			upgrade: upgradeHandler({
+				broker: this.broker,
+				verifyToken,
+				hub: this.hub,
+				logger: this.logger,
+				budgets: { positionMaxHz: config.positionMaxHz, opsPerS: config.liveOpsPerS },
+				maxSocketsPerIp: config.liveMaxSocketsPerIp,
+				clientIpHeader: config.clientIpHeader,
+			}),
 			...new LiveSessions({ broker: this.broker, config, hub: this.hub, logger: this.logger }).handlers(),
 		});
 		serveHttp(this.app, this.broker, this.hub, () => this.metrics.sync(this.hub));

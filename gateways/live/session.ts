@@ -10,18 +10,23 @@ import type {
 	UpdateManyItemResult,
 	UpdateManyParams,
 } from "../../services/geo/contract.ts";
-import { cellsForBBox, cellsNear, TooManyCellsError } from "./cells.ts";
+import { take } from "../../lib/token-bucket.ts";
+import { estimateWatchCells, TooManyCellsError, watchCells } from "./cells.ts";
 import type { LiveHub } from "./hub.ts";
 import { encode, parseFrame, positionView } from "./protocol/codec.ts";
-import { CLOSE_CODES, ERROR_CODES, type ErrorCode } from "./protocol/codes.ts";
+import { CLOSE_CODES, ERROR_CODES, STANDARD_CLOSE_CODES, type ErrorCode } from "./protocol/codes.ts";
 import type { PosFrame, WatchFrame } from "./protocol/frames.ts";
 import type { LiveSocket, SocketData } from "./socket.ts";
 import { PositionWriter, type WriteOutcome } from "./writer.ts";
 
 /** Bad frames tolerated per window before the socket is closed (POLICY). */
 export const ABUSE_MAX_BAD_FRAMES = 20;
+/** Frames over the socket's budget tolerated per window before it is closed (POLICY). */
+export const ABUSE_MAX_LIMITED_FRAMES = 200;
 export const ABUSE_WINDOW_MS = 10_000;
 const RATE_LIMIT_ERROR_EVERY_MS = 1_000;
+/** Watch work (cells computed and read) per event-loop turn, across all sockets: the rest waits a turn. */
+export const WATCH_CELLS_PER_TURN = 5_000;
 
 export type SessionDeps = { broker: ServiceBroker; config: Config; hub: LiveHub; logger: Logger };
 export type SessionHandlers = Required<Pick<WebSocketBehavior<SocketData>, "open" | "message" | "drain" | "dropped" | "close">>;
@@ -33,6 +38,9 @@ export type SessionHandlers = Required<Pick<WebSocketBehavior<SocketData>, "open
 export class LiveSessions {
 	readonly #deps: SessionDeps;
 	readonly #writer: PositionWriter;
+	/** Sockets with a watch waiting for its turn, in arrival order (each socket's latest watch only). */
+	readonly #watchQueue = new Set<LiveSocket>();
+	#watchTurnScheduled = false;
 
 	constructor(deps: SessionDeps) {
 		this.#deps = deps;
@@ -43,40 +51,51 @@ export class LiveSessions {
 		});
 	}
 
-	/** The uWS callbacks of an open socket. */
+	/** The uWS callbacks of an open socket, each guarded: a fault closes that socket (1011), never the process. */
 	handlers(): SessionHandlers {
 		const { hub } = this.#deps;
 		return {
-			open: ws => hub.add(ws),
-			message: (ws, data, isBinary) => this.#message(ws, data, isBinary),
-			dropped: (ws, message) => hub.slow.onDropped(ws, Buffer.from(message).toString("utf8")),
-			drain: ws => hub.slow.catchUp(ws),
-			close: ws => {
-				const { vendorId, keepOnline } = ws.getUserData();
-				hub.remove(ws);
-				if (vendorId && !keepOnline) void this.#takeOffline(vendorId);
-			},
+			open: ws => this.#guard(ws, "open", () => hub.add(ws)),
+			message: (ws, data, isBinary) => this.#guard(ws, "message", () => this.#message(ws, data, isBinary)),
+			dropped: (ws, message) => this.#guard(ws, "dropped", () => hub.slow.onDropped(ws, Buffer.from(message).toString("utf8"))),
+			drain: ws => this.#guard(ws, "drain", () => hub.slow.catchUp(ws)),
+			close: ws =>
+				this.#guard(ws, "close", () => {
+					const { vendorId, keepOnline } = ws.getUserData();
+					hub.remove(ws);
+					if (vendorId && !keepOnline) void this.#takeOffline(vendorId);
+				}),
 		};
 	}
 
+	#guard(ws: LiveSocket, callback: string, run: () => void): void {
+		try {
+			run();
+		} catch (err) {
+			const ud = ws.getUserData();
+			this.#deps.logger.error(
+				{ err: (err as Error).message, stack: (err as Error).stack, callback, connId: ud.connId },
+				"Live socket handler failed; closing that socket"
+			);
+			if (!ud.closed) this.#deps.hub.close(ws, STANDARD_CLOSE_CODES.INTERNAL_ERROR, "internal error");
+		}
+	}
+
 	#message(ws: LiveSocket, data: ArrayBuffer, isBinary: boolean): void {
-		const { config, logger } = this.#deps;
+		const { config } = this.#deps;
 		const frame = parseFrame(data, isBinary, { res: config.h3Res, maxCells: config.watchMaxCells });
 		switch (frame.op) {
 			case "error":
 				this.#strike(ws, frame.code, frame.message);
 				return;
 			case "ping":
-				ws.send(encode.pong);
+				if (this.#spend(ws, 1)) ws.send(encode.pong);
 				return;
 			case "pos":
 				this.#position(ws, frame);
 				return;
 			case "watch":
-				this.#watch(ws, frame).catch(err => {
-					logger.error({ err: (err as Error).message }, "Watch failed");
-					this.#sendError(ws, ERROR_CODES.BAD_REQUEST, "Watch failed");
-				});
+				this.#queueWatch(ws, frame);
 		}
 	}
 
@@ -96,18 +115,73 @@ export class LiveSessions {
 		else this.#sendError(ws, code, message);
 	}
 
-	#watchCells(frame: WatchFrame): readonly string[] {
+	/** Takes `cost` from the socket's op budget; over budget: RATE_LIMITED (at most once a second), and closed if it goes on. */
+	#spend(ws: LiveSocket, cost: number): boolean {
+		const ud = ws.getUserData();
+		const now = Date.now();
+		const perS = this.#deps.config.liveOpsPerS;
+		if (take(ud.ops, cost, now, perS, 2 * perS)) return true;
+		this.#overBudget(ws, now, "Too many requests on this socket; slow down");
+		return false;
+	}
+
+	#overBudget(ws: LiveSocket, now: number, message: string): void {
+		const ud = ws.getUserData();
+		if (now - ud.badWindowStart > ABUSE_WINDOW_MS) {
+			ud.badWindowStart = now;
+			ud.badFrames = 0;
+			ud.limitedFrames = 0;
+		}
+		if (++ud.limitedFrames > ABUSE_MAX_LIMITED_FRAMES) {
+			this.#deps.hub.close(ws, CLOSE_CODES.POLICY, "too many requests");
+			return;
+		}
+		if (now - ud.lastRateLimitErrorAt <= RATE_LIMIT_ERROR_EVERY_MS) return;
+		ud.lastRateLimitErrorAt = now;
+		this.#sendError(ws, ERROR_CODES.RATE_LIMITED, message);
+	}
+
+	/** A watch costs 1 + 1 per 100 cells it asks for; it waits for its turn, and a newer watch of the socket replaces it. */
+	#queueWatch(ws: LiveSocket, frame: WatchFrame): void {
 		const { h3Res, watchMaxCells } = this.#deps.config;
-		if ("cells" in frame) return frame.cells;
-		if ("bbox" in frame) return cellsForBBox(frame.bbox, h3Res, watchMaxCells);
-		return cellsNear(frame.near.lat, frame.near.lng, frame.near.radius, h3Res, watchMaxCells);
+		const estimate = estimateWatchCells(frame, h3Res);
+		if (estimate > watchMaxCells) {
+			this.#strike(ws, ERROR_CODES.TOO_MANY_CELLS, new TooManyCellsError(estimate, watchMaxCells).message);
+			return;
+		}
+		if (!this.#spend(ws, 1 + Math.ceil(estimate / 100))) return;
+		ws.getUserData().pendingWatch = frame;
+		this.#watchQueue.add(ws);
+		if (this.#watchTurnScheduled) return;
+		this.#watchTurnScheduled = true;
+		setImmediate(() => this.#watchTurn());
+	}
+
+	/** Works on queued watches up to WATCH_CELLS_PER_TURN cells, then lets the loop turn (other sockets' frames) go first. */
+	#watchTurn(): void {
+		let budget = WATCH_CELLS_PER_TURN;
+		for (const ws of this.#watchQueue) {
+			if (budget <= 0) break;
+			this.#watchQueue.delete(ws);
+			const ud = ws.getUserData();
+			const frame = ud.pendingWatch;
+			ud.pendingWatch = null;
+			if (!frame || ud.closed) continue;
+			budget -= estimateWatchCells(frame, this.#deps.config.h3Res);
+			this.#watch(ws, frame).catch(err => {
+				this.#deps.logger.error({ err: (err as Error).message }, "Watch failed; closing that socket");
+				if (!ud.closed) this.#deps.hub.close(ws, STANDARD_CLOSE_CODES.INTERNAL_ERROR, "internal error");
+			});
+		}
+		this.#watchTurnScheduled = this.#watchQueue.size > 0;
+		if (this.#watchTurnScheduled) setImmediate(() => this.#watchTurn());
 	}
 
 	async #watch(ws: LiveSocket, frame: WatchFrame): Promise<void> {
-		const { broker, hub, logger } = this.#deps;
+		const { broker, config, hub, logger } = this.#deps;
 		let cells: readonly string[];
 		try {
-			cells = this.#watchCells(frame);
+			cells = watchCells(frame, config.h3Res, config.watchMaxCells);
 		} catch (err) {
 			if (err instanceof TooManyCellsError) return this.#strike(ws, ERROR_CODES.TOO_MANY_CELLS, err.message);
 			throw err;
@@ -153,9 +227,7 @@ export class LiveSessions {
 			return;
 		}
 		const hz = config.positionMaxHz;
-		ud.tokens = Math.min(Math.max(1, hz), ud.tokens + ((now - ud.tokensAt) / 1000) * hz);
-		ud.tokensAt = now;
-		if (ud.tokens < 1) {
+		if (!take(ud.positions, 1, now, hz, Math.max(1, hz))) {
 			hub.countPosition("rate_limited");
 			if (now - ud.lastRateLimitErrorAt > RATE_LIMIT_ERROR_EVERY_MS) {
 				ud.lastRateLimitErrorAt = now;
@@ -163,7 +235,6 @@ export class LiveSessions {
 			}
 			return;
 		}
-		ud.tokens -= 1;
 		this.#writer.enqueue(ud.vendorId, check.position);
 	}
 

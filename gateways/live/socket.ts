@@ -1,5 +1,7 @@
 import type { WebSocket } from "uWebSockets.js";
 import type { Caller } from "../../lib/identity.ts";
+import { fullBucket, type Bucket } from "../../lib/token-bucket.ts";
+import type { WatchFrame } from "./protocol/frames.ts";
 
 /** Who a socket belongs to, as the upgrade established it. */
 export type SocketIdentity = {
@@ -7,6 +9,8 @@ export type SocketIdentity = {
 	user: Caller | null;
 	/** Set on vendor sockets (`?vendor=<id>`): the vendor this socket broadcasts for. */
 	vendorId: string | null;
+	/** The client's address (the peer, or what CLIENT_IP_HEADER says); sockets per address are capped. */
+	address: string;
 };
 
 /** Per-connection state, kept in uWS `getUserData()`; made by `createSocketData` only. */
@@ -16,13 +20,17 @@ export type SocketData = SocketIdentity & {
 	cells: Set<string>;
 	/** Bumped by every watch; a snapshot answers only the latest one. */
 	watchGen: number;
-	/** Rate limit of `pos`: tokens refill at POSITION_MAX_HZ up to one second's worth. */
-	tokens: number;
-	tokensAt: number;
+	/** Rate limit of `pos`: refills at POSITION_MAX_HZ up to one second's worth. */
+	positions: Bucket;
+	/** Budget of every other op (a watch costs by the cells it asks for). */
+	ops: Bucket;
 	lastRateLimitErrorAt: number;
-	/** Bad frames in the current abuse window. */
+	/** Bad and over-budget frames in the current abuse window. */
 	badFrames: number;
+	limitedFrames: number;
 	badWindowStart: number;
+	/** The latest watch not yet worked on (a newer one replaces it). */
+	pendingWatch: WatchFrame | null;
 	/** Slow consumer: since when it is behind (0 = not), and the latest undelivered frame per vendor. */
 	slowSince: number;
 	missed: Map<string, string>;
@@ -37,19 +45,25 @@ export type LiveSocket = WebSocket<SocketData>;
 
 let connSeq = 0;
 
-/** The state of a new socket: its identity, nothing watched, a full rate-limit bucket. */
-export function createSocketData(identity: SocketIdentity, positionMaxHz: number, now = Date.now()): SocketData {
+/** Budgets a socket starts with (from the config): `pos` frames per second, cost units per second of other ops. */
+export type SocketBudgets = { positionMaxHz: number; opsPerS: number };
+
+/** The state of a new socket: its identity, nothing watched, full buckets. */
+export function createSocketData(identity: SocketIdentity, budgets: SocketBudgets, now = Date.now()): SocketData {
 	return {
 		connId: ++connSeq,
 		user: identity.user,
 		vendorId: identity.vendorId,
+		address: identity.address,
 		cells: new Set(),
 		watchGen: 0,
-		tokens: Math.max(1, positionMaxHz),
-		tokensAt: now,
+		positions: fullBucket(Math.max(1, budgets.positionMaxHz), now),
+		ops: fullBucket(2 * budgets.opsPerS, now),
 		lastRateLimitErrorAt: 0,
 		badFrames: 0,
+		limitedFrames: 0,
 		badWindowStart: now,
+		pendingWatch: null,
 		slowSince: 0,
 		missed: new Map(),
 		offTopics: false,

@@ -38,12 +38,13 @@ export type Vendor = {
 
 export type Page<T> = { rows: T[]; total: number; page: number; pageSize: number; totalPages: number };
 
+/** A profile change; `null` clears a field (see profileParams in model.ts). */
 export type ProfileParams = {
-	description?: string;
-	categories?: string[];
-	phone?: string;
-	website?: string;
-	imageUrl?: string;
+	description?: string | null;
+	categories?: string[] | null;
+	phone?: string | null;
+	website?: string | null;
+	imageUrl?: string | null;
 	location?: LatLng | null;
 };
 export type CreateParams = ProfileParams & { name: string };

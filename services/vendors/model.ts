@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { forbidden } from "../../lib/errors.ts";
-import { MAX_PAGE_SIZE, type SubscriptionState, type Vendor } from "./contract.ts";
+import { MAX_PAGE_SIZE, type ProfileParams, type SubscriptionState, type Vendor } from "./contract.ts";
 
 /** As stored: rating kept as sum/count (exact), a version for compare-and-set, soft delete. */
 export type VendorDoc = Omit<Vendor, "rating" | "subscription"> & {
@@ -27,6 +27,26 @@ export const fromDoc = (doc: Record<string, unknown>): VendorDoc => {
 	const { _id, ...rest } = doc;
 	return { id: _id, ...rest } as VendorDoc;
 };
+
+/** Fields every vendor has: `null` in a change sets them to these; any other field set to `null` is removed. */
+const CLEARED: Record<string, unknown> = { description: "", categories: [] };
+
+/** A profile change as a write: what to set, and the optional fields to remove (`null` in the change). */
+export function profileWrite(changes: ProfileParams & { name?: string }): { set: Partial<VendorDoc>; unset: string[] } {
+	const set: Record<string, unknown> = {};
+	const unset: string[] = [];
+	for (const [field, value] of Object.entries(changes)) {
+		if (value !== null) set[field] = value;
+		else if (field in CLEARED) set[field] = CLEARED[field];
+		else unset.push(field);
+	}
+	return { set: set as Partial<VendorDoc>, unset };
+}
+
+/** The fields that are not `null`. */
+export function withoutNulls<T extends object>(fields: T): { [K in keyof T]: Exclude<T[K], null> } {
+	return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null)) as { [K in keyof T]: Exclude<T[K], null> };
+}
 
 /** Average rounded to two decimals; the stored sum and count are exact. */
 export const averageOf = (sum: number, count: number) => (count === 0 ? 0 : Math.round((sum / count) * 100) / 100);
@@ -72,13 +92,18 @@ export function publicQuery(requireSubscription: boolean, now = Date.now()): Rec
 const PHONE = /^\+?[0-9][0-9 ().-]{4,22}[0-9]$/;
 const HTTP_URL = /^https?:\/\/[^\s/?#]+\.[^\s]*$|^https?:\/\/localhost(:\d+)?(\/[^\s]*)?$/i;
 
-/** fastest-validator rules of the editable profile (onboarding requires `name`). */
+/**
+ * fastest-validator rules of the editable profile (onboarding requires `name`). `null` clears a
+ * field (`nullable`): description to "", categories to [], phone, website, imageUrl and location
+ * removed; `name` cannot be cleared.
+ */
 export const profileParams = {
 	name: { type: "string", trim: true, min: 1, max: 80 },
-	description: { type: "string", trim: true, max: 2000, optional: true },
+	description: { type: "string", trim: true, max: 2000, optional: true, nullable: true },
 	categories: {
 		type: "array",
 		optional: true,
+		nullable: true,
 		max: 10,
 		unique: true,
 		items: { type: "string", trim: true, lowercase: true, min: 1, max: 40, pattern: /^[\p{L}\p{N}][\p{L}\p{N} &'-]*$/u },
@@ -89,6 +114,7 @@ export const profileParams = {
 		max: 30,
 		pattern: PHONE,
 		optional: true,
+		nullable: true,
 		messages: { stringPattern: "The 'phone' field must be a phone number such as +49 30 1234567." },
 	},
 	website: {
@@ -97,6 +123,7 @@ export const profileParams = {
 		max: 2048,
 		pattern: HTTP_URL,
 		optional: true,
+		nullable: true,
 		messages: { stringPattern: "The 'website' field must be an http(s) URL." },
 	},
 	imageUrl: {
@@ -105,6 +132,7 @@ export const profileParams = {
 		max: 2048,
 		pattern: HTTP_URL,
 		optional: true,
+		nullable: true,
 		messages: { stringPattern: "The 'imageUrl' field must be an http(s) URL." },
 	},
 	location: {

@@ -4,7 +4,6 @@ import { emitDomainEvent, type EventSource } from "../../lib/events.ts";
 import type { CallerMeta } from "../../lib/identity.ts";
 import type { KeyedQueue } from "../../lib/keyed-queue.ts";
 import type { Store } from "../../mixins/db.mixin.ts";
-import type { LatLng } from "../../lib/geo.ts";
 import type { Page, VendorStatusChanged } from "./contract.ts";
 import { canBroadcast, fromDoc, publicQuery, type VendorDoc } from "./model.ts";
 
@@ -47,11 +46,10 @@ export class VendorRecords {
 		return inserted;
 	}
 
-	/** `$set` with a fresh `updatedAt`; `location: null` unsets the stall location. */
-	async write(id: string, set: Partial<Omit<VendorDoc, "location">> & { location?: LatLng | null }): Promise<VendorDoc> {
-		const { location, ...rest } = set;
-		const update: Record<string, object> = { $set: { ...rest, ...(location ? { location } : {}), updatedAt: new Date().toISOString() } };
-		if (location === null) update.$unset = { location: true };
+	/** `$set` with a fresh `updatedAt`, and the fields in `unset` removed. */
+	async write(id: string, set: Partial<VendorDoc>, unset: readonly string[] = []): Promise<VendorDoc> {
+		const update: Record<string, object> = { $set: { ...set, updatedAt: new Date().toISOString() } };
+		if (unset.length > 0) update.$unset = Object.fromEntries(unset.map(field => [field, true]));
 		const doc = await this.#store.updateById(id, update);
 		await this.#clearCache();
 		if (!doc) throw notFound(`Vendor ${id} not found`, { id });

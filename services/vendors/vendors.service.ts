@@ -32,7 +32,9 @@ import {
 	newVendorId,
 	pageParams,
 	profileParams,
+	profileWrite,
 	subscriptionActive,
+	withoutNulls,
 	TEXT_FIELDS,
 	toVendor,
 } from "./model.ts";
@@ -83,7 +85,8 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 				const now = new Date().toISOString();
 				const held = await this.subscriptionStore.findById(user.id);
 				const { _id: _owner, ...heldSubscription } = held ?? {};
-				const { name, location, ...profile } = ctx.params;
+				// Onboarding starts from nothing: a `null` field is just not given.
+				const { name, location, ...profile } = withoutNulls(ctx.params);
 				const doc = await this.records.insert({
 					_id: newVendorId(),
 					ownerId: user.id,
@@ -169,7 +172,8 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 				const { id, ...changes } = ctx.params;
 				if (Object.keys(changes).length === 0) throw nothingToChange();
 				const before = ctx.locals.vendor as Vendor;
-				const vendor = toVendor(await this.records.write(id, changes));
+				const { set, unset } = profileWrite(changes);
+				const vendor = toVendor(await this.records.write(id, set, unset));
 				await emitDomainEvent(this, ctx, "marketplace.vendor_updated", { id, changes, vendor }, { vendorId: id, userId: before.ownerId });
 				return vendor;
 			},

@@ -16,7 +16,7 @@ export class FakeSocket {
 
 	constructor(app: FakeApp, identity: SocketIdentity) {
 		this.#app = app;
-		this.data = createSocketData(identity, 5);
+		this.data = createSocketData(identity, { positionMaxHz: 5, opsPerS: 100 });
 	}
 	getUserData() {
 		return this.data;
@@ -71,8 +71,8 @@ export class FakeApp {
 		for (const ws of this.#topics.get(topic) ?? []) ws.send(frame);
 		return true;
 	}
-	socket(identity: SocketIdentity = { user: null, vendorId: null }): FakeSocket {
-		return new FakeSocket(this, identity);
+	socket(identity: Partial<SocketIdentity> = {}): FakeSocket {
+		return new FakeSocket(this, { user: null, vendorId: null, address: "127.0.0.1", ...identity });
 	}
 	get asApp(): TemplatedApp {
 		return this as unknown as TemplatedApp;

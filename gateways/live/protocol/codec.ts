@@ -1,4 +1,6 @@
+import { quote } from "../../../lib/errors.ts";
 import { isValidBBox, MAX_RADIUS_M } from "../../../lib/geo.ts";
+import { jsonNestsDeeperThan } from "../../../lib/json.ts";
 import type { Position } from "../../../lib/position.ts";
 import { isCellAtRes } from "../cells.ts";
 import { ERROR_CODES, type ErrorCode } from "./codes.ts";
@@ -10,15 +12,20 @@ const finite = (v: unknown): v is number => typeof v === "number" && Number.isFi
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** Deepest nesting a frame of the protocol needs is 2 (`near`, `cells`); a little room beyond. */
+export const MAX_FRAME_DEPTH = 4;
+
 /**
  * Parses one inbound frame. Never throws: anything that is not a well-formed frame of the
  * protocol comes back as an error frame to send to the client.
  */
 export function parseFrame(data: ArrayBuffer, isBinary: boolean, opts: { res: number; maxCells: number }): ClientFrame | ErrorFrame {
 	if (isBinary) return bad("Frames must be JSON text");
+	const bytes = new Uint8Array(data);
+	if (jsonNestsDeeperThan(bytes, MAX_FRAME_DEPTH)) return bad(`Frame nests deeper than ${MAX_FRAME_DEPTH} levels`);
 	let msg: unknown;
 	try {
-		msg = JSON.parse(decoder.decode(data));
+		msg = JSON.parse(decoder.decode(bytes));
 	} catch {
 		return bad("Frame is not valid JSON");
 	}
@@ -31,7 +38,7 @@ export function parseFrame(data: ArrayBuffer, isBinary: boolean, opts: { res: nu
 		case "watch":
 			return parseWatch(msg, opts);
 		default:
-			return bad(`Unknown op "${msg.op.slice(0, 32)}"`);
+			return bad(`Unknown op ${quote(msg.op)}`);
 	}
 }
 
@@ -41,8 +48,8 @@ function parseWatch(msg: Record<string, unknown>, { res, maxCells }: { res: numb
 	if (msg.cells !== undefined) {
 		if (!Array.isArray(msg.cells)) return bad("cells must be an array of H3 cell ids");
 		if (msg.cells.length > maxCells) return bad(`At most ${maxCells} cells may be watched`, ERROR_CODES.TOO_MANY_CELLS);
-		const invalid = msg.cells.find(c => !isCellAtRes(c, res));
-		if (invalid !== undefined) return bad(`cells must be H3 cell ids at resolution ${res}; got ${JSON.stringify(invalid).slice(0, 40)}`);
+		const invalid = msg.cells.findIndex(c => !isCellAtRes(c, res));
+		if (invalid >= 0) return bad(`cells[${invalid}] must be an H3 cell id at resolution ${res}`);
 		return { op: "watch", cells: [...new Set(msg.cells as string[])] };
 	}
 	if (msg.bbox !== undefined) {

@@ -31,3 +31,9 @@ export const CLOSE_CODES = {
 	KICKED: 4012,
 } as const;
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
+
+/** Standard (RFC 6455) close codes the gateway sends. */
+export const STANDARD_CLOSE_CODES = {
+	/** The server failed while handling this socket: it is closed, every other socket goes on. */
+	INTERNAL_ERROR: 1011,
+} as const;

@@ -161,4 +161,20 @@ describe("LiveHub", () => {
 		expect(ws.ended?.code).toBe(CLOSE_CODES.SLOW_CONSUMER);
 		expect(hub.slowConsumersClosed).toBe(1);
 	});
+
+	it("holds at most the allowed places per client address, freed when a socket closes", () => {
+		const { app, hub } = hubWith();
+		expect([hub.reserve("10.0.0.1", 2), hub.reserve("10.0.0.1", 2), hub.reserve("10.0.0.1", 2)]).toEqual([true, true, false]);
+		expect(hub.reserve("10.0.0.2", 2)).toBe(true);
+		hub.release("10.0.0.1");
+		expect(hub.reserve("10.0.0.1", 2)).toBe(true);
+		const ws = app.socket({ address: "10.0.0.3" });
+		expect(hub.reserve("10.0.0.3", 1)).toBe(true);
+		hub.add(ws.asLive);
+		expect(hub.reserve("10.0.0.3", 1)).toBe(false);
+		hub.remove(ws.asLive);
+		hub.remove(ws.asLive); // a second close changes nothing
+		expect(hub.reserve("10.0.0.3", 1)).toBe(true);
+		expect(hub.reserve("10.0.0.3", 1)).toBe(false);
+	});
 });

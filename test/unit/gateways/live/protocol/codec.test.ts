@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
-import { encode, parseFrame } from "../../../../../gateways/live/protocol/codec.ts";
+import { encode, MAX_FRAME_DEPTH, parseFrame } from "../../../../../gateways/live/protocol/codec.ts";
 import { CLOSE_CODES, ERROR_CODES } from "../../../../../gateways/live/protocol/codes.ts";
 
 const opts = { res: 8, maxCells: 2000 };
@@ -66,5 +66,23 @@ describe("live protocol codec", () => {
 		const codes = Object.values(CLOSE_CODES);
 		expect(new Set(codes).size).toBe(codes.length);
 		for (const c of codes) expect(c).toBeGreaterThanOrEqual(4000);
+	});
+
+	it("refuses frames nested deeper than the protocol needs before parsing them, and never echoes their content", () => {
+		const deep = `{"op":"watch","cells":${"[".repeat(20_000)}"x"${"]".repeat(20_000)}}`;
+		expect(parseFrame(frame(deep), false, opts)).toEqual({
+			op: "error",
+			code: "BAD_REQUEST",
+			message: `Frame nests deeper than ${MAX_FRAME_DEPTH} levels`,
+		});
+		const nested = parseFrame(frame({ op: "watch", cells: [[["deep"]]] }), false, opts);
+		expect(nested).toEqual({ op: "error", code: "BAD_REQUEST", message: "cells[0] must be an H3 cell id at resolution 8" });
+		const unknown = parseFrame(frame({ op: `${"x".repeat(500)}\u0000` }), false, opts) as { message: string };
+		expect(unknown.message.length).toBeLessThan(60);
+		expect(parseFrame(frame('{"op":"watch","near":{"lat":1e309,"lng":0,"radius":10}}'), false, opts)).toMatchObject({
+			code: "BAD_REQUEST",
+		});
+		expect(parseFrame(frame('{"op":"ping","__proto__":{"polluted":true}}'), false, opts)).toEqual({ op: "ping" });
+		expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 	});
 });
