@@ -1,6 +1,7 @@
 import type { BrokerOptions, Errors } from "moleculer";
 import type { Config } from "./config/index.ts";
 import { ScrapeReporter } from "./runtime/metrics.ts";
+import { FailSoftRedisCacher, redisOptions } from "./runtime/redis.ts";
 import { ParamsValidator } from "./runtime/validator.ts";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware.ts";
 
@@ -34,18 +35,18 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 			},
 		},
 
-		transporter: config.natsUrl ? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1 } } : null,
+		// Reconnect within a quarter second of NATS coming back (cross-node delivery resumes with it).
+		transporter: config.natsUrl
+			? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 } }
+			: null,
 		cacher: config.redisUrl
-			? {
-					type: "Redis",
-					options: { prefix: `${config.namespace}-cache`, ttl: 60, redis: config.redisUrl as unknown as Record<string, never> },
-				}
+			? new FailSoftRedisCacher({ prefix: `${config.namespace}-cache`, ttl: 60, redis: redisOptions(config.redisUrl) })
 			: { type: "Memory", options: { ttl: 60, maxParamsLength: 200 } },
 
-		// Dead nodes leave the registry within ~10 s; a killed replica's traffic moves sooner
-		// through retries and the breaker.
-		heartbeatInterval: 3,
-		heartbeatTimeout: 10,
+		// A silent node leaves the registry after 6 s; a dead replica's traffic moves sooner
+		// through short timeouts on the hot paths, retries and the breaker.
+		heartbeatInterval: 2,
+		heartbeatTimeout: 6,
 
 		requestTimeout: 10_000,
 		retryPolicy: {

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import type { ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
+import { unavailable } from "../lib/errors.ts";
 import DbService from "moleculer-db";
 import MongoAdapter from "moleculer-db-adapter-mongo";
 import { isMemoryDataDir, type Config } from "../config/index.ts";
@@ -110,6 +111,16 @@ export function createDbMixin(collection: string, indexes: IndexSpec[] = []): Pa
 		mixins: [DbService as unknown as Partial<ServiceSchema>],
 		settings: { idField: "id" },
 		actions: { find: false, count: false, list: false, create: false, insert: false, get: false, update: false, remove: false },
+		hooks: {
+			error: {
+				/** The database is down or unreachable: a 503 for the caller, never the driver's error. */
+				"*"(this: DbThis, ctx: Context, err: Error) {
+					if (!/^Mongo/.test(err.name)) throw err;
+					this.logger.warn({ err: err.message, action: ctx.action?.name }, "Database unavailable");
+					throw unavailable("The database is unavailable; retry shortly");
+				},
+			},
+		},
 		events: {
 			async [`cache.clean.${collection}`](this: DbThis) {
 				await this.broker.cacher?.clean(`${this.fullName}.**`);

@@ -20,11 +20,30 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 	return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Ready = the broker has started, its transporter is connected, and every local store answers. */
+/** A transporter client that can prove it reaches its server (NATS: a PING answered by a PONG). */
+type FlushableClient = { flush?: () => Promise<void>; isClosed?: () => boolean };
+
+/**
+ * Whether the mesh answers now. Moleculer's own `connected` flag stays true while NATS is down,
+ * so the NATS client is asked for a round trip.
+ */
+async function transporterState(broker: ServiceBroker): Promise<string> {
+	const transit = broker.transit;
+	if (!transit?.connected) return "disconnected";
+	const client = (transit.tx as unknown as { client?: FlushableClient }).client;
+	if (!client?.flush) return "ok";
+	if (client.isClosed?.()) return "disconnected";
+	return withTimeout(client.flush(), CHECK_TIMEOUT_MS).then(
+		() => "ok",
+		() => "disconnected"
+	);
+}
+
+/** Ready = the broker has started, its transporter answers, and every local store answers. */
 export async function checkReadiness(broker: ServiceBroker): Promise<Readiness> {
 	const checks: Record<string, string> = {};
 	checks.broker = broker.started ? "ok" : "starting";
-	if (broker.transit) checks.transporter = broker.transit.connected ? "ok" : "disconnected";
+	if (broker.transit) checks.transporter = await transporterState(broker);
 	const cacher = broker.cacher as unknown as { client?: { ping?: () => Promise<unknown> } } | null;
 	if (cacher?.client?.ping) {
 		checks.cacher = await withTimeout(cacher.client.ping(), CHECK_TIMEOUT_MS).then(

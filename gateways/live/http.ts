@@ -3,7 +3,6 @@ import type { ServiceBroker } from "moleculer";
 import type { HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { checkReadiness } from "../../runtime/health.ts";
 import { prometheusText } from "../../runtime/metrics.ts";
-import type { LiveHub } from "./hub.ts";
 
 /** A JSON answer on LIVE_PORT (corked: it may be written from a callback). */
 export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -16,13 +15,13 @@ export function sendJson(res: HttpResponse, status: number, body: unknown, heade
 }
 
 /** `/health/live`, `/health/ready` and `/metrics` on LIVE_PORT, so a live-only node can be probed and scraped. */
-export function serveHttp(app: TemplatedApp, broker: ServiceBroker, hub: LiveHub, syncMetrics: () => void): void {
+export function serveHttp(app: TemplatedApp, broker: ServiceBroker, syncMetrics: () => void): void {
 	app.get("/health/live", res => sendJson(res, 200, { status: "ok", nodeID: broker.nodeID }));
 	app.get("/health/ready", res => {
 		let aborted = false;
 		res.onAborted(() => (aborted = true));
 		void checkReadiness(broker).then(r => {
-			if (!aborted) sendJson(res, r.ready && !hub.draining ? 200 : 503, r);
+			if (!aborted) sendJson(res, r.ready ? 200 : 503, r);
 		});
 	});
 	app.get("/metrics", res => {

@@ -10,9 +10,9 @@ import type { LiveSocket } from "./socket.ts";
 
 /**
  * What became of one `pos` frame from a vendor socket: every frame has exactly one outcome, and
- * `countPosition` turns it into the counters (`positionsIn` for stored, `positionsDropped` else).
+ * `countPosition` turns it into the counters (`positionsIn` when streamed, `positionsDropped` else).
  */
-export type PositionOutcome = "stored" | "invalid" | "rate_limited" | "superseded" | "stale" | "failed";
+export type PositionOutcome = "streamed" | "invalid" | "rate_limited" | "stale";
 
 export type LiveCounters = { positionsIn: number; positionsDropped: number; routedIn: number; deliveries: number };
 
@@ -112,7 +112,7 @@ export class LiveHub {
 	}
 
 	countPosition(outcome: PositionOutcome, n = 1): void {
-		if (outcome === "stored") this.counters.positionsIn += n;
+		if (outcome === "streamed") this.counters.positionsIn += n;
 		else this.counters.positionsDropped += n;
 	}
 

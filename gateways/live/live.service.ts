@@ -28,7 +28,7 @@ const EXCLUSIVE_PORT = 1 as ListenOptions;
 
 type VendorDisconnect = { vendorId: string; code: number; reason: string };
 
-type LiveMethods = { listen(): Promise<us_listen_socket>; stopAccepting(): void };
+type LiveMethods = { listen(): Promise<us_listen_socket>; stopAccepting(): void; checkReady(): Promise<void> };
 type LiveVars = {
 	hub: LiveHub;
 	metrics: LiveMetrics;
@@ -126,6 +126,12 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 			this.hub.draining = true;
 		},
 
+		/** Readiness (runtime/health.ts): not while draining, nor while the routing connection to NATS is down. */
+		async checkReady(): Promise<void> {
+			if (this.hub.draining) throw new Error("draining");
+			await this.router?.check();
+		},
+
 		listen(): Promise<us_listen_socket> {
 			const { livePort } = this.settings.config;
 			return new Promise((resolve, reject) => {
@@ -175,7 +181,7 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 			}),
 			...new LiveSessions({ broker: this.broker, config, hub: this.hub, logger: this.logger }).handlers(),
 		});
-		serveHttp(this.app, this.broker, this.hub, () => this.metrics.sync(this.hub));
+		serveHttp(this.app, this.broker, () => this.metrics.sync(this.hub));
 		this.listenSocket = await this.listen();
 		this.timer = setInterval(() => {
 			this.hub.slow.sweep(Date.now());

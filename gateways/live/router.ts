@@ -30,7 +30,8 @@ export class CellRouter {
 		name: string,
 		onUpdate: (cell: string, vendorId: string, frame: string) => void
 	): Promise<CellRouter> {
-		const nc = await connect({ servers: url, name, noEcho: true, maxReconnectAttempts: -1 });
+		// Back within a quarter second of NATS returning: cross-node delivery resumes with it.
+		const nc = await connect({ servers: url, name, noEcho: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
 		return new CellRouter(nc, namespace, onUpdate);
 	}
 
@@ -58,6 +59,12 @@ export class CellRouter {
 	/** Sends an already-serialised frame for `cell` to the nodes interested in its routing cell. */
 	publish(routingCell: string, cell: string, vendorId: string, frame: string): void {
 		this.#nc.publish(this.#prefix + routingCell, this.#encoder.encode(`${cell}\n${vendorId}\n${frame}`));
+	}
+
+	/** Whether NATS answers now (a PING and its PONG), for readiness. */
+	async check(): Promise<void> {
+		if (this.#nc.isClosed()) throw new Error("routing connection closed");
+		await this.#nc.flush();
 	}
 
 	get subjects(): string[] {

@@ -2,14 +2,7 @@ import type { Logger, ServiceBroker } from "moleculer";
 import type { WebSocketBehavior } from "uWebSockets.js";
 import type { Config } from "../../config/index.ts";
 import { checkPosition } from "../../lib/position.ts";
-import type {
-	InCellsParams,
-	SetOfflineParams,
-	SetOfflineResult,
-	StoredPosition,
-	UpdateManyItemResult,
-	UpdateManyParams,
-} from "../../services/geo/contract.ts";
+import type { InCellsParams, StoredPosition } from "../../services/geo/contract.ts";
 import { take } from "../../lib/token-bucket.ts";
 import { estimateWatchCells, TooManyCellsError, watchCells } from "./cells.ts";
 import type { LiveHub } from "./hub.ts";
@@ -17,7 +10,7 @@ import { encode, parseFrame, positionView } from "./protocol/codec.ts";
 import { CLOSE_CODES, ERROR_CODES, STANDARD_CLOSE_CODES, type ErrorCode } from "./protocol/codes.ts";
 import type { PosFrame, WatchFrame } from "./protocol/frames.ts";
 import type { LiveSocket, SocketData } from "./socket.ts";
-import { PositionWriter, type WriteOutcome } from "./writer.ts";
+import { VendorStreams } from "./positions.ts";
 
 /** Bad frames tolerated per window before the socket is closed (POLICY). */
 export const ABUSE_MAX_BAD_FRAMES = 20;
@@ -37,18 +30,14 @@ export type SessionHandlers = Required<Pick<WebSocketBehavior<SocketData>, "open
  */
 export class LiveSessions {
 	readonly #deps: SessionDeps;
-	readonly #writer: PositionWriter;
+	readonly #vendors: VendorStreams;
 	/** Sockets with a watch waiting for its turn, in arrival order (each socket's latest watch only). */
 	readonly #watchQueue = new Set<LiveSocket>();
 	#watchTurnScheduled = false;
 
 	constructor(deps: SessionDeps) {
 		this.#deps = deps;
-		this.#writer = new PositionWriter({
-			write: batch => deps.broker.call<UpdateManyItemResult[], UpdateManyParams>("geo.updateMany", { positions: batch }),
-			onOutcome: (vendorId, outcome) => this.#written(vendorId, outcome),
-			logger: deps.logger,
-		});
+		this.#vendors = new VendorStreams({ ...deps, tellVendor: (vendorId, message) => this.#tellVendor(vendorId, message) });
 	}
 
 	/** The uWS callbacks of an open socket, each guarded: a fault closes that socket (1011), never the process. */
@@ -63,7 +52,7 @@ export class LiveSessions {
 				this.#guard(ws, "close", () => {
 					const { vendorId, keepOnline } = ws.getUserData();
 					hub.remove(ws);
-					if (vendorId && !keepOnline) void this.#takeOffline(vendorId);
+					if (vendorId && !keepOnline) void this.#vendors.close(vendorId);
 				}),
 		};
 	}
@@ -210,7 +199,7 @@ export class LiveSessions {
 		});
 	}
 
-	/** Takes a vendor frame: validate, rate limit, then queue it for the node's next geo batch (latest wins). */
+	/** Takes a vendor frame: validate, rate limit, then stream it (written to geo behind). */
 	#position(ws: LiveSocket, frame: PosFrame): void {
 		const { config, hub } = this.#deps;
 		const ud = ws.getUserData();
@@ -235,28 +224,11 @@ export class LiveSessions {
 			}
 			return;
 		}
-		this.#writer.enqueue(ud.vendorId, check.position);
+		this.#vendors.accept(ud.vendorId, check.position);
 	}
 
-	/** A position left the writer: counted once; stored ones are streamed; invalid ones told to the vendor. */
-	#written(vendorId: string, outcome: WriteOutcome): void {
-		const { hub } = this.#deps;
-		hub.countPosition(outcome.kind);
-		if (outcome.kind === "stored") hub.publish(outcome.change);
-		if (outcome.kind !== "invalid") return;
-		const ws = hub.vendorSockets.get(vendorId);
-		if (ws) this.#sendError(ws, ERROR_CODES.BAD_REQUEST, outcome.message);
-	}
-
-	/** After the vendor's accepted positions are written, unless a newer socket of the same vendor took over; geo announces it. */
-	async #takeOffline(vendorId: string): Promise<void> {
-		const { broker, hub, logger } = this.#deps;
-		await this.#writer.settled(vendorId);
-		if (hub.vendorSockets.has(vendorId)) return;
-		try {
-			await broker.call<SetOfflineResult, SetOfflineParams>("geo.setOffline", { vendorId });
-		} catch (err) {
-			logger.warn({ err: (err as Error).message, vendorId }, "Could not take a vendor offline; the expiry sweep will");
-		}
+	#tellVendor(vendorId: string, message: string): void {
+		const ws = this.#deps.hub.vendorSockets.get(vendorId);
+		if (ws) this.#sendError(ws, ERROR_CODES.BAD_REQUEST, message);
 	}
 }

@@ -2,7 +2,7 @@ import { latLngToCell } from "h3-js";
 import { Errors, type Context } from "moleculer";
 import type { VentaServiceSchema } from "../../config/settings.ts";
 import { emitDomainEvent } from "../../lib/events.ts";
-import { invalidBBox, validationError } from "../../lib/errors.ts";
+import { invalidBBox, unavailable, validationError } from "../../lib/errors.ts";
 import { MAX_RADIUS_M, parseBBox, splitBBox } from "../../lib/geo.ts";
 import { vendorIdParam } from "../../lib/ids.ts";
 import {
@@ -51,6 +51,17 @@ type GeoVars = {
  */
 const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 	name: "geo",
+
+	hooks: {
+		error: {
+			/** A store fault (Redis down, frozen, timing out) is a 503 for the caller, never a driver's error. */
+			"*"(ctx: Context, err: Error) {
+				if (err instanceof Errors.MoleculerError) throw err;
+				this.logger.warn({ err: err.message, action: ctx.action?.name }, "Geo store unavailable");
+				throw unavailable("The geo store is unavailable; retry shortly");
+			},
+		},
+	},
 
 	actions: {
 		/**

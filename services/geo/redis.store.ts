@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { redisOptions } from "../../runtime/redis.ts";
 import { distanceM, inBBox, type BBox } from "../../lib/geo.ts";
 import type { NearbyHit, StoredPosition, VendorLocation } from "./contract.ts";
 import type { ApplyResult, GeoStore } from "./store.ts";
@@ -61,7 +62,7 @@ export class RedisGeoStore implements GeoStore {
 	readonly #key: { pos: string; online: string; geo: string; cell: string; hist: string };
 
 	constructor(url: string, prefix: string) {
-		this.#redis = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true }) as Redis & Scripts;
+		this.#redis = new Redis({ ...redisOptions(url), enableAutoPipelining: true }) as Redis & Scripts;
 		this.#redis.on("error", () => undefined); // reconnects by itself; readiness reports the outage
 		this.#key = { pos: `${prefix}pos`, online: `${prefix}online`, geo: `${prefix}geo`, cell: `${prefix}cell:`, hist: `${prefix}hist:` };
 		this.#redis.defineCommand("ventaGeoApply", { numberOfKeys: 5, lua: APPLY });

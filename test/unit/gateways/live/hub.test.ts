@@ -108,11 +108,10 @@ describe("LiveHub", () => {
 		expect(ws.sent).toEqual(['{"op":"gone","id":"ven_2","cell":"x"}']);
 	});
 
-	it("counts every position frame once: stored as in, every other outcome as dropped", () => {
+	it("counts every position frame once: streamed as in, every other outcome as dropped", () => {
 		const { hub } = hubWith();
-		for (const outcome of ["stored", "invalid", "rate_limited", "superseded", "stale", "failed", "stored"] as const)
-			hub.countPosition(outcome);
-		expect(hub.counters).toMatchObject({ positionsIn: 2, positionsDropped: 5 });
+		for (const outcome of ["streamed", "invalid", "rate_limited", "stale", "streamed"] as const) hub.countPosition(outcome);
+		expect(hub.counters).toMatchObject({ positionsIn: 2, positionsDropped: 3 });
 	});
 
 	it("closes a user's sockets, a vendor's socket, and everything on shutdown (vendors stay online)", () => {

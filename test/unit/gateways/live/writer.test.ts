@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { Logger } from "moleculer";
-import { PositionWriter, type WriteOutcome } from "../../../../gateways/live/writer.ts";
+import { PositionWriter, RETRY_FIRST_MS, type WriteOutcome } from "../../../../gateways/live/writer.ts";
 import { UPDATE_MANY_MAX, type UpdateManyItemResult, type UpdateParams } from "../../../../services/geo/contract.ts";
 
-const quiet = { warn: () => undefined, error: () => undefined } as unknown as Logger;
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as Logger;
 const position = (ts: number) => ({ lat: 52.52, lng: 13.405, ts });
 const turn = () => new Promise(resolve => setImmediate(resolve));
 
@@ -43,7 +43,7 @@ function writerWith(geo: ReturnType<typeof fakeGeo>) {
 	return { writer, outcomes };
 }
 
-describe("PositionWriter (group commit of vendor positions)", () => {
+describe("PositionWriter (group commit of vendor positions, behind the stream)", () => {
 	it("sends the positions of one loop turn in one batch, and the next batch only when that one returned", async () => {
 		const geo = fakeGeo();
 		const { writer, outcomes } = writerWith(geo);
@@ -66,7 +66,7 @@ describe("PositionWriter (group commit of vendor positions)", () => {
 		]);
 	});
 
-	it("keeps the latest waiting position of a vendor: the one it replaces is superseded", async () => {
+	it("keeps the latest waiting position of a vendor (older ones were streamed, only the latest is written)", async () => {
 		const geo = fakeGeo();
 		const { writer, outcomes } = writerWith(geo);
 		writer.enqueue("ven_a", position(1));
@@ -76,31 +76,34 @@ describe("PositionWriter (group commit of vendor positions)", () => {
 		expect(geo.batches[0]).toEqual([{ vendorId: "ven_a", ...position(3) }]);
 		geo.release();
 		await turn();
-		expect(outcomes).toEqual([
-			["ven_a", "superseded"],
-			["ven_a", "superseded"],
-			["ven_a", "stored"],
-		]);
+		expect(outcomes).toEqual([["ven_a", "stored"]]);
 	});
 
-	it("gives every position of a failed batch the outcome `failed`, and goes on with the next", async () => {
+	it("keeps a batch geo did not take and writes it again after a backoff, latest per vendor", async () => {
 		const geo = fakeGeo();
 		const { writer, outcomes } = writerWith(geo);
 		geo.failNext();
 		writer.enqueue("ven_a", position(1));
 		writer.enqueue("ven_b", position(1));
 		await turn();
+		writer.enqueue("ven_b", position(2)); // arrives while the failing batch is in flight
+		expect(writer.backlog).toBe(3);
 		geo.release();
 		await turn();
-		writer.enqueue("ven_a", position(2));
-		await turn();
+		expect(outcomes).toEqual([]);
+		expect(geo.batches).toHaveLength(1); // waiting out the backoff
+		await new Promise(r => setTimeout(r, RETRY_FIRST_MS + 50));
+		expect(geo.batches[1]).toEqual([
+			{ vendorId: "ven_b", ...position(2) },
+			{ vendorId: "ven_a", ...position(1) },
+		]);
 		geo.release();
-		await turn();
+		await writer.settled("ven_a");
 		expect(outcomes).toEqual([
-			["ven_a", "failed"],
-			["ven_b", "failed"],
+			["ven_b", "stored"],
 			["ven_a", "stored"],
 		]);
+		expect(writer.backlog).toBe(0);
 	});
 
 	it("reports geo's per-position verdicts: stale and invalid", async () => {
