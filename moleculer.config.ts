@@ -4,6 +4,7 @@ import { ScrapeReporter } from "./runtime/metrics.ts";
 import { FailSoftRedisCacher, redisOptions } from "./runtime/redis.ts";
 import { ParamsValidator } from "./runtime/validator.ts";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware.ts";
+import { MeshMiddleware } from "./middlewares/mesh.middleware.ts";
 
 /** Server-side faults are worth retrying or tripping a breaker on; client mistakes are not. */
 const isServerFault = (err: Errors.MoleculerError | Error): boolean => {
@@ -77,8 +78,9 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 		// Optional params are not nullable unless a rule says so (null would otherwise be stored).
 		validator: new ParamsValidator(),
 
-		// `auth`, `roles` and `owns` action properties, enforced for calls from any gateway or node.
-		middlewares: [AuthorizationMiddleware],
+		// `auth`, `roles` and `owns` action properties, enforced for calls from any gateway or node;
+		// calls to other nodes fail fast while NATS is down.
+		middlewares: [AuthorizationMiddleware, MeshMiddleware()],
 
 		// server.ts owns the signals so that it can bound the drain and choose the exit code.
 		skipProcessEventRegistration: true,

@@ -60,8 +60,13 @@ const STATUS_TYPES: Record<number, string> = {
 	504: "GATEWAY_TIMEOUT",
 };
 
-/** The answer body of an error: its status when it is an HTTP status, else 500 with no detail. */
+/**
+ * The answer body of an error: its status when it is an HTTP status, else 500 with no detail.
+ * A service that is not running or not reachable (Moleculer says 404) is a 503: the route exists.
+ */
 export function errorBody(err: unknown): ErrorBody {
+	if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError)
+		return errorBody(unavailable("A service this request needs is not reachable; retry"));
 	const e = err as Partial<Errors.MoleculerError> & { status?: unknown };
 	// Moleculer errors carry the status in `code`; HTTP libraries' (body-parser's) in `status`.
 	const given = typeof e.code === "number" ? e.code : e.status;

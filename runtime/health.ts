@@ -10,6 +10,12 @@ export type ReadyCheck = { checkReady(): Promise<void> };
 
 export type Readiness = { ready: boolean; nodeID: string; checks: Record<string, string> };
 
+/**
+ * Checks reported but not counted against readiness: the cacher fails soft (a Redis fault is a
+ * cache miss), so a cache outage must not take every node out of its load balancer.
+ */
+const ADVISORY_CHECKS = new Set(["cacher"]);
+
 const CHECK_TIMEOUT_MS = 2_000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -39,7 +45,7 @@ async function transporterState(broker: ServiceBroker): Promise<string> {
 	);
 }
 
-/** Ready = the broker has started, its transporter answers, and every local store answers. */
+/** Ready = the broker has started, its transporter answers, and every local store answers (the cacher is only reported). */
 export async function checkReadiness(broker: ServiceBroker): Promise<Readiness> {
 	const checks: Record<string, string> = {};
 	checks.broker = broker.started ? "ok" : "starting";
@@ -62,5 +68,6 @@ export async function checkReadiness(broker: ServiceBroker): Promise<Readiness> 
 			);
 		})
 	);
-	return { ready: Object.values(checks).every(v => v === "ok"), nodeID: broker.nodeID, checks };
+	const ready = Object.entries(checks).every(([name, state]) => state === "ok" || ADVISORY_CHECKS.has(name));
+	return { ready, nodeID: broker.nodeID, checks };
 }

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
-import { Errors, type Context, type ServiceSchema } from "moleculer";
+import type { Errors, Context, ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import type { VentaService, VentaServiceSchema } from "../../config/settings.ts";
 import { bearerToken, createTokenVerifier, type TokenVerifier } from "../../lib/auth.ts";
-import { errorBody, noToken, unavailable, validationError, type ErrorBody } from "../../lib/errors.ts";
+import { errorBody, noToken, validationError, type ErrorBody } from "../../lib/errors.ts";
 import { jsonNestsDeeperThan } from "../../lib/json.ts";
 import type { Caller } from "../../lib/identity.ts";
 import { checkReadiness } from "../../runtime/health.ts";
@@ -118,6 +118,13 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 			},
 			webhookRoute(BODY_LIMIT, refuseDeepBodies),
 		],
+		// Every error answers with the status of its body (moleculer-web would write Moleculer's own
+		// code first, e.g. 404 for a service that is not reachable, which errorBody makes a 503).
+		onError(this: ApiThis, req: GatewayRequest, res: ServerResponse, err: Errors.MoleculerError) {
+			const body = this.reformatError(err);
+			if (!res.headersSent) sendJson(res, body.code, body);
+			this.logResponse(req, res);
+		},
 		// One structured line per response (see logResponse) instead of moleculer-web's text lines.
 		logRequest: "debug",
 		logResponse: "info",
@@ -208,12 +215,7 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 			const token = bearerToken(req.headers.authorization);
 			if (!token) return null;
 			const verified = await this.verifyToken(token);
-			return ctx.call<Caller, object>("users.resolve", { id: verified.sub, claims: verified.claims }).catch((err: Error) => {
-				// No users service reachable: the caller cannot be resolved right now, which is not a 404.
-				if (err instanceof Errors.ServiceNotFoundError || err instanceof Errors.ServiceNotAvailableError)
-					throw unavailable("The identity service is unavailable");
-				throw err;
-			});
+			return ctx.call<Caller, object>("users.resolve", { id: verified.sub, claims: verified.claims });
 		},
 
 		/**

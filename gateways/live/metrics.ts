@@ -3,8 +3,8 @@ import { LIVE_METRICS } from "./contract.ts";
 import type { LiveCounters, LiveHub } from "./hub.ts";
 
 const COUNTER_METRICS: [keyof LiveCounters, string, string][] = [
-	["positionsIn", LIVE_METRICS.positionsIn, "Positions from vendor sockets on this node, stored and streamed"],
-	["positionsDropped", LIVE_METRICS.positionsDropped, "Positions from vendor sockets dropped (invalid, rate limited, superseded or stale)"],
+	["positionsIn", LIVE_METRICS.positionsIn, "Positions from vendor sockets on this node, accepted and streamed (the store write follows)"],
+	["positionsDropped", LIVE_METRICS.positionsDropped, "Positions from vendor sockets dropped (invalid, rate limited or stale)"],
 	["routedIn", LIVE_METRICS.routedIn, "Updates this node received from other nodes"],
 	["deliveries", LIVE_METRICS.deliveries, "Messages sent to watchers"],
 ];

@@ -3,12 +3,14 @@ import type { Logger, ServiceBroker } from "moleculer";
 import type { Config } from "../../config/index.ts";
 import type { Position } from "../../lib/position.ts";
 import { callWithFailover } from "../../runtime/failover.ts";
-import type { SetOfflineParams, SetOfflineResult, UpdateManyItemResult } from "../../services/geo/contract.ts";
+import {
+	GEO_WRITE_TIMEOUT_MS,
+	type SetOfflineParams,
+	type SetOfflineResult,
+	type UpdateManyItemResult,
+} from "../../services/geo/contract.ts";
 import type { LiveHub } from "./hub.ts";
 import { PositionWriter, type WriteOutcome } from "./writer.ts";
-
-/** A geo write that has not answered in this long goes to another geo node (or waits its retry). */
-export const GEO_WRITE_TIMEOUT_MS = 1_000;
 
 /** What this node knows of a vendor whose socket it holds: where it was last streamed, and when. */
 type Track = {

@@ -56,5 +56,7 @@ export const HISTORY_LENGTH = 50;
 /** location.vendor_location_updated is emitted at most this often per vendor. */
 export const LOCATION_EVENT_EVERY_MS = 5_000;
 export const MAX_NEARBY_LIMIT = 500;
+/** A position write that geo has not answered in this long goes to another geo node (hot path: never the 10 s default). */
+export const GEO_WRITE_TIMEOUT_MS = 1_000;
 /** Largest batch geo.updateMany takes. */
 export const UPDATE_MANY_MAX = 1_000;

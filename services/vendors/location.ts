@@ -4,7 +4,14 @@ import { conflict, rateLimited } from "../../lib/errors.ts";
 import { vendorIdParam } from "../../lib/ids.ts";
 import type { CallerMeta } from "../../lib/identity.ts";
 import type { DbMethods } from "../../mixins/db.mixin.ts";
-import type { GetParams as GeoGetParams, UpdateParams as GeoUpdateParams, UpdateResult, VendorLocation } from "../geo/contract.ts";
+import { callWithFailover } from "../../runtime/failover.ts";
+import {
+	GEO_WRITE_TIMEOUT_MS,
+	type GetParams as GeoGetParams,
+	type UpdateParams as GeoUpdateParams,
+	type UpdateResult,
+	type VendorLocation,
+} from "../geo/contract.ts";
 import type { LocationAnswer, LocationParams, ReportLocationParams, Vendor } from "./contract.ts";
 import { assertMayBroadcast } from "./model.ts";
 import type { VendorsState } from "./records.ts";
@@ -41,7 +48,8 @@ export const locationActions = servicePart<object, DbMethods, VendorsState>({
 				assertMayBroadcast(ctx.locals.vendor as Vendor, requireSubscription);
 				const now = Date.now();
 				if (!this.reports.allows(id, now, 1000 / positionMaxHz)) throw rateLimited(`At most ${positionMaxHz} positions per second`);
-				const result = await ctx.call<UpdateResult, GeoUpdateParams>("geo.update", { vendorId: id, lat, lng, ts, acc, hdg, spd });
+				const update: GeoUpdateParams = { vendorId: id, lat, lng, ts, acc, hdg, spd };
+				const result = await callWithFailover<UpdateResult>(ctx, "geo.update", update, GEO_WRITE_TIMEOUT_MS);
 				this.reports.record(id, now);
 				if (!result.applied) throw conflict("Position is older than the vendor's latest one", { reason: "stale" });
 				return result.location;

@@ -24,6 +24,12 @@ describe("the one error body", () => {
 		expect(errorBody(unavailable("down", "WEBHOOK_APPLY_FAILED"))).toMatchObject({ code: 503, type: "WEBHOOK_APPLY_FAILED" });
 	});
 
+	it("answers a service that is not running or not reachable with 503, not Moleculer's 404", () => {
+		const expected = { code: 503, type: "SERVICE_UNAVAILABLE", message: "A service this request needs is not reachable; retry" };
+		expect(errorBody(new Errors.ServiceNotFoundError({ action: "geo.nearby" }))).toMatchObject(expected);
+		expect(errorBody(new Errors.ServiceNotAvailableError({ action: "geo.nearby", nodeID: "geo-1" }))).toMatchObject(expected);
+	});
+
 	it("says nothing of an internal error but that it happened", () => {
 		expect(errorBody(new RangeError("Maximum call stack size exceeded"))).toEqual({
 			name: "InternalServerError",
