@@ -4,7 +4,8 @@ import { defineConfig } from "vitest/config";
  * Three tiers (`npm test` runs all of them):
  * - unit: no processes, no network; mirrors the source tree.
  * - service: one in-process engine (real broker, HTTP and uWS on loopback).
- * - cluster: NATS, Redis, several processes, faults, a real browser.
+ * - cluster: NATS, Redis, several processes, faults, a real browser; its chaos part (fuzz, faults)
+ *   runs last and alone.
  */
 export default defineConfig({
 	test: {
@@ -17,7 +18,12 @@ export default defineConfig({
 		projects: [
 			{ extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 10_000 } },
 			{ extends: true, test: { name: "service", include: ["test/service/**/*.test.ts"] } },
-			{ extends: true, test: { name: "cluster", include: ["test/cluster/**/*.test.ts"] } },
+			{ extends: true, test: { name: "cluster", include: ["test/cluster/**/*.test.ts"], exclude: ["test/cluster/chaos/**"] } },
+			// Fuzz and fault runs measure gaps under load: alone, one file at a time, after the rest.
+			{
+				extends: true,
+				test: { name: "chaos", include: ["test/cluster/chaos/**/*.test.ts"], maxWorkers: 1, sequence: { groupOrder: 1 } },
+			},
 		],
 	},
 });

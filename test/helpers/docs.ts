@@ -6,7 +6,7 @@ import { ROOT } from "./process.ts";
 export const doc = (name: string): string => readFileSync(join(ROOT, "docs", name), "utf8");
 
 /**
- * The rows of the markdown table that follows `heading` in `text`: one string array per row,
+ * The rows of the markdown table that follows `heading` (a heading or any phrase) in `text`: one string array per row,
  * cells trimmed and without backticks.
  */
 export function tableAfter(text: string, heading: string): string[][] {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ENV_VARIABLES } from "../../config/index.ts";
 import { LIVE_METRICS } from "../../gateways/live/contract.ts";
-import { CLOSE_CODES, ERROR_CODES } from "../../gateways/live/protocol/codes.ts";
+import { CLOSE_CODES, ERROR_CODES, STANDARD_CLOSE_CODES } from "../../gateways/live/protocol/codes.ts";
 import { DOMAIN_EVENTS } from "../../lib/events.ts";
 import { doc, tableAfter } from "../helpers/docs.ts";
 import { ROOT } from "../helpers/process.ts";
@@ -16,8 +16,10 @@ describe("docs/ against the code", () => {
 	});
 
 	it("lists every close code with its name, and no other", () => {
-		const rows = tableAfter(doc("live-protocol.md"), "## Close codes").map(([code, name]) => [Number(code), name]);
-		expect(Object.fromEntries(rows.map(([code, name]) => [name, code]))).toEqual(CLOSE_CODES);
+		const named = (heading: string) =>
+			Object.fromEntries(tableAfter(doc("live-protocol.md"), heading).map(([code, name]) => [name, Number(code)]));
+		expect(named("## Close codes")).toEqual(CLOSE_CODES);
+		expect(named("Standard codes the gateway sends")).toEqual(STANDARD_CLOSE_CODES);
 	});
 
 	it("lists every environment variable the engine reads, and no other", () => {
