@@ -1,6 +1,7 @@
 import type { BrokerOptions, Errors } from "moleculer";
 import type { Config } from "./config/index.ts";
 import { ScrapeReporter } from "./runtime/metrics.ts";
+import { natsConnectionOptions } from "./runtime/nats.ts";
 import { FailSoftRedisCacher, redisOptions } from "./runtime/redis.ts";
 import { ParamsValidator } from "./runtime/validator.ts";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware.ts";
@@ -36,9 +37,13 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 			},
 		},
 
-		// Reconnect within a quarter second of NATS coming back (cross-node delivery resumes with it).
+		// Credentials and TLS as configured; reconnect within a quarter second of NATS coming back
+		// (cross-node delivery resumes with it).
 		transporter: config.natsUrl
-			? { type: "NATS", options: { url: config.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 } }
+			? {
+					type: "NATS",
+					options: { ...natsConnectionOptions(config.natsUrl, config.nats), maxReconnectAttempts: -1, reconnectTimeWait: 250 },
+				}
 			: null,
 		cacher: config.redisUrl
 			? new FailSoftRedisCacher({ prefix: `${config.namespace}-cache`, ttl: 60, redis: redisOptions(config.redisUrl) })

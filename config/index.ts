@@ -17,6 +17,8 @@ export type Config = {
 	redisUrl: string | undefined;
 	mongoUrl: string | undefined;
 	services: RoleName[];
+	/** Address both gateways bind (127.0.0.1 unless set; the image sets 0.0.0.0). */
+	host: string;
 	port: number;
 	livePort: number;
 	h3Res: number;
@@ -24,6 +26,10 @@ export type Config = {
 	logPretty: boolean;
 	clerkJwtKey: string | undefined;
 	clerkAuthorizedParties: string[];
+	/** When set, a Clerk token's `iss` must equal it. */
+	clerkIssuer: string | undefined;
+	/** Seconds a live socket may stay open after its token expired, waiting for `{"op":"auth"}`. */
+	authGraceS: number;
 	clerkWebhookSecret: string | undefined;
 	revenuecatWebhookAuth: string | undefined;
 	/** HS256 key for local tokens: AUTH_DEV_SECRET, or the generated one under DATA_DIR. */
@@ -40,6 +46,18 @@ export type Config = {
 	/** The request header a trusted proxy puts the client address in (lower case); unset: the peer address. */
 	clientIpHeader: string | undefined;
 	mapTilesUrl: string | undefined;
+	/** Credentials and TLS for every NATS connection of the node (transporter and live routing). */
+	nats: NatsSecurity;
+	/** REST requests per minute: reads per caller (user, else address), writes per caller. */
+	rateLimit: { readsPerMin: number; writesPerMin: number };
+	/** When set, `/metrics` (both ports) requires `Authorization: Bearer <it>`. */
+	metricsToken: string | undefined;
+};
+
+/** Files that secure a NATS connection; user/password or a token may also be in NATS_URL. */
+export type NatsSecurity = {
+	credsFile: string | undefined;
+	tls: { ca: string | undefined; cert: string | undefined; key: string | undefined } | undefined;
 };
 
 /** A bad environment: the message is one line naming each offending variable. */
@@ -115,6 +133,9 @@ const envSchema = z.object({
 		}
 		return [...new Set(names)] as RoleName[];
 	}),
+	HOST: optionalString
+		.transform(v => v ?? "127.0.0.1")
+		.refine(v => /^[\w.:-]{1,255}$/.test(v), "must be an address such as 127.0.0.1, 0.0.0.0 or ::"),
 	PORT: integer(3000, 1, 65535),
 	LIVE_PORT: integer(3001, 1, 65535),
 	H3_RES: integer(8, 0, 15),
@@ -132,6 +153,8 @@ const envSchema = z.object({
 		list => list.every(o => /^https?:\/\/[^/\s]+$/.test(o)),
 		"must be a comma list of origins such as https://app.example.com"
 	),
+	CLERK_ISSUER: urlWithScheme(["https", "http"]),
+	AUTH_GRACE_S: integer(30, 0, 3_600),
 	CLERK_WEBHOOK_SECRET: optionalString.refine(
 		v => v === undefined || /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(v),
 		"must look like whsec_<base64>"
@@ -149,10 +172,42 @@ const envSchema = z.object({
 		.transform(v => v?.toLowerCase())
 		.refine(v => v === undefined || /^[a-z0-9-]{1,64}$/.test(v), "must be a header name such as x-forwarded-for"),
 	MAP_TILES_URL: urlWithScheme(["http", "https"]),
+	NATS_CREDS_FILE: optionalString,
+	NATS_TLS_CA: optionalString,
+	NATS_TLS_CERT: optionalString,
+	NATS_TLS_KEY: optionalString,
+	NATS_ALLOW_NO_AUTH: boolean,
+	RATE_LIMIT_READS_PER_MIN: integer(600, 1, 1_000_000),
+	RATE_LIMIT_WRITES_PER_MIN: integer(120, 1, 1_000_000),
+	METRICS_TOKEN: optionalString.refine(v => v === undefined || v.length >= 16, "must be at least 16 characters"),
 });
+
+/** Whether a NATS URL carries credentials itself (`nats://user:pass@…` or `nats://token@…`). */
+export const natsUrlHasCredentials = (url: string) => new URL(url).username !== "";
 
 /** Every environment variable the engine reads. */
 export const ENV_VARIABLES = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
+
+/** Settings that are each valid but unsafe or incomplete together; production is strict. */
+function refuseUnsafeCombinations(e: z.infer<typeof envSchema>, production: boolean): void {
+	if (production && e.AUTH_DEV_SECRET) {
+		throw new ConfigError("Invalid configuration: AUTH_DEV_SECRET is refused when NODE_ENV=production (dev tokens are for local use only)");
+	}
+	const verifiesTokens = e.SERVICES.includes("api") || e.SERVICES.includes("live");
+	if (production && verifiesTokens && !e.CLERK_JWT_KEY) {
+		throw new ConfigError(
+			"Invalid configuration: CLERK_JWT_KEY is required when NODE_ENV=production (the api and live gateways verify tokens with it)"
+		);
+	}
+	if (e.NATS_TLS_CERT !== undefined && e.NATS_TLS_KEY === undefined) {
+		throw new ConfigError("Invalid configuration: NATS_TLS_CERT needs NATS_TLS_KEY (a client certificate comes with its key)");
+	}
+	if (production && e.NATS_URL && !natsUrlHasCredentials(e.NATS_URL) && !e.NATS_CREDS_FILE && !e.NATS_TLS_CERT && !e.NATS_ALLOW_NO_AUTH) {
+		throw new ConfigError(
+			"Invalid configuration: NATS_URL has no credentials with NODE_ENV=production (anyone who reaches NATS could join the mesh): put user:password or a token in NATS_URL, set NATS_CREDS_FILE or a client certificate, or NATS_ALLOW_NO_AUTH=true if the network is secured otherwise"
+		);
+	}
+}
 
 /** Reads and validates the environment once; throws ConfigError with one line on bad input. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -163,15 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 	}
 	const e = parsed.data;
 	const production = e.NODE_ENV === "production";
-	if (production && e.AUTH_DEV_SECRET) {
-		throw new ConfigError("Invalid configuration: AUTH_DEV_SECRET is refused when NODE_ENV=production (dev tokens are for local use only)");
-	}
-	const verifiesTokens = e.SERVICES.includes("api") || e.SERVICES.includes("live");
-	if (production && verifiesTokens && !e.CLERK_JWT_KEY) {
-		throw new ConfigError(
-			"Invalid configuration: CLERK_JWT_KEY is required when NODE_ENV=production (the api and live gateways verify tokens with it)"
-		);
-	}
+	refuseUnsafeCombinations(e, production);
 	const devSecret = production ? undefined : (e.AUTH_DEV_SECRET ?? (e.CLERK_JWT_KEY ? undefined : resolveDevSecret(e.DATA_DIR)));
 	return {
 		nodeEnv: e.NODE_ENV,
@@ -182,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		redisUrl: e.REDIS_URL,
 		mongoUrl: e.MONGO_URL,
 		services: e.SERVICES,
+		host: e.HOST,
 		port: e.PORT,
 		livePort: e.LIVE_PORT,
 		h3Res: e.H3_RES,
@@ -189,6 +237,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		logPretty: e.LOG_PRETTY,
 		clerkJwtKey: e.CLERK_JWT_KEY,
 		clerkAuthorizedParties: e.CLERK_AUTHORIZED_PARTIES,
+		clerkIssuer: e.CLERK_ISSUER,
+		authGraceS: e.AUTH_GRACE_S,
 		clerkWebhookSecret: e.CLERK_WEBHOOK_SECRET,
 		revenuecatWebhookAuth: e.REVENUECAT_WEBHOOK_AUTH,
 		devSecret,
@@ -201,6 +251,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		liveMaxSocketsPerIp: e.LIVE_MAX_SOCKETS_PER_IP,
 		clientIpHeader: e.CLIENT_IP_HEADER,
 		mapTilesUrl: e.MAP_TILES_URL,
+		nats: {
+			credsFile: e.NATS_CREDS_FILE,
+			tls:
+				e.NATS_TLS_CA || e.NATS_TLS_CERT || e.NATS_URL?.startsWith("tls://")
+					? { ca: e.NATS_TLS_CA, cert: e.NATS_TLS_CERT, key: e.NATS_TLS_KEY }
+					: undefined,
+		},
+		rateLimit: { readsPerMin: e.RATE_LIMIT_READS_PER_MIN, writesPerMin: e.RATE_LIMIT_WRITES_PER_MIN },
+		metricsToken: e.METRICS_TOKEN,
 	};
 }
 

@@ -2,14 +2,17 @@ import { errors as joseErrors, decodeProtectedHeader, importSPKI, jwtVerify, Sig
 import { unauthorized } from "./errors.ts";
 import { USER_ID } from "./ids.ts";
 
-/** What a verified session token says about its bearer. */
-export type VerifiedToken = { sub: string; claims: JWTPayload };
+/** What a verified session token says about its bearer; `expiresAt` is its `exp` in epoch ms. */
+export type VerifiedToken = { sub: string; expiresAt: number; claims: JWTPayload };
 
+/** The token settings (named as in the engine's Config, which can be passed as it is). */
 export type TokenVerifierOptions = {
 	/** PEM public key: Clerk session tokens, RS256. */
 	clerkJwtKey?: string | undefined;
 	/** Allowed `azp` origins; empty = not checked. */
-	authorizedParties?: string[];
+	clerkAuthorizedParties?: string[];
+	/** The `iss` Clerk tokens must carry (the Frontend API URL); unset = not checked. */
+	clerkIssuer?: string | undefined;
 	/** HS256 secret for local dev tokens. */
 	devSecret?: string | undefined;
 };
@@ -25,7 +28,7 @@ const CLOCK_SKEW_S = 5;
 export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
 	let rsaKey: Promise<CryptoKey> | undefined;
 	const hsKey = opts.devSecret ? new TextEncoder().encode(opts.devSecret) : undefined;
-	const parties = opts.authorizedParties ?? [];
+	const parties = opts.clerkAuthorizedParties ?? [];
 
 	return async function verify(token: string): Promise<VerifiedToken> {
 		let alg: string | undefined;
@@ -43,7 +46,14 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
 
 		let payload: JWTPayload;
 		try {
-			({ payload } = await jwtVerify(token, key, { algorithms: [alg], clockTolerance: CLOCK_SKEW_S, requiredClaims: ["exp", "sub"] }));
+			// Dev tokens have no issuer; only Clerk's are checked against CLERK_ISSUER.
+			const issuer = alg === "RS256" ? opts.clerkIssuer : undefined;
+			({ payload } = await jwtVerify(token, key, {
+				algorithms: [alg],
+				clockTolerance: CLOCK_SKEW_S,
+				requiredClaims: ["exp", "sub"],
+				...(issuer ? { issuer } : {}),
+			}));
 		} catch (err) {
 			if (err instanceof joseErrors.JWTExpired) throw unauthorized("Token expired", "TOKEN_EXPIRED");
 			if (err instanceof joseErrors.JWTClaimValidationFailed) throw unauthorized(`Token rejected: ${err.message}`);
@@ -52,12 +62,21 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
 		if (typeof payload.sub !== "string" || !USER_ID.test(payload.sub)) {
 			throw unauthorized("Token has no valid subject");
 		}
-		const azp = payload.azp;
-		if (parties.length > 0 && azp !== undefined && (typeof azp !== "string" || !parties.includes(azp))) {
-			throw unauthorized("Token was issued for another origin");
-		}
-		return { sub: payload.sub, claims: payload };
+		checkClerkClaims(payload, parties);
+		return { sub: payload.sub, expiresAt: (payload.exp as number) * 1000, claims: payload };
 	};
+}
+
+/**
+ * Clerk's own rules, as its SDK applies them: a `pending` session (`sts`, v2 tokens) counts as
+ * signed out; `azp`, when present, must be an allowed origin.
+ */
+function checkClerkClaims(payload: JWTPayload, parties: string[]): void {
+	if (payload.sts !== undefined && payload.sts !== "active") throw unauthorized("Session is not active (pending sessions are signed out)");
+	const azp = payload.azp;
+	if (parties.length > 0 && azp !== undefined && (typeof azp !== "string" || !parties.includes(azp))) {
+		throw unauthorized("Token was issued for another origin");
+	}
 }
 
 /** A local HS256 token with the claims `sub`, `iat`, `exp` (what `npm run token` prints). */

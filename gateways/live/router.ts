@@ -1,4 +1,4 @@
-import { connect, type NatsConnection, type Subscription } from "nats";
+import { connect, type ConnectionOptions, type NatsConnection, type Subscription } from "nats";
 
 /**
  * Cross-node interest routing over NATS: one subject per coarse (routing) H3 cell,
@@ -24,14 +24,15 @@ export class CellRouter {
 		this.#onUpdate = onUpdate;
 	}
 
+	/** `options`: the node's NATS servers, credentials and TLS (runtime/nats.ts). */
 	static async connect(
-		url: string,
+		options: ConnectionOptions,
 		namespace: string,
 		name: string,
 		onUpdate: (cell: string, vendorId: string, frame: string) => void
 	): Promise<CellRouter> {
 		// Back within a quarter second of NATS returning: cross-node delivery resumes with it.
-		const nc = await connect({ servers: url, name, noEcho: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+		const nc = await connect({ ...options, name, noEcho: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
 		return new CellRouter(nc, namespace, onUpdate);
 	}
 

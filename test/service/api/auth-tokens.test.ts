@@ -10,11 +10,19 @@ import { restClient, waitForMarketplaceRoutes } from "../../helpers/rest.ts";
 
 const run = promisify(execFile);
 const APP = "https://app.example";
+/** The engine's CLERK_ISSUER; RS256 tokens carry it unless a case says otherwise. */
+const ISSUER = "https://clerk.app.example";
 
-type Claims = { sub?: string; azp?: string; exp?: number | string; nbf?: number };
+/** Claims in Clerk's v2 shape; `iss: null` leaves the issuer out. */
+type Claims = { sub?: string; azp?: string; exp?: number | string; nbf?: number; iss?: string | null; sts?: string; v?: number };
 
 function sign(key: CryptoKey | Uint8Array, alg: "RS256" | "HS256", claims: Claims = {}): Promise<string> {
-	const jwt = new SignJWT(claims.azp ? { azp: claims.azp } : {}).setProtectedHeader({ alg, typ: "JWT" }).setIssuedAt();
+	const { azp, sts, v } = claims;
+	const jwt = new SignJWT({ ...(azp ? { azp } : {}), ...(sts ? { sts, v: v ?? 2 } : {}) })
+		.setProtectedHeader({ alg, typ: "JWT" })
+		.setIssuedAt();
+	const iss = claims.iss === undefined ? (alg === "RS256" ? ISSUER : null) : claims.iss;
+	if (iss) jwt.setIssuer(iss);
 	if (claims.sub !== undefined) jwt.setSubject(claims.sub);
 	if (claims.exp !== undefined) jwt.setExpirationTime(claims.exp);
 	if (claims.nbf !== undefined) jwt.setNotBefore(claims.nbf);
@@ -41,6 +49,7 @@ describe("session tokens at the REST gateway", () => {
 			SERVICES: "api,users,vendors",
 			CLERK_JWT_KEY: await exportSPKI(clerk.publicKey),
 			CLERK_AUTHORIZED_PARTIES: `${APP},https://admin.example`,
+			CLERK_ISSUER: ISSUER,
 		});
 		api = restClient(engine.baseUrl);
 		await waitForMarketplaceRoutes(engine.baseUrl);
@@ -52,9 +61,11 @@ describe("session tokens at the REST gateway", () => {
 		expect(res.status).toBe(200);
 		expect(res.body).toMatchObject({ id: "user_clerk_rs", role: "customer" });
 		expect((await me(await sign(clerk.privateKey, "RS256", { sub: "user_clerk_noazp", exp: now() + 60 }))).status).toBe(200);
+		const active = await sign(clerk.privateKey, "RS256", { sub: "user_clerk_v2", azp: APP, exp: now() + 60, sts: "active" });
+		expect((await me(active)).status).toBe(200);
 	});
 
-	it("refuses RS256 tokens that are expired, not yet valid, from another origin, another key, or without exp/sub", async () => {
+	it("refuses RS256 tokens that are expired, not yet valid, from another origin or issuer, of a pending session, another key, or without exp/sub", async () => {
 		const other = await generateKeyPair("RS256");
 		const cases: [string, Claims, CryptoKey, string][] = [
 			["expired", { sub: "user_x", azp: APP, exp: now() - 60 }, clerk.privateKey, "TOKEN_EXPIRED"],
@@ -63,6 +74,9 @@ describe("session tokens at the REST gateway", () => {
 			["other key", { sub: "user_x", azp: APP, exp: now() + 60 }, other.privateKey, "INVALID_TOKEN"],
 			["no exp", { sub: "user_x", azp: APP }, clerk.privateKey, "INVALID_TOKEN"],
 			["no sub", { azp: APP, exp: now() + 60 }, clerk.privateKey, "INVALID_TOKEN"],
+			["foreign iss", { sub: "user_x", azp: APP, exp: now() + 60, iss: "https://clerk.evil.example" }, clerk.privateKey, "INVALID_TOKEN"],
+			["no iss", { sub: "user_x", azp: APP, exp: now() + 60, iss: null }, clerk.privateKey, "INVALID_TOKEN"],
+			["pending session", { sub: "user_x", azp: APP, exp: now() + 60, sts: "pending" }, clerk.privateKey, "INVALID_TOKEN"],
 		];
 		for (const [label, claims, key, type] of cases) {
 			const res = await me(await sign(key, "RS256", claims));
