@@ -50,9 +50,17 @@ export class LiveHub {
 		this.#router = router;
 	}
 
-	/** A socket opened. A vendor's newer socket replaces the older one (closed KICKED, the vendor stays online). */
+	/** A socket opened. */
 	add(ws: LiveSocket): void {
 		this.sockets.add(ws);
+		this.registerVendor(ws);
+	}
+
+	/**
+	 * A vendor socket is authorised (at its upgrade, or by its first `auth` frame). A vendor's newer
+	 * socket replaces the older one (closed KICKED, the vendor stays online).
+	 */
+	registerVendor(ws: LiveSocket): void {
 		const { vendorId } = ws.getUserData();
 		if (!vendorId) return;
 		const previous = this.vendorSockets.get(vendorId);

@@ -4,6 +4,7 @@ import type { VentaServiceSchema } from "../../config/settings.ts";
 import { createTokenVerifier } from "../../lib/auth.ts";
 import type { DomainEvent } from "../../lib/events.ts";
 import { vendorIdParam } from "../../lib/ids.ts";
+import { natsConnectionOptions } from "../../runtime/nats.ts";
 import type { PositionChange, VendorOffline } from "../../services/geo/contract.ts";
 import type { VendorStatusChanged } from "../../services/vendors/contract.ts";
 import type { KickParams, LiveStats, StatsParams } from "./contract.ts";
@@ -25,6 +26,8 @@ export const MAX_FRAME_BYTES = 64 * 1024;
  * share the port instead of failing.
  */
 const EXCLUSIVE_PORT = 1 as ListenOptions;
+/** uWS takes (host, port, options, cb) at run time; its typings list only the shorter forms. */
+type ListenOnHost = (host: string, port: number, options: ListenOptions, cb: (socket: us_listen_socket | false) => void) => TemplatedApp;
 
 type VendorDisconnect = { vendorId: string; code: number; reason: string };
 
@@ -35,6 +38,7 @@ type LiveVars = {
 	app: TemplatedApp;
 	listenSocket: us_listen_socket | null;
 	router: CellRouter | null;
+	sessions: LiveSessions;
 	timer: NodeJS.Timeout | null;
 };
 
@@ -133,10 +137,10 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 		},
 
 		listen(): Promise<us_listen_socket> {
-			const { livePort } = this.settings.config;
+			const { host, livePort } = this.settings.config;
 			return new Promise((resolve, reject) => {
-				this.app.listen(livePort, EXCLUSIVE_PORT, socket =>
-					socket ? resolve(socket) : reject(new Error(`LIVE_PORT ${livePort} is not available`))
+				(this.app.listen as unknown as ListenOnHost).call(this.app, host, livePort, EXCLUSIVE_PORT, socket =>
+					socket ? resolve(socket) : reject(new Error(`LIVE_PORT ${livePort} is not available on ${host}`))
 				);
 			});
 		},
@@ -153,15 +157,15 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 	async started() {
 		const { config } = this.settings;
 		if (config.natsUrl) {
-			this.router = await CellRouter.connect(config.natsUrl, config.namespace, `live-${this.broker.nodeID}`, (cell, vendorId, frame) =>
-				this.hub.onRouted(cell, vendorId, frame)
+			this.router = await CellRouter.connect(
+				natsConnectionOptions(config.natsUrl, config.nats),
+				config.namespace,
+				`live-${this.broker.nodeID}`,
+				(cell, vendorId, frame) => this.hub.onRouted(cell, vendorId, frame)
 			);
 		}
-		const verifyToken = createTokenVerifier({
-			clerkJwtKey: config.clerkJwtKey,
-			authorizedParties: config.clerkAuthorizedParties,
-			devSecret: config.devSecret,
-		});
+		const verifyToken = createTokenVerifier(config);
+		this.sessions = new LiveSessions({ broker: this.broker, config, hub: this.hub, logger: this.logger, verifyToken });
 		this.app = App();
 		this.hub.attach(this.app, this.router);
 		this.app.ws("/live", {
@@ -179,12 +183,14 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 				maxSocketsPerIp: config.liveMaxSocketsPerIp,
 				clientIpHeader: config.clientIpHeader,
 			}),
-			...new LiveSessions({ broker: this.broker, config, hub: this.hub, logger: this.logger }).handlers(),
+			...this.sessions.handlers(),
 		});
 		serveHttp(this.app, this.broker, () => this.metrics.sync(this.hub));
 		this.listenSocket = await this.listen();
 		this.timer = setInterval(() => {
-			this.hub.slow.sweep(Date.now());
+			const now = Date.now();
+			this.hub.slow.sweep(now);
+			this.sessions.sweepExpired(now);
 			this.metrics.sync(this.hub);
 		}, 1_000);
 		this.metrics.start(this.hub);

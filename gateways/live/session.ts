@@ -1,9 +1,11 @@
 import type { Logger, ServiceBroker } from "moleculer";
+import type { TokenVerifier } from "../../lib/auth.ts";
 import type { WebSocketBehavior } from "uWebSockets.js";
 import type { Config } from "../../config/index.ts";
 import { checkPosition } from "../../lib/position.ts";
 import type { InCellsParams, StoredPosition } from "../../services/geo/contract.ts";
 import { take } from "../../lib/token-bucket.ts";
+import { SocketAuth } from "./auth.ts";
 import { estimateWatchCells, TooManyCellsError, watchCells } from "./cells.ts";
 import type { LiveHub } from "./hub.ts";
 import { encode, parseFrame, positionView } from "./protocol/codec.ts";
@@ -21,7 +23,10 @@ const RATE_LIMIT_ERROR_EVERY_MS = 1_000;
 /** Watch work (cells computed and read) per event-loop turn, across all sockets: the rest waits a turn. */
 export const WATCH_CELLS_PER_TURN = 5_000;
 
-export type SessionDeps = { broker: ServiceBroker; config: Config; hub: LiveHub; logger: Logger };
+/** What an `auth` frame costs from the socket's op budget (a signature check and a user lookup). */
+const AUTH_COST = 10;
+
+export type SessionDeps = { broker: ServiceBroker; config: Config; hub: LiveHub; logger: Logger; verifyToken: TokenVerifier };
 export type SessionHandlers = Required<Pick<WebSocketBehavior<SocketData>, "open" | "message" | "drain" | "dropped" | "close">>;
 
 /**
@@ -31,6 +36,7 @@ export type SessionHandlers = Required<Pick<WebSocketBehavior<SocketData>, "open
 export class LiveSessions {
 	readonly #deps: SessionDeps;
 	readonly #vendors: VendorStreams;
+	readonly #auth: SocketAuth;
 	/** Sockets with a watch waiting for its turn, in arrival order (each socket's latest watch only). */
 	readonly #watchQueue = new Set<LiveSocket>();
 	#watchTurnScheduled = false;
@@ -38,6 +44,16 @@ export class LiveSessions {
 	constructor(deps: SessionDeps) {
 		this.#deps = deps;
 		this.#vendors = new VendorStreams({ ...deps, tellVendor: (vendorId, message) => this.#tellVendor(vendorId, message) });
+		this.#auth = new SocketAuth({
+			...deps,
+			graceMs: deps.config.authGraceS * 1000,
+			sendError: (ws, code, message) => this.#strike(ws, code, message),
+		});
+	}
+
+	/** Closes sockets whose token expired beyond the grace (called every second). */
+	sweepExpired(now: number): void {
+		this.#auth.sweep(now);
 	}
 
 	/** The uWS callbacks of an open socket, each guarded: a fault closes that socket (1011), never the process. */
@@ -61,13 +77,18 @@ export class LiveSessions {
 		try {
 			run();
 		} catch (err) {
-			const ud = ws.getUserData();
-			this.#deps.logger.error(
-				{ err: (err as Error).message, stack: (err as Error).stack, callback, connId: ud.connId },
-				"Live socket handler failed; closing that socket"
-			);
-			if (!ud.closed) this.#deps.hub.close(ws, STANDARD_CLOSE_CODES.INTERNAL_ERROR, "internal error");
+			this.#failed(ws, callback, err);
 		}
+	}
+
+	/** A handler (or the async work it started) failed: log it and close that socket with 1011. */
+	#failed(ws: LiveSocket, callback: string, err: unknown): void {
+		const ud = ws.getUserData();
+		this.#deps.logger.error(
+			{ err: (err as Error).message, stack: (err as Error).stack, callback, connId: ud.connId },
+			"Live socket handler failed; closing that socket"
+		);
+		if (!ud.closed) this.#deps.hub.close(ws, STANDARD_CLOSE_CODES.INTERNAL_ERROR, "internal error");
 	}
 
 	#message(ws: LiveSocket, data: ArrayBuffer, isBinary: boolean): void {
@@ -85,6 +106,9 @@ export class LiveSessions {
 				return;
 			case "watch":
 				this.#queueWatch(ws, frame);
+				return;
+			case "auth":
+				if (this.#spend(ws, AUTH_COST)) this.#auth.onFrame(ws, frame).catch(err => this.#failed(ws, "auth", err));
 		}
 	}
 
@@ -157,10 +181,7 @@ export class LiveSessions {
 			ud.pendingWatch = null;
 			if (!frame || ud.closed) continue;
 			budget -= estimateWatchCells(frame, this.#deps.config.h3Res);
-			this.#watch(ws, frame).catch(err => {
-				this.#deps.logger.error({ err: (err as Error).message }, "Watch failed; closing that socket");
-				if (!ud.closed) this.#deps.hub.close(ws, STANDARD_CLOSE_CODES.INTERNAL_ERROR, "internal error");
-			});
+			this.#watch(ws, frame).catch(err => this.#failed(ws, "watch", err));
 		}
 		this.#watchTurnScheduled = this.#watchQueue.size > 0;
 		if (this.#watchTurnScheduled) setImmediate(() => this.#watchTurn());
@@ -205,7 +226,8 @@ export class LiveSessions {
 		const ud = ws.getUserData();
 		if (!ud.vendorId) {
 			if (ud.user) this.#strike(ws, ERROR_CODES.FORBIDDEN, "Only a vendor socket (?vendor=<id>) may send positions");
-			else this.#strike(ws, ERROR_CODES.UNAUTHORIZED, "Sign in: positions need a vendor socket (?token=…&vendor=<id>)");
+			else if (ud.awaitingVendorId) this.#strike(ws, ERROR_CODES.UNAUTHORIZED, 'Send {"op":"auth","token":…} first');
+			else this.#strike(ws, ERROR_CODES.UNAUTHORIZED, "Sign in: positions need a vendor socket (?vendor=<id> and the owner's token)");
 			return;
 		}
 		const now = Date.now();

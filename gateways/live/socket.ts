@@ -3,12 +3,16 @@ import type { Caller } from "../../lib/identity.ts";
 import { fullBucket, type Bucket } from "../../lib/token-bucket.ts";
 import type { WatchFrame } from "./protocol/frames.ts";
 
-/** Who a socket belongs to, as the upgrade established it. */
+/** Who a socket belongs to, as the upgrade (or a later `auth` frame) established it. */
 export type SocketIdentity = {
 	/** The signed-in user; null for an anonymous watcher. */
 	user: Caller | null;
-	/** Set on vendor sockets (`?vendor=<id>`): the vendor this socket broadcasts for. */
+	/** Set on vendor sockets (`?vendor=<id>`) once authorised: the vendor this socket broadcasts for. */
 	vendorId: string | null;
+	/** `?vendor=<id>` of a socket that will send its token in the first frame: not authorised yet. */
+	awaitingVendorId: string | null;
+	/** When the socket's token expires (epoch ms); null without a token. */
+	tokenExpiresAt: number | null;
 	/** The client's address (the peer, or what CLIENT_IP_HEADER says); sockets per address are capped. */
 	address: string;
 };
@@ -16,6 +20,10 @@ export type SocketIdentity = {
 /** Per-connection state, kept in uWS `getUserData()`; made by `createSocketData` only. */
 export type SocketData = SocketIdentity & {
 	connId: number;
+	/** When the socket opened (epoch ms): a vendor socket awaiting its token has AUTH_GRACE_S from here. */
+	openedAt: number;
+	/** Bumped by every `auth` frame; only the latest one's answer is applied. */
+	authGen: number;
 	/** The H3 cells (topics) this socket watches. */
 	cells: Set<string>;
 	/** Bumped by every watch; a snapshot answers only the latest one. */
@@ -52,8 +60,12 @@ export type SocketBudgets = { positionMaxHz: number; opsPerS: number };
 export function createSocketData(identity: SocketIdentity, budgets: SocketBudgets, now = Date.now()): SocketData {
 	return {
 		connId: ++connSeq,
+		openedAt: now,
+		authGen: 0,
 		user: identity.user,
 		vendorId: identity.vendorId,
+		awaitingVendorId: identity.awaitingVendorId,
+		tokenExpiresAt: identity.tokenExpiresAt,
 		address: identity.address,
 		cells: new Set(),
 		watchGen: 0,

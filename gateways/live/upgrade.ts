@@ -1,11 +1,9 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
 import { Errors, type Logger, type ServiceBroker } from "moleculer";
 import { bearerToken, type TokenVerifier } from "../../lib/auth.ts";
-import { badRequest, errorBody, noToken, type ErrorBody } from "../../lib/errors.ts";
+import { badRequest, errorBody, type ErrorBody } from "../../lib/errors.ts";
 import { isVendorId } from "../../lib/ids.ts";
-import type { Caller } from "../../lib/identity.ts";
-import type { ResolveParams } from "../../services/users/contract.ts";
-import type { AuthorizeBroadcastParams } from "../../services/vendors/contract.ts";
+import { identify } from "./auth.ts";
 import { sendJson } from "./http.ts";
 import type { LiveHub } from "./hub.ts";
 import { createSocketData, type SocketBudgets, type SocketIdentity } from "./socket.ts";
@@ -62,19 +60,16 @@ function readRequest(res: HttpResponse, req: HttpRequest, clientIpHeader: string
 	};
 }
 
-/** Who is connecting: an anonymous watcher, a user, or the owner of a vendor that may broadcast now. */
+/**
+ * Who is connecting: an anonymous watcher, a user, or the owner of a vendor that may broadcast
+ * now. Without a token the socket is anonymous, or (with `?vendor=`) a vendor socket that must
+ * send its token in the first frame (`{"op":"auth"}`) within AUTH_GRACE_S.
+ */
 async function authenticate(deps: UpgradeDeps, { token, vendorId, address }: UpgradeRequest): Promise<SocketIdentity> {
 	if (vendorId !== undefined && !isVendorId(vendorId)) throw badRequest("vendor must be a vendor id");
-	if (!token) {
-		if (vendorId !== undefined) throw noToken("A vendor socket needs the owner's token");
-		return { user: null, vendorId: null, address };
-	}
-	const verified = await deps.verifyToken(token);
-	const user = await deps.broker.call<Caller, ResolveParams>("users.resolve", { id: verified.sub, claims: verified.claims });
-	const caller: Caller = { id: user.id, role: user.role };
-	if (vendorId === undefined) return { user: caller, vendorId: null, address };
-	await deps.broker.call<unknown, AuthorizeBroadcastParams>("vendors.authorizeBroadcast", { id: vendorId }, { meta: { user: caller } });
-	return { user: caller, vendorId, address };
+	if (!token) return { user: null, vendorId: null, awaitingVendorId: vendorId ?? null, tokenExpiresAt: null, address };
+	const found = await identify(deps, token, vendorId ?? null);
+	return { user: found.user, vendorId: found.vendorId, awaitingVendorId: null, tokenExpiresAt: found.expiresAt, address };
 }
 
 /**

@@ -4,11 +4,12 @@ import type { Options } from "./options.ts";
 
 /** Onboarding the simulated fleet through the REST API, the way a vendor's app does it. */
 
-export type Identity = { id: string; token: string };
+/** A simulated vendor's id and its owner (`user_<prefix>_<index>`), who signs its socket in. */
+export type Identity = { id: string; owner: string };
 
 const ONBOARD_CONCURRENCY = 8;
-/** Long enough for any run; the simulator does not refresh tokens. */
-const TOKEN_TTL_S = 7 * 24 * 3600;
+/** Onboarding takes seconds; the sockets mint their own tokens (and refresh them) later. */
+const ONBOARDING_TOKEN_TTL_S = 300;
 const CATEGORIES = ["tacos", "coffee", "burgers", "ice cream", "crepes", "falafel", "pizza", "vegan", "bakery", "bbq", "fruit", "flowers"];
 const ADJECTIVES = ["Sunny", "Rolling", "Little", "Golden", "Urban", "Happy", "Midnight", "Green", "Spicy", "Corner", "Lucky", "Wild"];
 const KINDS = ["Truck", "Cart", "Stand", "Bike", "Van", "Kitchen"];
@@ -58,13 +59,14 @@ function profileOf(index: number, rng: Rng) {
 
 /** The vendor of user `user_<prefix>_<index>`: reused when it exists (re-runs add no duplicates), active. */
 async function onboard(opts: Options, index: number): Promise<Identity> {
-	const token = await mintDevToken(opts.secret, `user_${opts.prefix}_${index}`, TOKEN_TTL_S);
+	const owner = `user_${opts.prefix}_${index}`;
+	const token = await mintDevToken(opts.secret, owner, ONBOARDING_TOKEN_TTL_S);
 	const mine = await rest<VendorBody[] | { rows: VendorBody[] }>(opts, token, "GET", "/api/vendors?owner=me");
 	let vendor = (Array.isArray(mine) ? mine : mine.rows)[0];
 	vendor ??= await rest<VendorBody>(opts, token, "POST", "/api/vendors", profileOf(index, seededRng(opts.seed * 100_003 + index)));
 	if (vendor.status !== "active")
 		await rest(opts, token, "POST", `/api/vendors/${encodeURIComponent(vendor.id)}/status`, { status: "active" });
-	return { id: vendor.id, token };
+	return { id: vendor.id, owner };
 }
 
 /** An engine that is still starting refuses connections or answers 404/503 for a moment: wait for it. */

@@ -7,7 +7,7 @@ import { DEFAULT_CITY_BBOX, DEFAULT_MOTION } from "./motion.ts";
 
 export const USAGE = `usage: npm run simulate -- [--vendors 50] [--bbox w,s,e,n] [--hz 1] [--duration <seconds>]
        [--url http://127.0.0.1:3000] [--live-url ws://127.0.0.1:3001/live] [--token-secret <secret>]
-       [--prefix sim] [--seed 1] [--offline-per-hour 2] [--wait 30]`;
+       [--prefix sim] [--seed 1] [--offline-per-hour 2] [--wait 30] [--token-ttl 600]`;
 
 export type Options = {
 	vendors: number;
@@ -22,6 +22,8 @@ export type Options = {
 	offlinePerHour: number;
 	/** How long to wait for an engine that is still starting. */
 	waitS: number;
+	/** Lifetime of the vendor sockets' tokens; each is refreshed over its socket halfway through. */
+	tokenTtlS: number;
 };
 
 export function fail(message: string): never {
@@ -75,6 +77,7 @@ export function readOptions(): Options {
 			seed: { type: "string", default: "1" },
 			"offline-per-hour": { type: "string", default: String(DEFAULT_MOTION.offlinePerHour) },
 			wait: { type: "string", default: "30" },
+			"token-ttl": { type: "string", default: "600" },
 			help: { type: "boolean", short: "h" },
 		},
 	});
@@ -112,5 +115,6 @@ export function readOptions(): Options {
 		seed: number(values.seed, "seed", 0, 2 ** 32 - 1, true),
 		offlinePerHour: number(values["offline-per-hour"], "offline-per-hour", 0, 3600),
 		waitS: number(values.wait, "wait", 0, 3600),
+		tokenTtlS: number(values["token-ttl"], "token-ttl", 2, 7 * 24 * 3600, true),
 	};
 }

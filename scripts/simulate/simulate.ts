@@ -1,8 +1,11 @@
 /**
  * Vendor simulator: onboards N vendors through the REST API, opens one vendor socket each and
- * moves them through a city (motion.ts). Ctrl-C closes every socket, which takes the
- * vendors offline. Works against any running engine (`--url`, `--live-url`).
+ * moves them through a city (motion.ts). Each socket signs in with its first frame (no token in
+ * the URL) and refreshes its token over the socket halfway through its life, as an app with
+ * short-lived session tokens does. Ctrl-C closes every socket, which takes the vendors offline.
+ * Works against any running engine (`--url`, `--live-url`).
  */
+import { mintDevToken } from "../../lib/auth.ts";
 import { advance, createMotion, DEFAULT_MOTION, fix, seededRng, type MotionOptions, type Rng, type VendorMotion } from "./motion.ts";
 import { onboardAll, waitForEngine, type Identity } from "./onboarding.ts";
 import { fail, readOptions, type Options } from "./options.ts";
@@ -11,9 +14,13 @@ import { fail, readOptions, type Options } from "./options.ts";
 type SimVendor = {
 	index: number;
 	id: string;
-	token: string;
+	owner: string;
 	motion: VendorMotion;
 	socket: WebSocket | undefined;
+	/** The socket answered `authed`: positions may go. */
+	authed: boolean;
+	/** When the socket's token is refreshed next (epoch ms). */
+	refreshAt: number;
 	/** Consecutive failed connects, for the reconnect backoff. */
 	failures: number;
 	reconnectAt: number;
@@ -29,9 +36,17 @@ function countError(code: string, message: string): void {
 	stats.lastError = `${code}: ${message}`.slice(0, 120);
 }
 
+/** Sends the socket a fresh token (the first frame, or a refresh) and schedules the next refresh. */
+async function signIn(opts: Options, v: SimVendor, socket: WebSocket): Promise<void> {
+	v.refreshAt = Date.now() + (opts.tokenTtlS * 1000) / 2;
+	const token = await mintDevToken(opts.secret, v.owner, opts.tokenTtlS);
+	if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ op: "auth", token }));
+}
+
 function connect(opts: Options, v: SimVendor): void {
-	const socket = new WebSocket(`${opts.liveUrl}?token=${encodeURIComponent(v.token)}&vendor=${encodeURIComponent(v.id)}`);
+	const socket = new WebSocket(`${opts.liveUrl}?vendor=${encodeURIComponent(v.id)}`);
 	v.socket = socket;
+	v.authed = false;
 	let opened = false;
 	let ended = false;
 	const end = (code: string, reason: string) => {
@@ -50,11 +65,13 @@ function connect(opts: Options, v: SimVendor): void {
 		opened = true;
 		v.failures = 0;
 		stats.connected++;
+		signIn(opts, v, socket).catch(err => countError("AUTH_FAILED", (err as Error).message));
 	};
 	socket.onmessage = event => {
 		try {
 			const msg = JSON.parse(String(event.data)) as { op?: string; code?: string; message?: string };
-			if (msg.op === "error") countError(msg.code ?? "ERROR", msg.message ?? "");
+			if (msg.op === "authed") v.authed = true;
+			else if (msg.op === "error") countError(msg.code ?? "ERROR", msg.message ?? "");
 		} catch {
 			countError("BAD_FRAME", "the server sent a frame that is not JSON");
 		}
@@ -80,7 +97,8 @@ function tick(opts: Options, motion: MotionOptions, rng: Rng, v: SimVendor, dtS:
 		if (Date.now() >= v.reconnectAt) connect(opts, v);
 		return;
 	}
-	if (v.socket.readyState !== WebSocket.OPEN) return;
+	if (v.socket.readyState !== WebSocket.OPEN || !v.authed) return;
+	if (Date.now() >= v.refreshAt) signIn(opts, v, v.socket).catch(err => countError("AUTH_FAILED", (err as Error).message));
 	v.socket.send(JSON.stringify({ op: "pos", ...reading, ts: Date.now() }));
 	stats.sent++;
 	stats.sentLastSecond++;
@@ -138,8 +156,9 @@ async function main(): Promise<void> {
 	}
 	if (stopping) return finished;
 	process.stdout.write(`${identities.length} vendors onboarded and active\n`);
-	for (const [index, { id, token }] of identities.entries()) {
-		vendors.push({ index, id, token, motion: createMotion(rng, motion), socket: undefined, failures: 0, reconnectAt: 0 });
+	for (const [index, { id, owner }] of identities.entries()) {
+		const initial = { socket: undefined, authed: false, refreshAt: 0, failures: 0, reconnectAt: 0 };
+		vendors.push({ index, id, owner, motion: createMotion(rng, motion), ...initial });
 	}
 
 	// Each vendor sends on its own phase of the period, so load is spread over the second.

@@ -92,7 +92,8 @@ describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 
 	beforeAll(async () => {
 		await buildWeb();
-		engine = await startTestEngine();
+		// A short grace, so the signed-in page's refresh is proven within seconds.
+		engine = await startTestEngine({ AUTH_GRACE_S: "2" });
 		sim = await startSimulator(engine, { vendors: 16, bbox: BBOX, prefix: "maptest", args: ["--hz", "2", "--offline-per-hour", "0"] });
 		browser = await chromium.launch({
 			executablePath: CHROMIUM,
@@ -239,6 +240,40 @@ describe.skipIf(!hasChromium)("map page in headless Chromium", () => {
 		await page.waitForSelector("#banner", { state: "hidden" });
 		await page.waitForFunction(() => document.querySelectorAll(".vendor-marker[data-id]").length > 0, null, { timeout: 15_000 });
 	});
+
+	it("signs in with the page's session token (Clerk's getToken) and refreshes it over the socket before it expires", async () => {
+		const viewer = await browser!.newPage({ viewport: { width: 800, height: 600 } });
+		let minted = 0;
+		// Clerk's browser SDK stands in as `window.Clerk.session.getToken()`, handing out 3-second tokens.
+		await viewer.exposeFunction("mintViewerToken", () => {
+			minted++;
+			return engine.token("user_map_viewer", 3);
+		});
+		await viewer.addInitScript(() => {
+			const g = globalThis as unknown as { Clerk: unknown; mintViewerToken(): Promise<string> };
+			g.Clerk = { session: { getToken: () => g.mintViewerToken() } };
+		});
+		const viewerSockets = async () =>
+			(
+				await engine.broker.call<{ watchSets: { connId: number; user: string | null }[] }, { sockets: boolean }>("live.stats", {
+					sockets: true,
+				})
+			).watchSets
+				.filter(s => s.user === "user_map_viewer")
+				.map(s => s.connId);
+		try {
+			await viewer.goto(`${engine.baseUrl}/#${CENTRE.lat},${CENTRE.lng},16`);
+			const [connId] = await waitFor(async () => ((await viewerSockets()).length === 1 ? viewerSockets() : undefined), {
+				what: "the page's socket signed in",
+			});
+			// Three token lifetimes and more: the same socket, still signed in, kept alive by refreshes.
+			await new Promise(r => setTimeout(r, 10_000));
+			expect(await viewerSockets()).toEqual([connId]);
+			expect(minted).toBeGreaterThanOrEqual(3);
+		} finally {
+			await viewer.close();
+		}
+	}, 40_000);
 
 	it("shows a dropped connection and reconnects", async () => {
 		const routed: Array<{ close(): Promise<void> }> = [];

@@ -17,8 +17,14 @@ describe("vendor simulator (npm run simulate)", () => {
 	let ids: string[];
 
 	beforeAll(async () => {
-		engine = await startTestEngine();
-		sim = await startSimulator(engine, { vendors: VENDORS, bbox: BBOX, prefix: "simtest", args: ["--hz", "2", "--offline-per-hour", "0"] });
+		// Tokens of 3 s and a 2 s grace: the simulator's sockets live only as long as it refreshes them.
+		engine = await startTestEngine({ AUTH_GRACE_S: "2" });
+		sim = await startSimulator(engine, {
+			vendors: VENDORS,
+			bbox: BBOX,
+			prefix: "simtest",
+			args: ["--hz", "2", "--offline-per-hour", "0", "--token-ttl", "3"],
+		});
 		ids = await sim.vendorIds();
 	});
 	afterAll(async () => {
@@ -95,6 +101,26 @@ describe("vendor simulator (npm run simulate)", () => {
 		);
 		for (const r of rows) expect(r.online).toBe(true);
 	});
+
+	it("signs its sockets in by their first frame and refreshes the tokens: no socket lapses over several token lifetimes", async () => {
+		const started = Date.now();
+		await waitFor(async () => (await liveSockets()) === VENDORS, { what: `venta_live_sockets to show ${VENDORS}` });
+		await new Promise(r => setTimeout(r, Math.max(0, 10_000 - (Date.now() - started))));
+		expect(await liveSockets()).toBe(VENDORS);
+		expect(sim!.output()).not.toMatch(/CLOSED_4003|UNAUTHORIZED|AUTH_FAILED/);
+		const stats = await engine.broker.call<{ watchSets: { user: string | null; vendorId: string | null }[] }, { sockets: boolean }>(
+			"live.stats",
+			{
+				sockets: true,
+			}
+		);
+		expect(
+			stats.watchSets
+				.filter(s => s.vendorId !== null)
+				.map(s => s.user)
+				.sort()
+		).toEqual(Array.from({ length: VENDORS }, (_, i) => `user_simtest_${i}`).sort());
+	}, 30_000);
 
 	it("takes its vendors offline on SIGINT and exits cleanly", async () => {
 		const code = await sim!.kill("SIGINT");

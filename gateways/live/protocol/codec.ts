@@ -14,6 +14,8 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Deepest nesting a frame of the protocol needs is 2 (`near`, `cells`); a little room beyond. */
 export const MAX_FRAME_DEPTH = 4;
+/** Longest token an `auth` frame may carry (Clerk session tokens are well under 2 KB). */
+export const MAX_TOKEN_LENGTH = 8_192;
 
 /**
  * Parses one inbound frame. Never throws: anything that is not a well-formed frame of the
@@ -37,6 +39,10 @@ export function parseFrame(data: ArrayBuffer, isBinary: boolean, opts: { res: nu
 			return { op: "pos", lat: msg.lat, lng: msg.lng, ts: msg.ts, acc: msg.acc, hdg: msg.hdg, spd: msg.spd };
 		case "watch":
 			return parseWatch(msg, opts);
+		case "auth":
+			if (typeof msg.token !== "string" || msg.token.length === 0 || msg.token.length > MAX_TOKEN_LENGTH)
+				return bad(`auth needs a token: a string of at most ${MAX_TOKEN_LENGTH} characters`);
+			return { op: "auth", token: msg.token };
 		default:
 			return bad(`Unknown op ${quote(msg.op)}`);
 	}
@@ -80,6 +86,7 @@ export const encode = {
 		return `${text}}`;
 	},
 	gone: (id: string, cell: string): string => JSON.stringify({ op: "gone", id, cell }),
+	authed: (user: string, expiresAt: number): string => JSON.stringify({ op: "authed", user, exp: Math.floor(expiresAt / 1000) }),
 	snapshot: (cells: readonly string[], vendors: VendorPositionView[]): string => JSON.stringify({ op: "snapshot", cells, vendors }),
 };
 

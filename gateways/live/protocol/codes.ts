@@ -21,6 +21,8 @@ export const CLOSE_CODES = {
 	RECONNECT: 4000,
 	/** The socket's user no longer exists (deleted in Clerk). */
 	UNAUTHORIZED: 4001,
+	/** The token expired and no fresh one came within AUTH_GRACE_S (or a vendor socket never sent one): reconnect with a fresh token. */
+	TOKEN_EXPIRED: 4003,
 	/** Repeated bad frames or other abuse. */
 	POLICY: 4008,
 	/** The client did not read fast enough and stayed over the backpressure limit. */

@@ -15,7 +15,9 @@ export type WatchFrame =
 /** Client → server, vendor sockets: a position (checked by lib/position). */
 export type PosFrame = { op: "pos"; lat?: unknown; lng?: unknown; ts?: unknown; acc?: unknown; hdg?: unknown; spd?: unknown };
 export type PingFrame = { op: "ping" };
-export type ClientFrame = WatchFrame | PosFrame | PingFrame;
+/** Client → server: sign the socket in (first frame, instead of `?token=`) or refresh its token (same user). */
+export type AuthFrame = { op: "auth"; token: string };
+export type ClientFrame = WatchFrame | PosFrame | PingFrame | AuthFrame;
 
 /** A vendor position as watchers see it (the wire shape of `pos` and snapshot entries; accuracy stays private). */
 export type VendorPositionView = { id: string; lat: number; lng: number; cell: string; ts: number; hdg?: number; spd?: number };
@@ -26,4 +28,6 @@ export type PositionFrame = { op: "pos" } & VendorPositionView;
 export type GoneFrame = { op: "gone"; id: string; cell: string };
 export type ErrorFrame = { op: "error"; code: ErrorCode; message: string };
 export type PongFrame = { op: "pong" };
-export type ServerFrame = SnapshotFrame | PositionFrame | GoneFrame | ErrorFrame | PongFrame;
+/** The answer to `auth`: who the socket is now and until when its token holds (`exp`, epoch seconds). */
+export type AuthedFrame = { op: "authed"; user: string; exp: number };
+export type ServerFrame = SnapshotFrame | PositionFrame | GoneFrame | ErrorFrame | PongFrame | AuthedFrame;

@@ -252,9 +252,9 @@ describe("live gateway on one node", () => {
 		expect(ok.cells).toEqual([cellAt(A.lat, A.lng)]);
 	});
 
-	it("refuses upgrades without a valid token (401) or for someone else's vendor (403)", async () => {
+	it("refuses upgrades with an invalid token (401) or for someone else's vendor (403)", async () => {
 		const vendorId = await activeVendor(engine.baseUrl, ownerToken);
-		await expect(LiveClient.open(`${engine.liveUrl}?vendor=${vendorId}`)).rejects.toMatchObject({ status: 401 });
+		// Without a token a vendor socket opens, but broadcasts only once its first frame signs it in (auth-lifecycle.test.ts).
 		const forged = `${ownerToken.slice(0, -4)}AAAA`;
 		await expect(LiveClient.open(`${engine.liveUrl}?vendor=${vendorId}&token=${forged}`)).rejects.toMatchObject({ status: 401 });
 		await expect(LiveClient.open(`${engine.liveUrl}?token=${forged}`)).rejects.toMatchObject({ status: 401 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
-import { encode, MAX_FRAME_DEPTH, parseFrame } from "../../../../../gateways/live/protocol/codec.ts";
+import { encode, MAX_FRAME_DEPTH, MAX_TOKEN_LENGTH, parseFrame } from "../../../../../gateways/live/protocol/codec.ts";
 import { CLOSE_CODES, ERROR_CODES } from "../../../../../gateways/live/protocol/codes.ts";
 
 const opts = { res: 8, maxCells: 2000 };
@@ -19,6 +19,13 @@ describe("live protocol codec", () => {
 			near: { lat: 52.5, lng: 13.4, radius: 500 },
 		});
 		expect(parseFrame(frame({ op: "ping" }), false, opts)).toEqual({ op: "ping" });
+	});
+
+	it("parses auth frames with a bounded token, and answers them with the token's exp in seconds", () => {
+		expect(parseFrame(frame({ op: "auth", token: "a.b.c" }), false, opts)).toEqual({ op: "auth", token: "a.b.c" });
+		for (const token of [undefined, "", 42, "x".repeat(MAX_TOKEN_LENGTH + 1)])
+			expect(parseFrame(frame({ op: "auth", token }), false, opts)).toMatchObject({ op: "error", code: ERROR_CODES.BAD_REQUEST });
+		expect(JSON.parse(encode.authed("user_1", 1_800_000_000_999))).toEqual({ op: "authed", user: "user_1", exp: 1_800_000_000 });
 	});
 
 	it("answers every malformed frame with a coded error, never a throw", () => {
