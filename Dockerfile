@@ -9,7 +9,9 @@ COPY . .
 RUN npm run build:web && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim
+# HOST: in a container the ports must be reachable from outside it (npm start binds 127.0.0.1).
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     DATA_DIR=/data \
     PORT=3000 \
     LIVE_PORT=3001
@@ -30,4 +32,7 @@ USER node
 EXPOSE 3000 3001
 VOLUME ["/data"]
 STOPSIGNAL SIGTERM
+# Every role answers /health/ready: the REST gateway on PORT, else the live gateway on LIVE_PORT,
+# else the health server on PORT; the script picks the port from SERVICES.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["node", "scripts/healthcheck.ts"]
 CMD ["node", "server.ts"]

@@ -20,6 +20,9 @@ const catalog: Record<RoleName, () => Promise<SchemaModule>> = {
 	live: () => import("../gateways/live/live.service.ts"),
 };
 
+/** The roles that serve HTTP, `/health/*` and `/metrics` included, on their own port. */
+const HTTP_ROLES: readonly RoleName[] = ["api", "live"];
+
 /** Hands the config to a service through its settings, marked secure so it stays on this node. */
 export function withConfig(schema: AnySchema, config: Config): ServiceSchema {
 	const settings = (schema.settings ?? {}) as ServiceSettingSchema;
@@ -30,7 +33,8 @@ export function withConfig(schema: AnySchema, config: Config): ServiceSchema {
 }
 
 /**
- * A broker with the services `config.services` names (plus `extra`), not yet started.
+ * A broker with the services `config.services` names (plus `extra`), not yet started; a node
+ * that runs neither gateway gets the health server on PORT, so every role can be probed.
  * `server.ts` runs it; tests build engines the same way; `npm run repl` adds `replOptions`.
  */
 export async function createEngine(config: Config, extra: AnySchema[] = [], options: Partial<BrokerOptions> = {}): Promise<ServiceBroker> {
@@ -38,6 +42,8 @@ export async function createEngine(config: Config, extra: AnySchema[] = [], opti
 	for (const name of config.services) {
 		broker.createService(withConfig((await catalog[name]()).default, config));
 	}
+	if (!config.services.some(name => HTTP_ROLES.includes(name)))
+		broker.createService(withConfig((await import("../gateways/health/health.service.ts")).default, config));
 	for (const schema of extra) broker.createService(withConfig(schema, config));
 	return broker;
 }

@@ -1,3 +1,5 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { bearerToken } from "../lib/auth.ts";
 import { MetricReporters, type ServiceBroker } from "moleculer";
 
 type MetricRegistry = ServiceBroker["metrics"];
@@ -26,4 +28,17 @@ export class ScrapeReporter extends MetricReporters.Prometheus {
 export function prometheusText(broker: ServiceBroker): string {
 	const reporter = broker.metrics.reporter?.find((r): r is ScrapeReporter => r instanceof ScrapeReporter);
 	return reporter ? reporter.generatePrometheusResponse() : "";
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest();
+
+/**
+ * Whether a request may read `/metrics`: always when METRICS_TOKEN is unset, else only with
+ * `Authorization: Bearer <METRICS_TOKEN>`. The digests are compared in constant time (equal
+ * lengths, so timingSafeEqual applies and the token's length does not leak).
+ */
+export function metricsAuthorized(metricsToken: string | undefined, authorization: string | undefined): boolean {
+	if (metricsToken === undefined) return true;
+	const given = bearerToken(authorization);
+	return given !== undefined && timingSafeEqual(sha256(given), sha256(metricsToken));
 }

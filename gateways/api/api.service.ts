@@ -1,15 +1,28 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
+import type { Redis } from "ioredis";
 import type { Errors, Context, ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import type { VentaService, VentaServiceSchema } from "../../config/settings.ts";
-import { bearerToken, createTokenVerifier, type TokenVerifier } from "../../lib/auth.ts";
-import { errorBody, noToken, validationError, type ErrorBody } from "../../lib/errors.ts";
+import { createTokenVerifier, type TokenVerifier } from "../../lib/auth.ts";
+import { errorBody, noToken, unauthorized, validationError, type ErrorBody } from "../../lib/errors.ts";
 import { jsonNestsDeeperThan } from "../../lib/json.ts";
 import type { Caller } from "../../lib/identity.ts";
 import { checkReadiness } from "../../runtime/health.ts";
-import { prometheusText } from "../../runtime/metrics.ts";
+import { metricsAuthorized, prometheusText } from "../../runtime/metrics.ts";
+import { rateLimitRedis } from "../../runtime/rate-limit-store.ts";
+import {
+	BUDGET_METHODS,
+	budgetAliases,
+	budgetRoute,
+	RATE_LIMIT_HEADERS,
+	rateLimitRefusal,
+	type BearerRequest,
+	type Budget,
+	type GatewayAlias,
+	type GatewayRoute,
+} from "./rate-limit.ts";
 import { webhookRoute } from "./webhook-route.ts";
 
 /** Largest JSON body accepted on any route (webhooks included). */
@@ -26,10 +39,16 @@ export function refuseDeepBodies(_req: unknown, _res: unknown, body: Buffer): vo
 		throw Object.assign(new Error(`The body nests deeper than ${MAX_BODY_DEPTH} levels`), { status: 422, type: "entity.too.deep" });
 }
 
+/** `/api` takes JSON. inflate: false — a compressed body (Content-Encoding) is refused with 415, never decompressed. */
+const API_BODY_PARSERS = { json: { limit: BODY_LIMIT, strict: false, inflate: false, verify: refuseDeepBodies }, urlencoded: false };
+
+/** moleculer-web's own, called by the override below. */
+const gatewayMethods = ApiGateway.methods as { regenerateAutoAliases(this: unknown, route: GatewayRoute): void };
+
 /** The built map page (`npm run build:web`), served at `/` when no route matches. */
 const WEB_DIST = fileURLToPath(new URL("../../web/dist", import.meta.url));
 
-type GatewayRequest = IncomingMessage & {
+type GatewayRequest = BearerRequest & {
 	$action?: { auth?: string };
 	$ctx?: Context;
 	$startTime?: [number, number];
@@ -44,10 +63,16 @@ type ApiMethods = {
 	reformatError(err: Errors.MoleculerError): ErrorBody;
 	authenticate(ctx: Context, route: unknown, req: GatewayRequest): Promise<Caller | null>;
 	authorize(ctx: Context<unknown, { user?: unknown }>, route: unknown, req: GatewayRequest): Promise<void>;
+	regenerateAutoAliases(route: GatewayRoute): void;
+	/** moleculer-web's. */
+	addRoute(opts: object): void;
 };
-/** `server` is moleculer-web's HTTP server. */
+/** `server` is moleculer-web's HTTP server, `aliases` its route table. */
 type ApiVars = {
 	verifyToken: TokenVerifier;
+	/** The rate-limit counters' connection, with REDIS_URL. */
+	rateLimitRedis: Redis | undefined;
+	aliases: GatewayAlias[];
 	routesReady: boolean;
 	server: Server;
 	httpHandler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -70,7 +95,6 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 	mixins: [ApiGateway as unknown as Partial<ServiceSchema>],
 
 	settings: {
-		ip: "0.0.0.0",
 		// An untrusted X-Request-ID is replaced: it ends up in every log line of the request.
 		rootCallOptions(options: { requestID?: string }) {
 			if (!options.requestID || !REQUEST_ID.test(options.requestID)) options.requestID = randomUUID();
@@ -79,11 +103,12 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 			origin: "*",
 			methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
 			allowedHeaders: ["Authorization", "Content-Type", "X-Request-ID"],
-			exposedHeaders: ["X-Request-ID"],
+			exposedHeaders: ["X-Request-ID", ...RATE_LIMIT_HEADERS],
 			maxAge: 3600,
 		},
 		// Static files only answer what no route matched, so /api, /health, /metrics and /webhooks win.
 		assets: { folder: WEB_DIST, options: { index: "index.html" } },
+		// The `/api` routes, one per rate-limit budget, are added in `created`: they need the config.
 		routes: [
 			{
 				path: "/",
@@ -96,7 +121,11 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 						const readiness = await checkReadiness(this.broker);
 						sendJson(res, readiness.ready ? 200 : 503, readiness);
 					},
-					"GET metrics"(this: ApiThis, _req: IncomingMessage, res: ServerResponse) {
+					"GET metrics"(this: ApiThis, req: IncomingMessage, res: ServerResponse) {
+						if (!metricsAuthorized(this.settings.config.metricsToken, req.headers.authorization)) {
+							res.setHeader("WWW-Authenticate", "Bearer");
+							throw unauthorized("A valid metrics token is required");
+						}
 						res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
 						res.end(prometheusText(this.broker));
 					},
@@ -107,22 +136,15 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 					},
 				},
 			},
-			{
-				path: "/api",
-				authentication: true,
-				authorization: true,
-				autoAliases: true,
-				mappingPolicy: "restrict",
-				// inflate: false — a compressed body (Content-Encoding) is refused with 415, never decompressed.
-				bodyParsers: { json: { limit: BODY_LIMIT, strict: false, inflate: false, verify: refuseDeepBodies }, urlencoded: false },
-			},
 			webhookRoute(BODY_LIMIT, refuseDeepBodies),
 		],
 		// Every error answers with the status of its body (moleculer-web would write Moleculer's own
 		// code first, e.g. 404 for a service that is not reachable, which errorBody makes a 503).
 		onError(this: ApiThis, req: GatewayRequest, res: ServerResponse, err: Errors.MoleculerError) {
-			const body = this.reformatError(err);
-			if (!res.headersSent) sendJson(res, body.code, body);
+			if (!res.headersSent) {
+				const body = rateLimitRefusal(err, res) ?? this.reformatError(err);
+				sendJson(res, body.code, body);
+			}
 			this.logResponse(req, res);
 		},
 		// One structured line per response (see logResponse) instead of moleculer-web's text lines.
@@ -149,6 +171,12 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 	},
 
 	methods: {
+		/** moleculer-web's, keeping on each `/api` route only the aliases of its budget's methods. */
+		regenerateAutoAliases(route: GatewayRoute) {
+			gatewayMethods.regenerateAutoAliases.call(this, route);
+			this.aliases = budgetAliases(this.aliases, route);
+		},
+
 		/** Ready once the REST routes of the services found at start exist (see runtime/health.ts). */
 		async checkReady() {
 			if (!this.routesReady) throw new Error("REST routes not built yet");
@@ -210,11 +238,11 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 			return errorBody(err);
 		},
 
-		/** Resolves the caller from the bearer token; anonymous when there is none. */
+		/** Resolves the caller from the bearer token (verified before the rate limiter, see rate-limit.ts); anonymous when there is none. */
 		async authenticate(ctx: Context, _route: unknown, req: GatewayRequest): Promise<Caller | null> {
-			const token = bearerToken(req.headers.authorization);
-			if (!token) return null;
-			const verified = await this.verifyToken(token);
+			const verified = req.$bearer;
+			if (verified === undefined) return null;
+			if (verified instanceof Error) throw verified;
 			return ctx.call<Caller, object>("users.resolve", { id: verified.sub, claims: verified.claims });
 		},
 
@@ -229,13 +257,17 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 
 	created() {
 		const { config } = this.settings;
+		this.settings.ip = config.host;
 		this.settings.port = config.port;
 		this.routesReady = false;
-		this.verifyToken = createTokenVerifier({
-			clerkJwtKey: config.clerkJwtKey,
-			authorizedParties: config.clerkAuthorizedParties,
-			devSecret: config.devSecret,
-		});
+		this.verifyToken = createTokenVerifier(config);
+		this.rateLimitRedis = config.redisUrl ? rateLimitRedis(config.redisUrl) : undefined;
+		const deps = { config, redis: this.rateLimitRedis, logger: this.logger, verifyToken: this.verifyToken, bodyParsers: API_BODY_PARSERS };
+		for (const budget of Object.keys(BUDGET_METHODS) as Budget[]) this.addRoute(budgetRoute(budget, deps));
+	},
+
+	async stopped() {
+		await this.rateLimitRedis?.quit().catch(() => this.rateLimitRedis?.disconnect());
 	},
 };
 

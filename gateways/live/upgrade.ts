@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
 import { Errors, type Logger, type ServiceBroker } from "moleculer";
 import { bearerToken, type TokenVerifier } from "../../lib/auth.ts";
+import { clientAddress } from "../../lib/client-address.ts";
 import { badRequest, errorBody, type ErrorBody } from "../../lib/errors.ts";
 import { isVendorId } from "../../lib/ids.ts";
 import { identify } from "./auth.ts";
@@ -43,12 +44,6 @@ function refusal(err: unknown): ErrorBody {
 	return err instanceof Errors.MoleculerClientError ? errorBody(err) : UNAVAILABLE;
 }
 
-/** The client address: the last entry of the trusted proxy's header (the one it appended), else the peer. */
-function clientAddress(res: HttpResponse, req: HttpRequest, header: string | undefined): string {
-	const forwarded = header ? req.getHeader(header).split(",").at(-1)?.trim() : "";
-	return forwarded || Buffer.from(res.getRemoteAddressAsText()).toString();
-}
-
 function readRequest(res: HttpResponse, req: HttpRequest, clientIpHeader: string | undefined): UpgradeRequest {
 	return {
 		key: req.getHeader("sec-websocket-key"),
@@ -56,7 +51,10 @@ function readRequest(res: HttpResponse, req: HttpRequest, clientIpHeader: string
 		extensions: req.getHeader("sec-websocket-extensions"),
 		token: req.getQuery("token") || bearerToken(req.getHeader("authorization")),
 		vendorId: req.getQuery("vendor"),
-		address: clientAddress(res, req, clientIpHeader),
+		address: clientAddress(
+			clientIpHeader ? req.getHeader(clientIpHeader) : undefined,
+			Buffer.from(res.getRemoteAddressAsText()).toString()
+		),
 	};
 }
 
