@@ -1,3 +1,4 @@
+import { PRIVILEGED } from "../../lib/identity.ts";
 import type { Context } from "moleculer";
 import { App, us_listen_socket_close, type ListenOptions, type TemplatedApp, type us_listen_socket } from "uWebSockets.js";
 import type { VentaServiceSchema } from "../../config/settings.ts";
@@ -80,6 +81,7 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 
 		/** Disconnects a vendor's socket on every live node (code KICKED). */
 		kick: {
+			roles: PRIVILEGED,
 			params: { vendorId: vendorIdParam },
 			async handler(ctx: Context<KickParams>) {
 				await ctx.broadcast(
@@ -185,7 +187,7 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 			}),
 			...this.sessions.handlers(),
 		});
-		serveHttp(this.app, this.broker, () => this.metrics.sync(this.hub));
+		serveHttp(this.app, this.broker, config.metricsToken, () => this.metrics.sync(this.hub));
 		this.listenSocket = await this.listen();
 		this.timer = setInterval(() => {
 			const now = Date.now();

@@ -1,7 +1,7 @@
-import type { Caller } from "../../lib/identity.ts";
+import { isRole, ROLES, type Caller } from "../../lib/identity.ts";
 import { WEBHOOK_SOURCES, type WebhookSource } from "../../services/webhooks/contract.ts";
 import { number, numberOption, replCommands, stringOption, UsageError, type Spec } from "./cli.ts";
-import { inboxList, inboxReplay, kickVendor, setVendorStatus, vendorReport } from "./ops/admin.ts";
+import { inboxList, inboxReplay, kickVendor, setUserRole, setVendorStatus, vendorReport } from "./ops/admin.ts";
 import { checkCell, parseBBox } from "./ops/common.ts";
 import { socketList, socketsReport } from "./ops/live.ts";
 import { busiestCells, nearby, onlineVendors } from "./ops/where.ts";
@@ -128,7 +128,7 @@ export const REPL_COMMANDS: Spec[] = [
 			const [first, second] = args as [string, string | undefined];
 			if (first === "suspend" || first === "resume") {
 				if (!second) throw new UsageError(`vendor ${first} needs a vendor id`);
-				const change = await setVendorStatus(broker, second, first === "suspend" ? "suspended" : "active", operator);
+				const change = await setVendorStatus(broker, operator, second, first === "suspend" ? "suspended" : "active");
 				out.line(`${change.vendorId} (${change.name}): ${change.previous} → ${change.status} by ${change.by} at ${change.at}`);
 				return;
 			}
@@ -167,20 +167,21 @@ export const REPL_COMMANDS: Spec[] = [
 	{
 		command: "inbox [replay] [id]",
 		usage: "inbox [--failed] [--source clerk|revenuecat] [--limit <n>] | inbox replay <id> [--force]",
-		description: "Recorded webhook events, newest first; replay one (an applied one only with --force)",
+		description: "Recorded webhook events, newest first, with why one was stale or ignored; replay one (a settled one only with --force)",
 		options: [
 			{ option: "--failed", description: "only events that failed to apply" },
 			{ option: "--source <source>", description: "clerk or revenuecat" },
 			{ option: "--limit <n>", description: "how many (default 20)" },
-			{ option: "--force", description: "replay: apply again even if applied" },
+			{ option: "--force", description: "replay: apply again even if applied, stale or ignored" },
 		],
 		operands: [0, 2],
-		async run(broker, { args, options }, out) {
+		async run(broker, { args, options, operator }, out) {
 			const columns = {
 				id: "Id",
 				source: "Source",
 				type: "Type",
 				status: "Status",
+				reason: "Reason",
 				attempts: "Attempts",
 				receivedAt: "Received",
 				appliedAt: "Applied",
@@ -188,7 +189,7 @@ export const REPL_COMMANDS: Spec[] = [
 			} as const;
 			if (args[0] === "replay") {
 				if (!args[1]) throw new UsageError("inbox replay needs an event id (see the Id column of inbox)");
-				out.table([await inboxReplay(broker, args[1], { force: options.force === true })], columns);
+				out.table([await inboxReplay(broker, operator, args[1], { force: options.force === true })], columns);
 				return;
 			}
 			if (args.length > 0) throw new UsageError(`unknown inbox subcommand "${args[0]}"`);
@@ -196,8 +197,24 @@ export const REPL_COMMANDS: Spec[] = [
 			if (source !== undefined && !(WEBHOOK_SOURCES as readonly string[]).includes(source))
 				throw new UsageError(`--source must be ${WEBHOOK_SOURCES.join(" or ")}`);
 			const limit = numberOption(options, "limit", 20, { min: 1, max: 500, integer: true });
-			const rows = await inboxList(broker, { failed: options.failed === true, source: source as WebhookSource | undefined, limit });
+			const rows = await inboxList(broker, operator, {
+				failed: options.failed === true,
+				source: source as WebhookSource | undefined,
+				limit,
+			});
 			out.table(rows, columns, "No recorded webhook events.");
+		},
+	},
+	{
+		command: "role <userId> <role>",
+		usage: `role <userId> <${ROLES.join("|")}>`,
+		description: "Set a user's role (as the operator, audited)",
+		operands: [2, 2],
+		async run(broker, { args, operator }, out) {
+			const [id, role] = args as [string, string];
+			if (!isRole(role)) throw new UsageError(`role must be ${ROLES.join(", ")}`);
+			const user = await setUserRole(broker, operator, id, role);
+			out.line(`${user.id} is now ${user.role} (by ${operator.id}).`);
 		},
 	},
 	{
@@ -205,8 +222,8 @@ export const REPL_COMMANDS: Spec[] = [
 		usage: "kick <vendorId>",
 		description: "Close a vendor's live socket (close code 4012 KICKED) on whichever node holds it",
 		operands: [1, 1],
-		async run(broker, { args }, out) {
-			const result = await kickVendor(broker, args[0]!);
+		async run(broker, { args, operator }, out) {
+			const result = await kickVendor(broker, operator, args[0]!);
 			out.line(
 				result.closed
 					? `Kicked ${result.vendorId} on ${result.nodes.join(", ")}.`
@@ -216,5 +233,5 @@ export const REPL_COMMANDS: Spec[] = [
 	},
 ];
 
-/** The custom commands for `replOptions.customCommands`; `operator` is the identity suspend/resume act as. */
+/** The custom commands for `replOptions.customCommands`; `operator` is the identity privileged commands act as. */
 export const operatorCommands = (operator: Caller) => replCommands(REPL_COMMANDS, operator);

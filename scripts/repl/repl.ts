@@ -7,13 +7,13 @@
  * with the REPL attached (as `npm run dev`).
  */
 import { createServer } from "node:net";
-import { hostname } from "node:os";
+import { hostname, userInfo } from "node:os";
 import { ServiceBroker } from "moleculer";
 import { ConfigError, loadConfig, type Config } from "../../config/index.ts";
 import { createBrokerOptions } from "../../moleculer.config.ts";
 import { createEngine } from "../../runtime/engine.ts";
 import { runUntilSignalled } from "../../runtime/lifecycle.ts";
-import { operatorIdentity } from "./ops/common.ts";
+import { operatorCaller } from "../../lib/identity.ts";
 import { operatorCommands } from "./commands.ts";
 
 function readConfig(): Config {
@@ -64,7 +64,8 @@ async function checkEmbeddedPorts(config: Config): Promise<void> {
 
 const config = readConfig();
 if (!config.natsUrl) await checkEmbeddedPorts(config);
-const operator = operatorIdentity();
+// Privileged commands carry this identity explicitly; the services refuse such calls without one.
+const operator = operatorCaller(userInfo().username);
 const replOptions = { delimiter: config.natsUrl ? `venta(${config.namespace}) $` : "venta $", customCommands: operatorCommands(operator) };
 
 const broker = config.natsUrl

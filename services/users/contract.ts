@@ -16,9 +16,28 @@ export type User = {
 
 export type ResolveParams = { id: string; claims?: Record<string, unknown> };
 export type GetParams = { id: string };
-/** A Clerk profile: what the webhooks service hands over (fields the users service would refuse are left out). */
-export type ClerkProfile = { id: string; email?: string; firstName?: string; lastName?: string; imageUrl?: string; role?: Role };
+/**
+ * A Clerk profile: what the webhooks service hands over (fields the users service would refuse are
+ * left out). `clerkUpdatedAt` is Clerk's `updated_at` (epoch ms): a profile older than the one
+ * applied is not applied; without it the profile applies whatever its age.
+ */
+export type ClerkProfile = {
+	id: string;
+	email?: string;
+	firstName?: string;
+	lastName?: string;
+	imageUrl?: string;
+	role?: Role;
+	clerkUpdatedAt?: number;
+};
 export type UpsertFromClerkParams = ClerkProfile;
+/**
+ * What users.upsertFromClerk did: `applied` (the profile is the user's now); `stale` (a newer
+ * profile was applied before: nothing changed); `deleted` (the user was deleted and stays so).
+ */
+export type ClerkUpsertOutcome = "applied" | "stale" | "deleted";
+/** The user as stored after the call, and what the call did. */
+export type UpsertFromClerkResult = User & { outcome: ClerkUpsertOutcome };
 export type RemoveParams = { id: string };
 export type SetRoleParams = { id: string; role: Role };
 export type LookupParams = { ids: string[] };

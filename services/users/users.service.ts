@@ -3,11 +3,12 @@ import type { VentaServiceSchema } from "../../config/settings.ts";
 import { nothingToChange, notFound, unauthorized } from "../../lib/errors.ts";
 import { emitDomainEvent } from "../../lib/events.ts";
 import { userIdParam, vendorIdParam } from "../../lib/ids.ts";
-import { ROLES, type Caller, type CallerMeta } from "../../lib/identity.ts";
+import { PRIVILEGED, ROLES, type Caller, type CallerMeta } from "../../lib/identity.ts";
 import { createDbMixin, type DbMethods } from "../../mixins/db.mixin.ts";
 import type { Vendor } from "../vendors/contract.ts";
 import {
 	LOOKUP_MAX,
+	type ClerkUpsertOutcome,
 	type FavoriteParams,
 	type GetParams,
 	type LookupParams,
@@ -16,16 +17,22 @@ import {
 	type SetRoleParams,
 	type UpdateMeParams,
 	type UpsertFromClerkParams,
+	type UpsertFromClerkResult,
 	type User,
 } from "./contract.ts";
 
-type UserDoc = User & { deletedAt: string | null };
+/** `clerkUpdatedAt`: Clerk's `updated_at` of the profile applied last (null or absent: none applied with one). */
+type UserDoc = User & { deletedAt: string | null; clerkUpdatedAt?: number | null };
+type NewUser = Partial<User> & { id: string; clerkUpdatedAt?: number };
+type ClerkFields = Omit<UpsertFromClerkParams, "id" | "clerkUpdatedAt">;
 
 type UsersMethods = {
 	findUser(id: string): Promise<UserDoc | null>;
 	liveUser(id: string): Promise<UserDoc>;
-	createUser(ctx: Context, fields: Partial<User> & { id: string }): Promise<UserDoc>;
+	createUser(ctx: Context, fields: NewUser): Promise<UserDoc>;
 	changed(ctx: Context, before: UserDoc, set: Partial<UserDoc>): Promise<User>;
+	applyClerkProfile(ctx: Context, before: UserDoc, fields: ClerkFields, clerkUpdatedAt?: number): Promise<UpsertFromClerkResult>;
+	announce(ctx: Context, user: User, changes: Record<string, unknown>): Promise<void>;
 	setFavorite(ctx: Context<unknown, CallerMeta>, vendorId: string, favorite: boolean): Promise<{ favorites: string[] }>;
 	write(id: string, update: object): Promise<UserDoc>;
 };
@@ -34,7 +41,22 @@ const nameField = { type: "string", trim: true, max: 100, optional: true, nullab
 const urlField = { type: "string", trim: true, max: 2048, pattern: /^https?:\/\/\S+$/i, optional: true, nullable: true } as const;
 
 const fromDoc = ({ _id, ...rest }: Record<string, unknown>) => ({ id: _id, ...rest }) as UserDoc;
-const publicUser = ({ deletedAt: _d, ...user }: UserDoc): User => user;
+const publicUser = ({ deletedAt: _d, clerkUpdatedAt: _c, ...user }: UserDoc): User => user;
+const withOutcome = (doc: UserDoc, outcome: ClerkUpsertOutcome): UpsertFromClerkResult => ({ ...publicUser(doc), outcome });
+
+/** The fields of `set` whose values differ from `before`'s. */
+const changesOf = (before: UserDoc, set: Partial<UserDoc>): Record<string, unknown> =>
+	Object.fromEntries(
+		Object.entries(set).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(before[k as keyof UserDoc]))
+	);
+/** Whether `doc` holds a Clerk profile newer than one of `clerkUpdatedAt` (a profile without one is never older). */
+const hasNewerThan = (doc: UserDoc, clerkUpdatedAt: number | undefined) =>
+	clerkUpdatedAt !== undefined && (doc.clerkUpdatedAt ?? Number.NEGATIVE_INFINITY) > clerkUpdatedAt;
+/** The store query for "no newer Clerk profile applied" (absent, null or not later). */
+const notNewerThan = (clerkUpdatedAt: number | undefined) =>
+	clerkUpdatedAt === undefined
+		? {}
+		: { $or: [{ clerkUpdatedAt: { $exists: false } }, { clerkUpdatedAt: null }, { clerkUpdatedAt: { $lte: clerkUpdatedAt } }] };
 const caller = (ctx: Context<unknown, CallerMeta>): Caller => ctx.meta.user as Caller;
 const userNotFound = (id: string) => notFound(`User ${id} not found`, { id });
 
@@ -123,8 +145,13 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 			},
 		},
 
-		/** Clerk webhook path: fills the profile in; the role changes only when Clerk states one. */
+		/**
+		 * Clerk webhook path: fills the profile in; the role changes only when Clerk states one. A
+		 * profile older than the one applied (Clerk's `updated_at`) changes nothing, and a deleted
+		 * user stays deleted: the result's `outcome` says which.
+		 */
 		upsertFromClerk: {
+			roles: PRIVILEGED,
 			params: {
 				$$strict: true,
 				id: userIdParam,
@@ -133,18 +160,19 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 				lastName: nameField,
 				imageUrl: urlField,
 				role: { type: "enum", values: [...ROLES], optional: true },
+				clerkUpdatedAt: { type: "number", integer: true, min: 0, optional: true },
 			},
-			async handler(ctx: Context<UpsertFromClerkParams>): Promise<User> {
-				const { id, ...fields } = ctx.params;
+			async handler(ctx: Context<UpsertFromClerkParams>): Promise<UpsertFromClerkResult> {
+				const { id, clerkUpdatedAt, ...fields } = ctx.params;
 				const before = await this.findUser(id);
-				if (!before) return publicUser(await this.createUser(ctx, { id, ...fields }));
-				if (before.deletedAt) return publicUser(before);
-				return this.changed(ctx, before, fields);
+				if (!before) return withOutcome(await this.createUser(ctx, { id, ...fields, clerkUpdatedAt }), "applied");
+				return this.applyClerkProfile(ctx, before, fields, clerkUpdatedAt);
 			},
 		},
 
 		/** Soft delete; the user's vendors are paused and detached. */
 		remove: {
+			roles: PRIVILEGED,
 			params: { $$strict: true, id: userIdParam },
 			async handler(ctx: Context<RemoveParams>): Promise<{ id: string; deleted: true }> {
 				const before = await this.findUser(ctx.params.id);
@@ -160,11 +188,22 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 			},
 		},
 
-		/** Admin / REPL: `call users.setRole --id user_1 --role admin`. */
+		/** Admin / REPL (`role <userId> <role>`): any role, for anyone. */
 		setRole: {
+			roles: PRIVILEGED,
 			params: { $$strict: true, id: userIdParam, role: { type: "enum", values: [...ROLES] } },
 			async handler(ctx: Context<SetRoleParams>): Promise<User> {
 				return this.changed(ctx, await this.liveUser(ctx.params.id), { role: ctx.params.role });
+			},
+		},
+
+		/** Onboarding (vendors.create, as the caller): a customer becomes a vendor; anyone else keeps their role. */
+		becomeVendor: {
+			auth: "required",
+			params: { $$strict: true },
+			async handler(ctx: Context<object, CallerMeta>): Promise<User> {
+				const user = await this.liveUser(caller(ctx).id);
+				return user.role === "customer" ? this.changed(ctx, user, { role: "vendor" }) : publicUser(user);
 			},
 		},
 
@@ -195,7 +234,7 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 		},
 
 		/** Inserts a new user; a concurrent first use that won the race is read back instead. */
-		async createUser(ctx: Context, fields: Partial<User> & { id: string }): Promise<UserDoc> {
+		async createUser(ctx: Context, fields: NewUser): Promise<UserDoc> {
 			const now = new Date().toISOString();
 			const doc: UserDoc = {
 				id: fields.id,
@@ -208,6 +247,7 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 				createdAt: now,
 				updatedAt: now,
 				deletedAt: null,
+				clerkUpdatedAt: fields.clerkUpdatedAt ?? null,
 			};
 			const { id, ...rest } = doc;
 			try {
@@ -244,14 +284,38 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 
 		/** Applies a change; emits `marketplace.user_updated` with the fields that changed. */
 		async changed(ctx: Context, before: UserDoc, set: Partial<UserDoc>): Promise<User> {
-			const changes = Object.fromEntries(
-				Object.entries(set).filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(before[k as keyof UserDoc]))
-			);
+			const changes = changesOf(before, set);
 			if (Object.keys(changes).length === 0) return publicUser(before);
 			const user = publicUser(await this.write(before.id, { $set: { ...changes, updatedAt: new Date().toISOString() } }));
+			await this.announce(ctx, user, changes);
+			return user;
+		},
+
+		/**
+		 * A Clerk profile onto an existing user, with its `updated_at` as the mark, in one conditional
+		 * write: a newer profile or a delete that lands meanwhile wins over this one.
+		 */
+		async applyClerkProfile(ctx: Context, before: UserDoc, fields: ClerkFields, clerkUpdatedAt?: number) {
+			if (before.deletedAt) return withOutcome(before, "deleted");
+			if (hasNewerThan(before, clerkUpdatedAt)) return withOutcome(before, "stale");
+			const changes = changesOf(before, fields);
+			const touched = Object.keys(changes).length > 0;
+			const mark = clerkUpdatedAt !== undefined && clerkUpdatedAt !== before.clerkUpdatedAt ? { clerkUpdatedAt } : {};
+			if (!touched && !("clerkUpdatedAt" in mark)) return withOutcome(before, "applied");
+
+			const set = { ...changes, ...mark, ...(touched ? { updatedAt: new Date().toISOString() } : {}) };
+			const written = await this.adapter.updateMany({ _id: before.id, deletedAt: null, ...notNewerThan(clerkUpdatedAt) }, { $set: set });
+			const after = (await this.findUser(before.id)) ?? before;
+			if (after.deletedAt) return withOutcome(after, "deleted");
+			if (hasNewerThan(after, clerkUpdatedAt)) return withOutcome(after, "stale");
+			if (written > 0 && touched) await this.announce(ctx, publicUser(after), changes);
+			return withOutcome(after, "applied");
+		},
+
+		/** Drops cached reads and emits `marketplace.user_updated` with the fields that changed. */
+		async announce(ctx: Context, user: User, changes: Record<string, unknown>) {
 			await this.clearCache();
 			await emitDomainEvent(this, ctx, "marketplace.user_updated", { id: user.id, changes, user }, { userId: user.id });
-			return user;
 		},
 	},
 };

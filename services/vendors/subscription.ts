@@ -1,3 +1,4 @@
+import { PRIVILEGED } from "../../lib/identity.ts";
 import type { Context } from "moleculer";
 import { servicePart, type VentaService } from "../../config/settings.ts";
 import { emitDomainEvent } from "../../lib/events.ts";
@@ -14,11 +15,23 @@ const timeOf = (iso: string | null | undefined) => (iso ? Date.parse(iso) : Numb
 /** Subscription state per owner (RevenueCat, through the webhooks service), mixed into the vendors service. */
 export const subscriptionActions = servicePart<object, DbMethods, VendorsState>({
 	actions: {
+		/** The owner's subscription as last set (null: never): its `updatedAt` is the mark RevenueCat events are ordered by. */
+		getSubscription: {
+			params: { $$strict: true, ownerId: userIdParam },
+			async handler(this: SubscriptionThis, ctx: Context<{ ownerId: string }>): Promise<SubscriptionState | null> {
+				const held: (SubscriptionState & { _id: string }) | null = await this.subscriptionStore.findById(ctx.params.ownerId);
+				if (!held) return null;
+				const { _id, ...subscription } = held;
+				return subscription;
+			},
+		},
+
 		/**
 		 * The owner's subscription, kept for vendors they onboard later and applied to every vendor
 		 * they own now; an update older than the stored one is ignored. Returns the vendors it changed.
 		 */
 		setSubscription: {
+			roles: PRIVILEGED,
 			params: {
 				$$strict: true,
 				ownerId: userIdParam,

@@ -3,7 +3,7 @@ import type { VentaServiceSchema } from "../../config/settings.ts";
 import { conflict, forbidden, noToken, nothingToChange, validationError } from "../../lib/errors.ts";
 import { emitDomainEvent } from "../../lib/events.ts";
 import { userIdParam, vendorIdParam } from "../../lib/ids.ts";
-import type { Caller, CallerMeta } from "../../lib/identity.ts";
+import { PRIVILEGED, type Caller, type CallerMeta } from "../../lib/identity.ts";
 import { KeyedQueue } from "../../lib/keyed-queue.ts";
 import { createDbMixin, type DbMethods } from "../../mixins/db.mixin.ts";
 import {
@@ -81,7 +81,7 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 			async handler(ctx: Context<CreateParams, CreatedMeta>): Promise<Vendor> {
 				const user = caller(ctx);
 				// Role first: if that fails nothing is created, and the client's retry makes no duplicate.
-				if (user.role === "customer") await ctx.call("users.setRole", { id: user.id, role: "vendor" });
+				if (user.role === "customer") await ctx.call("users.becomeVendor", {});
 				const now = new Date().toISOString();
 				const held = await this.subscriptionStore.findById(user.id);
 				const { _id: _owner, ...heldSubscription } = held ?? {};
@@ -229,6 +229,7 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 
 		/** The owner was deleted: pause their vendors and detach them. Returns the affected ids. */
 		detachOwner: {
+			roles: PRIVILEGED,
 			params: { $$strict: true, ownerId: userIdParam },
 			async handler(ctx: Context<DetachOwnerParams>): Promise<string[]> {
 				const docs = await this.records.findMany({ ownerId: ctx.params.ownerId, deletedAt: null });

@@ -2,12 +2,16 @@ import type { Context } from "moleculer";
 import { z } from "zod";
 import { USER_ID } from "../../lib/ids.ts";
 import { isRole } from "../../lib/identity.ts";
-import type { ClerkProfile } from "../users/contract.ts";
+import type { ClerkProfile, UpsertFromClerkParams, UpsertFromClerkResult } from "../users/contract.ts";
 import type { DetachOwnerParams } from "../vendors/contract.ts";
+import { WEBHOOK_CLOCK_SKEW_MS } from "./contract.ts";
+import { applied, skipped, type Settled } from "./inbox.ts";
 
 /** Clerk webhook events (delivered through Svix): envelope shape and user mapping. */
 
 const text = z.string().nullish();
+/** Epoch milliseconds that a Date can hold. */
+const epochMs = z.number().int().min(0).max(8.64e15).nullish();
 
 /** The envelope; `data` stays loose because every event type has its own. */
 export const clerkEnvelope = z.looseObject({
@@ -25,6 +29,8 @@ const clerkUser = z.looseObject({
 	last_name: text,
 	image_url: text,
 	public_metadata: z.looseObject({ role: z.unknown().optional() }).nullish(),
+	/** When Clerk last changed the user: orders deliveries, which Svix does not. */
+	updated_at: epochMs,
 });
 
 const deletedUser = z.looseObject({ id: z.string().regex(USER_ID) });
@@ -33,7 +39,7 @@ export type ClerkPlan =
 	| { kind: "upsert"; profile: ClerkProfile }
 	| { kind: "delete"; userId: string }
 	/** Recorded and acknowledged, nothing to apply. */
-	| { kind: "record" };
+	| { kind: "record"; reason: "event_type_not_used" | "future_timestamp" };
 
 /** A field that does not fit its event type is a 422 for the sender, with the paths listed. */
 export class ClerkPayloadError extends Error {
@@ -65,28 +71,40 @@ export function clerkProfile(data: unknown): ClerkProfile {
 	if (user.last_name) profile.lastName = user.last_name.trim().slice(0, 100);
 	if (user.image_url && user.image_url.length <= 2048 && /^https?:\/\/\S+$/i.test(user.image_url)) profile.imageUrl = user.image_url;
 	if (isRole(role)) profile.role = role;
+	if (typeof user.updated_at === "number") profile.clerkUpdatedAt = user.updated_at;
 	return profile;
 }
 
-/** What an event asks of the users and vendors services. */
-export function planClerkEvent(event: ClerkEnvelope): ClerkPlan {
+/**
+ * What an event asks of the users and vendors services, evaluated at `nowMs`: a profile claiming
+ * to be from beyond now + WEBHOOK_CLOCK_SKEW_MS would outrank every real one, so it is not applied.
+ */
+export function planClerkEvent(event: ClerkEnvelope, nowMs = Date.now()): ClerkPlan {
 	switch (event.type) {
 		case "user.created":
-		case "user.updated":
-			return { kind: "upsert", profile: clerkProfile(event.data) };
+		case "user.updated": {
+			const profile = clerkProfile(event.data);
+			if ((profile.clerkUpdatedAt ?? 0) > nowMs + WEBHOOK_CLOCK_SKEW_MS) return { kind: "record", reason: "future_timestamp" };
+			return { kind: "upsert", profile };
+		}
 		case "user.deleted":
 			return { kind: "delete", userId: parseData(deletedUser, event.data).id };
 		default:
-			return { kind: "record" };
+			return { kind: "record", reason: "event_type_not_used" };
 	}
 }
 
-/** Applies a planned Clerk event through the users and vendors services; what it did, for the inbox. */
-export async function applyClerkPlan(ctx: Context, plan: ClerkPlan): Promise<Record<string, unknown>> {
+/** Applies a planned Clerk event through the users and vendors services; what it came to, for the inbox. */
+export async function applyClerkPlan(ctx: Context, plan: ClerkPlan): Promise<Settled> {
 	switch (plan.kind) {
-		case "upsert":
-			await ctx.call("users.upsertFromClerk", plan.profile);
-			return { userId: plan.profile.id, action: "upserted" };
+		case "upsert": {
+			const user = await ctx.call<UpsertFromClerkResult, UpsertFromClerkParams>("users.upsertFromClerk", plan.profile);
+			const result = { userId: plan.profile.id };
+			if (user.outcome === "stale") return skipped("older_than_current", result);
+			// A deleted user is not brought back: Clerk never updates a user after deleting it, so this is a late delivery.
+			if (user.outcome === "deleted") return skipped("user_deleted", result);
+			return applied({ ...result, action: "upserted" });
+		}
 		case "delete": {
 			// Vendors first: should removing the user fail, the retry finds them detached already.
 			const vendorIds = await ctx.call<string[], DetachOwnerParams>("vendors.detachOwner", { ownerId: plan.userId });
@@ -96,9 +114,9 @@ export async function applyClerkPlan(ctx: Context, plan: ClerkPlan): Promise<Rec
 				// A user this system never saw: there is nothing to delete.
 				if ((err as { type?: string }).type !== "NOT_FOUND") throw err;
 			}
-			return { userId: plan.userId, action: "deleted", vendorIds };
+			return applied({ userId: plan.userId, action: "deleted", vendorIds });
 		}
 		case "record":
-			return { ignored: "event type not used" };
+			return skipped(plan.reason);
 	}
 }

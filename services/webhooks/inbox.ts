@@ -2,16 +2,39 @@ import type { Context, Logger } from "moleculer";
 import { conflict, notFound, unavailable } from "../../lib/errors.ts";
 import type { Store } from "../../mixins/db.mixin.ts";
 import type { SubscriptionState } from "../vendors/contract.ts";
-import type { InboxEntry, InboxParams, WebhookSource } from "./contract.ts";
+import {
+	INBOX_REASONS,
+	OUTCOMES,
+	type InboxEntry,
+	type InboxParams,
+	type InboxReason,
+	type Outcome,
+	type WebhookSource,
+} from "./contract.ts";
 
 export type InboxDoc = Omit<InboxEntry, "id"> & { _id: string; lockedUntil: number };
-export type Applied = Record<string, unknown>;
+/** An event that was applied, found stale or ignored: what a 2xx answer reports. */
+export type SettledDoc = InboxDoc & { status: Outcome };
+/** What applying an event came to. */
+export type Settled = { status: Outcome; reason: InboxReason | null; result: Record<string, unknown> | null };
 /** One owner whose subscription an event set, kept in the inbox entry's result. */
 export type OwnerChange = { userId: string; subscription: SubscriptionState; vendorIds: string[] };
 
 /** One node owns an event while applying it; a crashed owner's claim lapses after this. */
 const APPLY_LEASE_MS = 60_000;
 const HISTORY_KEPT = 20;
+
+const inProgress = (id: string) => conflict("This event is being applied by another node; retry later", { id }, "WEBHOOK_IN_PROGRESS");
+
+export const applied = (result: Record<string, unknown>): Settled => ({ status: "applied", reason: null, result });
+/** Nothing changed, for `reason` (which also gives the outcome: stale or ignored). */
+export const skipped = (reason: InboxReason, result: Record<string, unknown> | null = null): Settled => ({
+	status: INBOX_REASONS[reason],
+	reason,
+	result,
+});
+
+const isSettled = (doc: InboxDoc): doc is SettledDoc => (OUTCOMES as readonly string[]).includes(doc.status);
 
 export function toEntry(doc: InboxDoc): InboxEntry {
 	const { _id, lockedUntil: _lease, ...rest } = doc;
@@ -41,6 +64,7 @@ export class WebhookInbox {
 			type,
 			payload,
 			status: "received",
+			reason: null,
 			attempts: 0,
 			error: null,
 			result: null,
@@ -60,41 +84,46 @@ export class WebhookInbox {
 	}
 
 	/**
-	 * Claims the event (so no two nodes apply it at once), applies it and records the outcome.
-	 * A failure is recorded and answered with 503 so the sender retries.
+	 * Claims the event (so no two nodes apply it at once), applies it and records the outcome; one
+	 * settled already (applied, stale or ignored) is a duplicate unless `force`. A failure is
+	 * recorded and answered with 503 so the sender retries.
 	 */
 	async apply(
 		ctx: Context,
 		id: string,
 		force: boolean,
-		applyEvent: (ctx: Context, doc: InboxDoc) => Promise<Applied>
-	): Promise<{ doc: InboxDoc; duplicate: boolean }> {
+		applyEvent: (ctx: Context, doc: InboxDoc) => Promise<Settled>
+	): Promise<{ doc: SettledDoc; duplicate: boolean }> {
 		const current: InboxDoc | null = await this.#store.findOne({ _id: id });
 		if (!current) throw notFound(`No recorded webhook event ${id}`, { id });
-		if (current.status === "applied" && !force) return { doc: current, duplicate: true };
+		if (isSettled(current) && !force) return { doc: current, duplicate: true };
 
 		const now = Date.now();
 		const claimed = await this.#store.updateMany(
-			{ _id: id, lockedUntil: { $lt: now }, ...(force ? {} : { status: { $ne: "applied" } }) },
+			{ _id: id, lockedUntil: { $lt: now }, ...(force ? {} : { status: { $nin: [...OUTCOMES] } }) },
 			{ $set: { lockedUntil: now + APPLY_LEASE_MS }, $inc: { attempts: 1 } }
 		);
 		if (claimed === 0) {
 			const latest: InboxDoc | null = await this.#store.findOne({ _id: id });
-			if (latest?.status === "applied" && !force) return { doc: latest, duplicate: true };
-			throw conflict("This event is being applied by another node; retry later", { id }, "WEBHOOK_IN_PROGRESS");
+			if (latest && isSettled(latest) && !force) return { doc: latest, duplicate: true };
+			throw inProgress(id);
 		}
 
 		const at = new Date().toISOString();
 		try {
-			const result = await applyEvent(ctx, current);
-			await this.#finish(id, { status: "applied", appliedAt: at, error: null, result }, { at, outcome: "applied" });
+			const { status, reason, result } = await applyEvent(ctx, current);
+			const entry = { at, outcome: status, ...(reason ? { reason } : {}) };
+			await this.#finish(id, { status, reason, result, appliedAt: at, error: null }, entry);
 		} catch (err) {
 			const message = (err as Error).message || String(err);
 			this.#logger.warn({ webhook: id, err: message }, "Applying a webhook event failed; the sender will retry");
-			await this.#finish(id, { status: "failed", error: message }, { at, outcome: "failed", error: message });
+			await this.#finish(id, { status: "failed", reason: null, error: message }, { at, outcome: "failed", error: message });
 			throw unavailable("The event is recorded but could not be applied; retry later", "WEBHOOK_APPLY_FAILED", { id, error: message });
 		}
-		return { doc: (await this.#store.findOne({ _id: id })) as InboxDoc, duplicate: false };
+		const settled: InboxDoc | null = await this.#store.findOne({ _id: id });
+		// Unsettled only if a forced replay claimed it in between and failed.
+		if (!settled || !isSettled(settled)) throw inProgress(id);
+		return { doc: settled, duplicate: false };
 	}
 
 	/** Recorded events, newest first. */

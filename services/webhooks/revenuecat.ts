@@ -3,6 +3,8 @@ import type { Context } from "moleculer";
 import { z } from "zod";
 import { USER_ID } from "../../lib/ids.ts";
 import type { SetSubscriptionParams, SubscriptionState } from "../vendors/contract.ts";
+import { WEBHOOK_CLOCK_SKEW_MS } from "./contract.ts";
+import { applied, skipped, type OwnerChange, type Settled } from "./inbox.ts";
 
 /** RevenueCat webhooks: authorization check, payload shape, and event → subscription state. */
 
@@ -63,8 +65,8 @@ export type RevenueCatPlan =
 	| { kind: "set"; candidates: string[]; subscription: SubscriptionState }
 	/** Move the subscription of the first known user in `from` to the first known user in `to`. */
 	| { kind: "transfer"; from: string[]; to: string[]; updatedAt: string }
-	/** Nothing to apply: TEST events and types this build does not know are only recorded. */
-	| { kind: "record"; reason: "test" | "unknown_type" };
+	/** Nothing to apply: TEST events, types this build does not know and events from the future are only recorded. */
+	| { kind: "record"; reason: "test" | "unknown_type" | "future_timestamp" };
 
 const includes = (list: readonly string[], value: string) => list.includes(value);
 
@@ -85,8 +87,14 @@ export function revokedState(updatedAt: string, store: string | null = null, env
 	return { active: false, entitlements: [], expiresAt: null, store, environment, updatedAt };
 }
 
-/** What an event means for subscription state, evaluated at `nowMs` (an expiry already passed grants nothing). */
+/**
+ * What an event means for subscription state, evaluated at `nowMs` (an expiry already passed grants
+ * nothing). `event_timestamp_ms` orders events per owner, so one beyond now + WEBHOOK_CLOCK_SKEW_MS
+ * (RevenueCat's own TRANSFER sample is dated in the year 4466) would block every later event: it is
+ * not applied.
+ */
 export function planRevenueCatEvent(event: RevenueCatEvent, nowMs = Date.now()): RevenueCatPlan {
+	if ((event.event_timestamp_ms ?? 0) > nowMs + WEBHOOK_CLOCK_SKEW_MS) return { kind: "record", reason: "future_timestamp" };
 	const updatedAt = iso(event.event_timestamp_ms) ?? new Date(nowMs).toISOString();
 	const store = event.store ?? null;
 	const environment = event.environment ?? null;
@@ -118,37 +126,53 @@ export function planRevenueCatEvent(event: RevenueCatEvent, nowMs = Date.now()):
 	return { kind: "record", reason: "unknown_type" };
 }
 
-/** How applying a RevenueCat plan finds users and the state a TRANSFER moves. */
+/** How applying a RevenueCat plan finds users, the state a TRANSFER moves, and the ordering mark. */
 export type RevenueCatApplyDeps = {
 	/** The user an event belongs to among `ids` (see webhooks' ownerOf). */
 	ownerOf(ids: string[]): Promise<string | null>;
 	/** The newest subscription the inbox applied to `userId`, other than by this event. */
 	heldSubscription(userId: string): Promise<SubscriptionState | null>;
+	/** `updatedAt` of the subscription stored for `userId` (null: none): an event older than it changes nothing. */
+	orderingMark(userId: string): Promise<string | null>;
 };
 
-/** Applies a planned RevenueCat event through the vendors service; what it did, for the inbox. */
-export async function applyRevenueCatPlan(ctx: Context, plan: RevenueCatPlan, deps: RevenueCatApplyDeps): Promise<Record<string, unknown>> {
-	const owners: { userId: string; subscription: SubscriptionState; vendorIds: string[] }[] = [];
-	const setFor = async (userId: string, subscription: SubscriptionState) => {
+const timeOf = (iso: string | null) => (iso === null ? Number.NEGATIVE_INFINITY : Date.parse(iso));
+
+/**
+ * Sets each owner's subscription unless a newer one is stored; the owners it set. (vendors.setSubscription
+ * keeps the order too; checking first is what lets the answer say `stale`.)
+ */
+async function setEach(ctx: Context, deps: RevenueCatApplyDeps, states: [string, SubscriptionState][]) {
+	const owners: OwnerChange[] = [];
+	for (const [userId, subscription] of states) {
+		if (timeOf(await deps.orderingMark(userId)) > timeOf(subscription.updatedAt)) continue;
 		const vendorIds = await ctx.call<string[], SetSubscriptionParams>("vendors.setSubscription", { ownerId: userId, subscription });
 		owners.push({ userId, subscription, vendorIds });
-	};
+	}
+	return owners;
+}
+
+/** Applies a planned RevenueCat event through the vendors service; what it came to, for the inbox. */
+export async function applyRevenueCatPlan(ctx: Context, plan: RevenueCatPlan, deps: RevenueCatApplyDeps): Promise<Settled> {
 	switch (plan.kind) {
 		case "record":
-			return { ignored: plan.reason };
+			return skipped(plan.reason);
 		case "set": {
 			const userId = await deps.ownerOf(plan.candidates);
-			if (!userId) return { ignored: "no app user id" };
-			await setFor(userId, plan.subscription);
-			return { owners };
+			if (!userId) return skipped("no_user");
+			const owners = await setEach(ctx, deps, [[userId, plan.subscription]]);
+			return owners.length > 0 ? applied({ owners }) : skipped("older_than_current", { userId });
 		}
 		case "transfer": {
 			// A TRANSFER carries no entitlements: the receiver gets what the giver held.
 			const [from, to] = await Promise.all([deps.ownerOf(plan.from), deps.ownerOf(plan.to)]);
-			const held = from ? await deps.heldSubscription(from) : null;
-			if (to && held) await setFor(to, { ...held, updatedAt: plan.updatedAt });
-			if (from) await setFor(from, revokedState(plan.updatedAt, held?.store ?? null, held?.environment ?? null));
-			return { owners, from, to };
+			if (!from) return skipped("no_user", { from, to });
+			const held = await deps.heldSubscription(from);
+			const states: [string, SubscriptionState][] = [];
+			if (to && held) states.push([to, { ...held, updatedAt: plan.updatedAt }]);
+			states.push([from, revokedState(plan.updatedAt, held?.store ?? null, held?.environment ?? null)]);
+			const owners = await setEach(ctx, deps, states);
+			return owners.length > 0 ? applied({ owners, from, to }) : skipped("older_than_current", { from, to });
 		}
 	}
 }

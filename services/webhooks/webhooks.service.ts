@@ -1,3 +1,4 @@
+import { PRIVILEGED, serviceCaller, type CallerMeta } from "../../lib/identity.ts";
 import { Errors, type Context } from "moleculer";
 import type { VentaServiceSchema } from "../../config/settings.ts";
 import { badRequest, unauthorized, unavailable } from "../../lib/errors.ts";
@@ -5,6 +6,7 @@ import { emitDomainEvent } from "../../lib/events.ts";
 import { KeyedQueue } from "../../lib/keyed-queue.ts";
 import { createDbMixin, type DbMethods } from "../../mixins/db.mixin.ts";
 import { LOOKUP_MAX, type LookupParams } from "../users/contract.ts";
+import type { SubscriptionState } from "../vendors/contract.ts";
 import { applyClerkPlan, clerkEnvelope, ClerkPayloadError, planClerkEvent } from "./clerk.ts";
 import {
 	INBOX_LIST_MAX,
@@ -17,13 +19,13 @@ import {
 	type WebhookParams,
 	type WebhookSource,
 } from "./contract.ts";
-import { toEntry, WebhookInbox, type Applied, type InboxDoc } from "./inbox.ts";
+import { toEntry, WebhookInbox, type InboxDoc, type Settled, type SettledDoc } from "./inbox.ts";
 import { applyRevenueCatPlan, planRevenueCatEvent, revenueCatAuthorized, revenueCatBody } from "./revenuecat.ts";
 import { verifySvix } from "./svix.ts";
 
 type WebhooksMethods = {
 	receive(ctx: Context, source: WebhookSource, eventId: string, type: string, payload: string): Promise<WebhookAnswer>;
-	applyEvent(ctx: Context, doc: InboxDoc): Promise<Applied>;
+	applyEvent(ctx: Context, doc: InboxDoc): Promise<Settled>;
 	ownerOf(ctx: Context, ids: string[]): Promise<string | null>;
 };
 /** `queue` runs deliveries of the same event one after another on this node; the inbox's claim covers other nodes. */
@@ -44,11 +46,12 @@ function parseJson(body: string): unknown {
 const invalid = (fields: string[]) =>
 	new Errors.MoleculerClientError("Webhook payload does not have the expected shape", 422, "VALIDATION_ERROR", { fields });
 
-const answer = (doc: InboxDoc, duplicate: boolean): WebhookAnswer => ({
+const answer = (doc: SettledDoc, duplicate: boolean): WebhookAnswer => ({
 	received: true,
 	id: doc._id,
 	type: doc.type,
 	status: doc.status,
+	reason: doc.reason,
 	duplicate,
 });
 
@@ -95,8 +98,9 @@ const WebhooksService: VentaServiceSchema<object, WebhooksMethods & DbMethods, W
 
 		/** Recorded events, newest first (REPL). */
 		inbox: {
-			// Not for the gateways: operators only (REPL).
+			// Not for the gateways: operators only (REPL); the payloads hold personal data.
 			visibility: "public",
+			roles: PRIVILEGED,
 			params: {
 				status: { type: "enum", values: [...INBOX_STATUSES], optional: true },
 				source: { type: "enum", values: [...WEBHOOK_SOURCES], optional: true },
@@ -110,6 +114,7 @@ const WebhooksService: VentaServiceSchema<object, WebhooksMethods & DbMethods, W
 		/** Applies a recorded event again (REPL): one that failed or was left half-done; an applied one only with `force`. */
 		replay: {
 			visibility: "public",
+			roles: PRIVILEGED,
 			params: { id: { type: "string", min: 1 }, force: { type: "boolean", optional: true, convert: true } },
 			handler(ctx: Context<ReplayParams>): Promise<InboxEntry> {
 				const { id, force = false } = ctx.params;
@@ -131,13 +136,17 @@ const WebhooksService: VentaServiceSchema<object, WebhooksMethods & DbMethods, W
 			});
 		},
 
-		applyEvent(ctx: Context, doc: InboxDoc): Promise<Applied> {
+		applyEvent(ctx: Context<unknown, CallerMeta>, doc: InboxDoc): Promise<Settled> {
+			// A signed delivery has no user: the writes it makes are the webhooks service's (a replay keeps its operator).
+			ctx.meta.user ??= serviceCaller("webhooks");
 			const payload = JSON.parse(doc.payload) as unknown;
 			// Both were checked when they were received, so they parse.
 			if (doc.source === "clerk") return applyClerkPlan(ctx, planClerkEvent(clerkEnvelope.parse(payload)));
 			return applyRevenueCatPlan(ctx, planRevenueCatEvent(revenueCatBody.parse(payload).event), {
 				ownerOf: ids => this.ownerOf(ctx, ids),
 				heldSubscription: userId => this.inbox.heldSubscription(userId, doc._id),
+				orderingMark: async ownerId =>
+					(await ctx.call<SubscriptionState | null, { ownerId: string }>("vendors.getSubscription", { ownerId }))?.updatedAt ?? null,
 			});
 		},
 

@@ -8,8 +8,8 @@ import { ServiceBroker } from "moleculer";
 import { loadConfig } from "../../config/index.ts";
 import { createBrokerOptions } from "../../moleculer.config.ts";
 import { mintDevToken } from "../../lib/auth.ts";
-import { inboxList, inboxReplay, kickVendor, setVendorStatus, vendorReport } from "../../scripts/repl/ops/admin.ts";
-import { operatorIdentity } from "../../scripts/repl/ops/common.ts";
+import { inboxList, inboxReplay, kickVendor, setUserRole, setVendorStatus, vendorReport } from "../../scripts/repl/ops/admin.ts";
+import { operatorCaller } from "../../lib/identity.ts";
 import { liveNodes, liveRates, sampleLive, socketList, socketsReport } from "../../scripts/repl/ops/live.ts";
 import { busiestCells, nearby, onlineVendors } from "../../scripts/repl/ops/where.ts";
 import { CLOSE_CODES } from "../../gateways/live/protocol/codes.ts";
@@ -58,10 +58,12 @@ describe("REPL operations on a live cluster", () => {
 	const procs: Record<string, NodeProcess> = {};
 	const clients: LiveClient[] = [];
 	const recorder = eventRecorder(["marketplace.vendor_status_changed"], "ops-recorder");
-	const operator = operatorIdentity("tester");
+	const operator = operatorCaller("tester");
 	let broker: ServiceBroker;
 	let baseUrl: string;
 	let livePorts: { a: number; b: number };
+	/** The store node's health server (a node without a gateway serves it on PORT). */
+	let storePort: number;
 	let owner: string;
 	let vendorId: string;
 	let vendor: LiveClient;
@@ -76,7 +78,7 @@ describe("REPL operations on a live cluster", () => {
 	};
 	const liveUrl = (port: number, query = "") => `ws://127.0.0.1:${port}/live${query}`;
 	const startStore = () => {
-		procs.store = spawnNode("server.ts", { ...common, NODE_ID: ids.store, SERVICES: "users,vendors" });
+		procs.store = spawnNode("server.ts", { ...common, NODE_ID: ids.store, SERVICES: "users,vendors", PORT: String(storePort) });
 		return waitFor(() => broker.registry.hasService("vendors", ids.store) && broker.registry.hasService("users", ids.store), {
 			timeout: 30_000,
 			what: "the store node",
@@ -85,6 +87,7 @@ describe("REPL operations on a live cluster", () => {
 
 	beforeAll(async () => {
 		const corePort = await freePort();
+		storePort = await freePort();
 		livePorts = { a: await freePort(), b: await freePort() };
 		baseUrl = `http://127.0.0.1:${corePort}`;
 		procs.core = spawnNode("server.ts", {
@@ -284,7 +287,7 @@ describe("REPL operations on a live cluster", () => {
 	});
 
 	it("vendor suspend / resume: as the operator (admin), audited in the status event; the vendor's socket is closed", async () => {
-		const suspended = await setVendorStatus(broker, vendorId, "suspended", operator);
+		const suspended = await setVendorStatus(broker, operator, vendorId, "suspended");
 		expect(suspended).toMatchObject({ vendorId, previous: "active", status: "suspended", by: "repl:tester" });
 		expect(Date.parse(suspended.at)).toBeGreaterThan(Date.now() - 60_000);
 		const event = await waitFor(() =>
@@ -297,7 +300,7 @@ describe("REPL operations on a live cluster", () => {
 		expect(await vendor.closed()).toBe(CLOSE_CODES.BROADCAST_REVOKED);
 		await expect(LiveClient.open(liveUrl(livePorts.b, `?token=${owner}&vendor=${vendorId}`))).rejects.toMatchObject({ status: 403 });
 
-		const resumed = await setVendorStatus(broker, vendorId, "active", operator);
+		const resumed = await setVendorStatus(broker, operator, vendorId, "active");
 		expect(resumed).toMatchObject({ previous: "suspended", status: "active", by: "repl:tester" });
 		await waitFor(() =>
 			recorder
@@ -305,19 +308,27 @@ describe("REPL operations on a live cluster", () => {
 				.some(e => e.data.id === vendorId && e.data.status === "active")
 		);
 		// Only an admin may suspend: the operator's identity is what makes it work.
-		await expect(setVendorStatus(broker, vendorId, "suspended", { id: "user_someone", role: "customer" })).rejects.toMatchObject({
+		await expect(setVendorStatus(broker, { id: "user_someone", role: "customer" }, vendorId, "suspended")).rejects.toMatchObject({
 			code: 403,
 		});
-		await expect(setVendorStatus(broker, "ven_missing", "suspended", operator)).rejects.toMatchObject({ code: 404 });
+		await expect(setVendorStatus(broker, operator, "ven_missing", "suspended")).rejects.toMatchObject({ code: 404 });
+	});
+
+	it("role: sets a user's role as the operator; the same call without the operator's identity is refused", async () => {
+		const userId = `user_role_${randomUUID().slice(0, 8)}`;
+		await fetch(`${baseUrl}/api/me`, { headers: { Authorization: `Bearer ${await mintDevToken(TEST_DEV_SECRET, userId)}` } });
+		expect(await setUserRole(broker, operator, userId, "admin")).toMatchObject({ id: userId, role: "admin" });
+		await expect(broker.call("users.setRole", { id: userId, role: "customer" })).rejects.toMatchObject({ code: 401 });
+		await expect(setUserRole(broker, { id: "user_someone", role: "vendor" }, userId, "customer")).rejects.toMatchObject({ code: 403 });
 	});
 
 	it("kick: closes the vendor's socket with KICKED on whichever node holds it", async () => {
 		vendor = await open(liveUrl(livePorts.b, `?token=${owner}&vendor=${vendorId}`));
 		await waitFor(async () => (await vendorReport(broker, vendorId)).socketNodes.length === 1, { what: "the socket on B" });
-		const result = await kickVendor(broker, vendorId);
+		const result = await kickVendor(broker, operator, vendorId);
 		expect(result).toEqual({ vendorId, nodes: [ids.liveB], closed: true });
 		expect(await vendor.closed()).toBe(CLOSE_CODES.KICKED);
-		expect(await kickVendor(broker, vendorId)).toEqual({ vendorId, nodes: [], closed: false });
+		expect(await kickVendor(broker, operator, vendorId)).toEqual({ vendorId, nodes: [], closed: false });
 	});
 
 	it("inbox: lists recorded webhook events, filters failed ones and by source, replays a failed one", async () => {
@@ -325,25 +336,25 @@ describe("REPL operations on a live cluster", () => {
 		const userId = `user_inbox_${randomUUID().slice(0, 8)}`;
 		const created = clerkUserEvent("user.created", { id: userId, email: "a@example.com" });
 		expect((await post(url, created, svixHeaders(created, { secret: webhookSecret }))).status).toBe(200);
-		const listed = await inboxList(broker);
+		const listed = await inboxList(broker, operator);
 		expect(listed[0]).toMatchObject({ source: "clerk", type: "user.created", status: "applied", attempts: 1, error: null });
-		expect(await inboxList(broker, { source: "revenuecat" })).toEqual([]);
-		expect(await inboxList(broker, { failed: true })).toEqual([]);
+		expect(await inboxList(broker, operator, { source: "revenuecat" })).toEqual([]);
+		expect(await inboxList(broker, operator, { failed: true })).toEqual([]);
 
 		// The store node goes away: applying fails for real and the event is recorded as failed.
 		await procs.store!.kill();
 		await waitFor(() => !broker.registry.hasService("users", ids.store), { timeout: 20_000, what: "users to leave" });
 		const updated = clerkUserEvent("user.updated", { id: userId, email: "b@example.com" });
 		expect((await post(url, updated, svixHeaders(updated, { secret: webhookSecret }))).status).toBe(503);
-		const failed = await inboxList(broker, { failed: true });
+		const failed = await inboxList(broker, operator, { failed: true });
 		expect(failed).toEqual([expect.objectContaining({ type: "user.updated", status: "failed", attempts: 1 })]);
 		expect(failed[0]!.error).toMatch(/users\.upsertFromClerk/);
 
 		await startStore();
-		const replayed = await inboxReplay(broker, failed[0]!.id);
+		const replayed = await inboxReplay(broker, operator, failed[0]!.id);
 		expect(replayed).toMatchObject({ id: failed[0]!.id, status: "applied", attempts: 2, error: null });
-		expect(await inboxList(broker, { failed: true })).toEqual([]);
+		expect(await inboxList(broker, operator, { failed: true })).toEqual([]);
 		expect(await broker.call("users.get", { id: userId })).toMatchObject({ email: "b@example.com" });
-		await expect(inboxReplay(broker, "clerk:msg_unknown")).rejects.toMatchObject({ code: 404 });
+		await expect(inboxReplay(broker, operator, "clerk:msg_unknown")).rejects.toMatchObject({ code: 404 });
 	});
 });

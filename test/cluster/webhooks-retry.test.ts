@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { startTestEngine, uniqueNamespace, waitFor, type TestEngine, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
+import { AS_OPERATOR, startTestEngine, uniqueNamespace, waitFor, type TestEngine, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
 import { eventRecorder } from "../helpers/event-recorder.ts";
 import { clerkUserEvent, newWhsec, post, svixHeaders } from "../helpers/webhooks.ts";
 import type { InboxEntry, InboxParams, ReplayParams } from "../../services/webhooks/contract.ts";
@@ -35,7 +35,7 @@ describe("webhook delivery while users and vendors are down", () => {
 		await waitFor(() => !edge.broker.registry.hasService("users", nodeID), { what: "users to leave the registry" });
 	};
 	const entry = async (id: string): Promise<InboxEntry | undefined> =>
-		(await edge.broker.call<InboxEntry[], InboxParams>("webhooks.inbox", { limit: 500 })).find(e => e.id === id);
+		(await edge.broker.call<InboxEntry[], InboxParams>("webhooks.inbox", { limit: 500 }, AS_OPERATOR)).find(e => e.id === id);
 	const getUser = (id: string) => edge.broker.call<{ email: string | null; firstName: string | null }, { id: string }>("users.get", { id });
 
 	beforeAll(async () => {
@@ -94,22 +94,25 @@ describe("webhook delivery while users and vendors are down", () => {
 		const headers = svixHeaders(deleted, { secret });
 		const id = `clerk:${headers["svix-id"]}`;
 		expect((await post(url, deleted, headers)).status).toBe(503);
-		expect(await edge.broker.call("webhooks.inbox", { status: "failed" })).toEqual([expect.objectContaining({ id })]);
+		expect(await edge.broker.call("webhooks.inbox", { status: "failed" }, AS_OPERATOR)).toEqual([expect.objectContaining({ id })]);
 
 		await startStore();
-		const replayed = await edge.broker.call<InboxEntry, ReplayParams>("webhooks.replay", { id });
+		const replayed = await edge.broker.call<InboxEntry, ReplayParams>("webhooks.replay", { id }, AS_OPERATOR);
 		expect(replayed).toMatchObject({ id, status: "applied", attempts: 2 });
 		await expect(getUser(userId)).rejects.toMatchObject({ type: "NOT_FOUND" });
 		await waitFor(() => recorder.named("marketplace.user_deleted").find(e => e.context.userId === userId));
 
 		// Replaying an applied event does nothing unless forced.
-		expect(await edge.broker.call("webhooks.replay", { id })).toMatchObject({ status: "applied", attempts: 2 });
-		expect(await edge.broker.call("webhooks.replay", { id, force: true })).toMatchObject({ status: "applied", attempts: 3 });
+		expect(await edge.broker.call("webhooks.replay", { id }, AS_OPERATOR)).toMatchObject({ status: "applied", attempts: 2 });
+		expect(await edge.broker.call("webhooks.replay", { id, force: true }, AS_OPERATOR)).toMatchObject({ status: "applied", attempts: 3 });
 
 		const late = await post(url, deleted, headers);
 		expect(late.json).toMatchObject({ status: "applied", duplicate: true });
 		expect(recorder.named("marketplace.user_deleted").filter(e => e.context.userId === userId)).toHaveLength(1);
 
-		await expect(edge.broker.call("webhooks.replay", { id: "clerk:msg_unknown" })).rejects.toMatchObject({ code: 404, type: "NOT_FOUND" });
+		await expect(edge.broker.call("webhooks.replay", { id: "clerk:msg_unknown" }, AS_OPERATOR)).rejects.toMatchObject({
+			code: 404,
+			type: "NOT_FOUND",
+		});
 	});
 });

@@ -3,6 +3,7 @@ import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { loadConfig, type Config } from "../../config/index.ts";
 import { createEngine } from "../../runtime/engine.ts";
 import { mintDevToken } from "../../lib/auth.ts";
+import { operatorCaller } from "../../lib/identity.ts";
 import { Redis } from "ioredis";
 import { freePort } from "./ports.ts";
 
@@ -24,6 +25,9 @@ export async function deleteRedisKeys(...patterns: string[]): Promise<void> {
 		redis.disconnect();
 	}
 }
+
+/** Calling options of an operator (as the REPL sends them): privileged actions refuse calls without an identity. */
+export const AS_OPERATOR = { meta: { user: operatorCaller("tester") } };
 
 /** A unique namespace keeps brokers of concurrent tests apart on the shared NATS server. */
 export const uniqueNamespace = (label = "t") => `${label}-${randomUUID().slice(0, 8)}`;
@@ -48,6 +52,9 @@ export async function testEnv(overrides: Record<string, string | undefined> = {}
 		DATA_DIR: ":memory:",
 		LOG_LEVEL: "warn",
 		AUTH_DEV_SECRET: TEST_DEV_SECRET,
+		// The highest limits the config takes: no test is throttled unless it sets its own.
+		RATE_LIMIT_READS_PER_MIN: "1000000",
+		RATE_LIMIT_WRITES_PER_MIN: "1000000",
 		...overrides,
 	};
 	return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

@@ -72,7 +72,14 @@ export class FakeApp {
 		return true;
 	}
 	socket(identity: Partial<SocketIdentity> = {}): FakeSocket {
-		return new FakeSocket(this, { user: null, vendorId: null, awaitingVendorId: null, tokenExpiresAt: null, address: "127.0.0.1", ...identity });
+		return new FakeSocket(this, {
+			user: null,
+			vendorId: null,
+			awaitingVendorId: null,
+			tokenExpiresAt: null,
+			address: "127.0.0.1",
+			...identity,
+		});
 	}
 	get asApp(): TemplatedApp {
 		return this as unknown as TemplatedApp;

@@ -40,10 +40,10 @@ export async function post(url: string, body: string, headers: Record<string, st
 	return { status: res.status, json };
 }
 
-/** A Clerk user.created / user.updated event body. */
+/** A Clerk user.created / user.updated event body; `updatedAt` is Clerk's `updated_at` (epoch ms, default now). */
 export function clerkUserEvent(
 	type: "user.created" | "user.updated",
-	user: { id: string; email?: string; firstName?: string; lastName?: string; role?: string }
+	user: { id: string; email?: string; firstName?: string; lastName?: string; role?: string; updatedAt?: number }
 ): string {
 	const emailId = `idn_${randomUUID().slice(0, 8)}`;
 	return JSON.stringify({
@@ -65,6 +65,7 @@ export function clerkUserEvent(
 					]
 				: [],
 			public_metadata: user.role ? { role: user.role } : {},
+			updated_at: user.updatedAt ?? Date.now(),
 		},
 	});
 }

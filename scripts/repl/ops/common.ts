@@ -1,4 +1,3 @@
-import { userInfo } from "node:os";
 import { isValidCell } from "h3-js";
 import type { CallingOptions } from "moleculer";
 import { parseBBox as parseBox, type BBox } from "../../../lib/geo.ts";
@@ -18,10 +17,8 @@ export class OpsError extends Error {
 	override name = "OpsError";
 }
 
-/** The admin identity the REPL operator acts as (audited in the events the services emit). */
-export function operatorIdentity(user = userInfo().username): Caller {
-	return { id: `repl:${user}`, role: "admin" };
-}
+/** Calling options of a privileged operation: the operator's identity travels with the call (services refuse it without). */
+export const asOperator = (operator: Caller): CallingOptions => ({ ...CALL, meta: { user: operator } });
 
 /** Parses `w,s,e,n` (degrees, w < e, s < n): the filters of the REPL do not cross the antimeridian. */
 export function parseBBox(text: string): BBox {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
-import { startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
+import { AS_OPERATOR, startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { activeVendor, LiveClient, metricValue, waitForRoutes } from "../../helpers/live.ts";
 import { CLOSE_CODES } from "../../../gateways/live/protocol/codes.ts";
 import type { VendorLocation } from "../../../services/geo/contract.ts";
@@ -289,7 +289,7 @@ describe("live gateway on one node", () => {
 		const vendor = await vendorSocket(vendorId, token);
 		const watcher = await connect(`?token=${token}`);
 		const bystander = await connect(`?token=${otherToken}`);
-		await engine.broker.call("users.remove", { id: "user_live_leaving" });
+		await engine.broker.call("users.remove", { id: "user_live_leaving" }, AS_OPERATOR);
 		expect(await watcher.closed()).toBe(CLOSE_CODES.UNAUTHORIZED);
 		expect([CLOSE_CODES.BROADCAST_REVOKED, CLOSE_CODES.UNAUTHORIZED]).toContain(await vendor.closed());
 		bystander.send({ op: "ping" });
@@ -385,7 +385,7 @@ describe("live gateway on one node", () => {
 		expect(now.counters.positionsIn).toBeGreaterThanOrEqual(1);
 		expect(now.counters.routedIn).toBe(0);
 
-		await engine.broker.call("live.kick", { vendorId });
+		await engine.broker.call("live.kick", { vendorId }, AS_OPERATOR);
 		expect(await vendor.closed()).toBe(CLOSE_CODES.KICKED);
 	});
 });

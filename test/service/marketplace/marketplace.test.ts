@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import type { Context, ServiceSchema } from "moleculer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEngine, uniqueNamespace, waitFor, type TestEngine } from "../../helpers/engine.ts";
+import { AS_OPERATOR, startTestEngine, uniqueNamespace, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { restClient, waitForMarketplaceRoutes } from "../../helpers/rest.ts";
 
 const MARKETPLACE = "api,users,vendors,discovery";
@@ -200,7 +200,7 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		expect((await api.post(`/api/vendors/${vendor.id}/status`, { status: "active" }, await token("user_other"))).status).toBe(403);
 
 		await engine.broker.call("users.resolve", { id: "user_admin" });
-		await engine.broker.call("users.setRole", { id: "user_admin", role: "admin" });
+		await engine.broker.call("users.setRole", { id: "user_admin", role: "admin" }, AS_OPERATOR);
 		const admin = await token("user_admin");
 		expect((await status("suspended", admin)).body.status).toBe("suspended");
 		expect((await status("active")).status).toBe(403);
@@ -429,7 +429,7 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 	});
 
 	it("serves the users contract: Clerk upsert, roles, lookup, soft delete that detaches vendors", async () => {
-		const call = (action: string, params: object) => engine.broker.call(action, params);
+		const call = (action: string, params: object) => engine.broker.call(action, params, AS_OPERATOR);
 		expect(
 			await call("users.upsertFromClerk", { id: "user_clerk", email: "ana@example.com", firstName: "Ana", role: "admin" })
 		).toMatchObject({ id: "user_clerk", role: "admin", firstName: "Ana" });
@@ -475,10 +475,10 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 				updatedAt,
 			},
 		});
-		expect(((await engine.broker.call("vendors.setSubscription", sub(true, "2026-01-02T00:00:00Z"))) as string[]).sort()).toEqual(
-			[a.id, b.id].sort()
-		);
-		expect(await engine.broker.call("vendors.setSubscription", sub(false, "2026-01-01T00:00:00Z"))).toEqual([]);
+		expect(
+			((await engine.broker.call("vendors.setSubscription", sub(true, "2026-01-02T00:00:00Z"), AS_OPERATOR)) as string[]).sort()
+		).toEqual([a.id, b.id].sort());
+		expect(await engine.broker.call("vendors.setSubscription", sub(false, "2026-01-01T00:00:00Z"), AS_OPERATOR)).toEqual([]);
 		expect((await api.get(`/api/vendors/${a.id}`)).body.subscription).toEqual({
 			active: true,
 			entitlements: ["pro"],
@@ -490,7 +490,7 @@ function marketplaceSuite(store: "embedded" | "mongo") {
 		// A vendor onboarded later starts with the owner's current subscription.
 		expect((await onboard("user_payer", { name: "Sub C" })).subscription.active).toBe(true);
 		await expect(
-			engine.broker.call("vendors.setSubscription", { ownerId: "user_payer", subscription: { active: "yes" } })
+			engine.broker.call("vendors.setSubscription", { ownerId: "user_payer", subscription: { active: "yes" } }, AS_OPERATOR)
 		).rejects.toMatchObject({ code: 422 });
 	});
 

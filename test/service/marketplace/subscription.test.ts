@@ -1,6 +1,6 @@
 import type { Context } from "moleculer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
+import { AS_OPERATOR, startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { restClient, waitForMarketplaceRoutes } from "../../helpers/rest.ts";
 
 describe("REQUIRE_SUBSCRIPTION=true", () => {
@@ -47,20 +47,20 @@ describe("REQUIRE_SUBSCRIPTION=true", () => {
 		expect(refused.status).toBe(403);
 		expect(refused.body).toMatchObject({ type: "SUBSCRIPTION_REQUIRED" });
 
-		await engine.broker.call("vendors.setSubscription", subscription(true, "2026-03-01T00:00:00Z"));
+		await engine.broker.call("vendors.setSubscription", subscription(true, "2026-03-01T00:00:00Z"), AS_OPERATOR);
 		expect((await activate()).body).toMatchObject({ status: "active", subscription: { active: true, entitlements: ["pro"] } });
 		expect(await broadcast()).toMatchObject({ id: vendor.id });
 		expect(await listed()).toBe(true);
 		expect((await api.get("/api/discovery/nearby?lat=40&lng=-3")).body.rows.map((v: { id: string }) => v.id)).toEqual([vendor.id]);
 
-		await engine.broker.call("vendors.setSubscription", subscription(false, "2026-04-01T00:00:00Z"));
+		await engine.broker.call("vendors.setSubscription", subscription(false, "2026-04-01T00:00:00Z"), AS_OPERATOR);
 		await waitFor(() => statusEvents.find(e => e.id === vendor.id && !e.canBroadcast), { what: "canBroadcast false" });
 		await expect(broadcast()).rejects.toMatchObject({ code: 403, type: "SUBSCRIPTION_REQUIRED" });
 		expect(await listed()).toBe(false);
 		expect((await api.get("/api/discovery/nearby?lat=40&lng=-3")).body.rows).toEqual([]);
 
 		// A renewal delivered late (older than the expiry) changes nothing.
-		expect(await engine.broker.call("vendors.setSubscription", subscription(true, "2026-03-15T00:00:00Z"))).toEqual([]);
+		expect(await engine.broker.call("vendors.setSubscription", subscription(true, "2026-03-15T00:00:00Z"), AS_OPERATOR)).toEqual([]);
 		await expect(broadcast()).rejects.toMatchObject({ type: "SUBSCRIPTION_REQUIRED" });
 	});
 
@@ -69,17 +69,21 @@ describe("REQUIRE_SUBSCRIPTION=true", () => {
 		const owner = await engine.token(ownerId);
 		const vendor = (await api.post("/api/vendors", { name: "Lapsing Lemonade", location: { lat: 41, lng: -4 } }, owner)).body;
 		const expiresAt = new Date(Date.now() + 1_500).toISOString();
-		await engine.broker.call("vendors.setSubscription", {
-			ownerId,
-			subscription: {
-				active: true,
-				entitlements: ["pro"],
-				expiresAt,
-				store: "APP_STORE",
-				environment: "PRODUCTION",
-				updatedAt: new Date().toISOString(),
+		await engine.broker.call(
+			"vendors.setSubscription",
+			{
+				ownerId,
+				subscription: {
+					active: true,
+					entitlements: ["pro"],
+					expiresAt,
+					store: "APP_STORE",
+					environment: "PRODUCTION",
+					updatedAt: new Date().toISOString(),
+				},
 			},
-		});
+			AS_OPERATOR
+		);
 		expect((await api.post(`/api/vendors/${vendor.id}/status`, { status: "active" }, owner)).status).toBe(200);
 		const broadcast = () =>
 			engine.broker.call("vendors.authorizeBroadcast", { id: vendor.id }, { meta: { user: { id: ownerId, role: "vendor" } } });

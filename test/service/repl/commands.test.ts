@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ServiceBroker } from "moleculer";
 import { Output, runCommand } from "../../../scripts/repl/cli.ts";
 import { REPL_COMMANDS } from "../../../scripts/repl/commands.ts";
-import { operatorIdentity } from "../../../scripts/repl/ops/common.ts";
+import { operatorCaller } from "../../../lib/identity.ts";
 
-const operator = operatorIdentity("tester");
+const operator = operatorCaller("tester");
 const spec = (name: string) => REPL_COMMANDS.find(c => c.command.split(" ")[0] === name)!;
 
 /** Runs one REPL command the way moleculer-repl hands it over; returns what it printed. */
@@ -38,6 +38,8 @@ describe("REPL commands: arguments and errors", () => {
 		["inbox", ["replay"], {}, /inbox replay needs an event id/],
 		["inbox", ["purge"], {}, /unknown inbox subcommand "purge"/],
 		["inbox", [], { limit: "0" }, /--limit must be an integer from 1 to 500/],
+		["role", ["user_1", "emperor"], {}, /role must be customer, vendor, admin/],
+		["role", ["user_1"], {}, /missing argument/],
 		["kick", ["a", "b"], {}, /too many arguments: b/],
 	] as const)("%s %j %j prints the error and the usage line, no stack", async (name, args, options, message) => {
 		const { ok, text } = await run(broker, name, [...args], { ...options });

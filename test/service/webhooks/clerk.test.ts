@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
-import { startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
+import { AS_OPERATOR, startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { eventRecorder } from "../../helpers/event-recorder.ts";
 import { clerkUserEvent, MONGO_URL, newWhsec, post, storeEnv, svixHeaders, type StoreKind } from "../../helpers/webhooks.ts";
-import type { InboxEntry } from "../../../services/webhooks/contract.ts";
+import { WEBHOOK_CLOCK_SKEW_MS, type InboxEntry } from "../../../services/webhooks/contract.ts";
 
 const newUserId = () => `user_${randomUUID().replace(/-/g, "").slice(0, 20)}`;
 
@@ -19,7 +19,7 @@ function clerkSuite(store: StoreKind) {
 	let engine: TestEngine;
 	let url: string;
 
-	const inbox = (): Promise<InboxEntry[]> => engine.broker.call("webhooks.inbox", { source: "clerk", limit: 500 });
+	const inbox = (): Promise<InboxEntry[]> => engine.broker.call("webhooks.inbox", { source: "clerk", limit: 500 }, AS_OPERATOR);
 	type User = { id: string; email: string | null; firstName: string | null; role: string };
 	/** The live user, or null when there is none (never created, or deleted). */
 	const lookup = (id: string) =>
@@ -50,12 +50,21 @@ function clerkSuite(store: StoreKind) {
 			id: `clerk:${headers["svix-id"]}`,
 			type: "user.created",
 			status: "applied",
+			reason: null,
 			duplicate: false,
 		});
 
 		expect(await lookup(id)).toMatchObject({ id, email: "ada@example.com", firstName: "Ada", lastName: "Lovelace", role: "customer" });
 		const [entry] = (await inbox()).filter(e => e.eventId === headers["svix-id"]);
-		expect(entry).toMatchObject({ source: "clerk", type: "user.created", status: "applied", attempts: 1, error: null, payload: body });
+		expect(entry).toMatchObject({
+			source: "clerk",
+			type: "user.created",
+			status: "applied",
+			reason: null,
+			attempts: 1,
+			error: null,
+			payload: body,
+		});
 		expect(entry!.history).toHaveLength(1);
 
 		const received = await waitFor(() => recorder.named("communication.webhook_received").find(e => e.data.eventId === headers["svix-id"]));
@@ -77,6 +86,74 @@ function clerkSuite(store: StoreKind) {
 		expect((await post(url, updated, svixHeaders(updated, { secret }))).status).toBe(200);
 		expect(await lookup(id)).toMatchObject({ email: "new@example.com", firstName: "Grace", role: "admin" });
 		await waitFor(() => recorder.named("marketplace.user_updated").find(e => e.context.userId === id));
+	});
+
+	it.each([
+		// The older one comes last: it is stale.
+		["the newer first", [3000, 2000], { status: "stale", reason: "older_than_current" }],
+		// The older one was the newest when it arrived.
+		["the older first", [2000, 3000], { status: "applied", reason: null }],
+	] as const)("keeps the newer profile (by updated_at) when two user.updated arrive out of order: %s", async (_order, arrival, older) => {
+		const id = newUserId();
+		const created = clerkUserEvent("user.created", { id, email: "first@example.com", updatedAt: 1000 });
+		expect((await post(url, created, svixHeaders(created, { secret }))).json.status).toBe("applied");
+		const profiles = {
+			2000: { email: "older@example.com", firstName: "Older" },
+			3000: { email: "newer@example.com", firstName: "Newer" },
+		};
+		const delivered = new Map<number, { body: string; headers: Record<string, string>; json: any }>();
+		for (const updatedAt of arrival) {
+			const body = clerkUserEvent("user.updated", { id, ...profiles[updatedAt], updatedAt });
+			const headers = svixHeaders(body, { secret });
+			const res = await post(url, body, headers);
+			expect(res.status).toBe(200);
+			delivered.set(updatedAt, { body, headers, json: res.json });
+		}
+
+		expect(await lookup(id)).toMatchObject({ email: "newer@example.com", firstName: "Newer" });
+		expect(delivered.get(3000)!.json).toMatchObject({ status: "applied", reason: null, duplicate: false });
+		const late = delivered.get(2000)!;
+		expect(late.json).toMatchObject({ type: "user.updated", ...older, duplicate: false });
+		const entry = (await inbox()).find(e => e.eventId === late.headers["svix-id"]);
+		expect(entry).toMatchObject({ ...older, result: { userId: id }, error: null });
+		expect(entry!.history.map(h => h.outcome)).toEqual([older.status]);
+		// Svix's retry of that delivery gets the same answer, as a duplicate.
+		expect((await post(url, late.body, late.headers)).json).toMatchObject({ ...older, duplicate: true });
+	});
+
+	it("keeps the newest profile when several user.updated for one user are applied at once", async () => {
+		const id = newUserId();
+		const created = clerkUserEvent("user.created", { id, updatedAt: 1000 });
+		expect((await post(url, created, svixHeaders(created, { secret }))).status).toBe(200);
+		const bodies = [4000, 2000, 6000, 3000, 5000].map(updatedAt =>
+			clerkUserEvent("user.updated", { id, firstName: `At${updatedAt}`, updatedAt })
+		);
+		const answers = await Promise.all(bodies.map(body => post(url, body, svixHeaders(body, { secret }))));
+		expect(answers.map(a => a.status)).toEqual([200, 200, 200, 200, 200]);
+		expect(await lookup(id)).toMatchObject({ firstName: "At6000" });
+		// However they interleave, the newest one applied and nothing failed.
+		expect(answers[2]!.json).toMatchObject({ status: "applied" });
+		expect(answers.every(a => a.json.status === "applied" || a.json.reason === "older_than_current")).toBe(true);
+	});
+
+	it("ignores a user.updated dated beyond the clock skew, so that it cannot outrank the real ones", async () => {
+		const id = newUserId();
+		const created = clerkUserEvent("user.created", { id, email: "now@example.com" });
+		expect((await post(url, created, svixHeaders(created, { secret }))).status).toBe(200);
+		const future = clerkUserEvent("user.updated", {
+			id,
+			email: "future@example.com",
+			updatedAt: Date.now() + WEBHOOK_CLOCK_SKEW_MS + 60_000,
+		});
+		const res = await post(url, future, svixHeaders(future, { secret }));
+		expect(res.status).toBe(200);
+		expect(res.json).toMatchObject({ status: "ignored", reason: "future_timestamp" });
+		expect((await inbox()).find(e => e.id === res.json.id)).toMatchObject({ status: "ignored", reason: "future_timestamp", result: null });
+		expect(await lookup(id)).toMatchObject({ email: "now@example.com" });
+
+		const real = clerkUserEvent("user.updated", { id, email: "later@example.com" });
+		expect((await post(url, real, svixHeaders(real, { secret }))).json).toMatchObject({ status: "applied" });
+		expect(await lookup(id)).toMatchObject({ email: "later@example.com" });
 	});
 
 	it("refuses tampered bodies, wrong secrets, stale or future timestamps and missing headers with 401, applying nothing", async () => {
@@ -196,6 +273,14 @@ function clerkSuite(store: StoreKind) {
 		await waitFor(() => recorder.named("marketplace.user_deleted").find(e => e.context.userId === id));
 		// The deleted user's token no longer works.
 		expect((await fetch(`${engine.baseUrl}/api/me`, { headers: auth })).status).toBe(401);
+
+		// A user.updated delivered after the delete (Clerk sent it before) does not bring the user back.
+		const late = clerkUserEvent("user.updated", { id, email: "late@example.com" });
+		const lateAnswer = await post(url, late, svixHeaders(late, { secret }));
+		expect(lateAnswer.status).toBe(200);
+		expect(lateAnswer.json).toMatchObject({ status: "stale", reason: "user_deleted" });
+		expect((await inbox()).find(e => e.id === lateAnswer.json.id)).toMatchObject({ status: "stale", reason: "user_deleted" });
+		expect(await lookup(id)).toBeNull();
 	});
 
 	it("records and acknowledges event types it does not use", async () => {
@@ -203,8 +288,9 @@ function clerkSuite(store: StoreKind) {
 		const headers = svixHeaders(body, { secret });
 		const res = await post(url, body, headers);
 		expect(res.status).toBe(200);
+		expect(res.json).toMatchObject({ status: "ignored", reason: "event_type_not_used", duplicate: false });
 		const [entry] = (await inbox()).filter(e => e.eventId === headers["svix-id"]);
-		expect(entry).toMatchObject({ type: "session.created", status: "applied", result: { ignored: "event type not used" } });
+		expect(entry).toMatchObject({ type: "session.created", status: "ignored", reason: "event_type_not_used", result: null });
 	});
 
 	it("answers malformed JSON with 400 after the signature check, invalid data with 422, and an oversized body with 413", async () => {
@@ -249,6 +335,6 @@ describe("webhook endpoints without their secrets", () => {
 		const rc = await post(`${engine.baseUrl}/webhooks/revenuecat`, '{"event":{"id":"e","type":"TEST"}}', { authorization: "anything" });
 		expect(rc.status).toBe(503);
 		expect(rc.json).toMatchObject({ type: "WEBHOOK_NOT_CONFIGURED", data: { variable: "REVENUECAT_WEBHOOK_AUTH" } });
-		expect(await engine.broker.call("webhooks.inbox", {})).toEqual([]);
+		expect(await engine.broker.call("webhooks.inbox", {}, AS_OPERATOR)).toEqual([]);
 	});
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes, randomUUID } from "node:crypto";
-import { startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
+import { AS_OPERATOR, startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { eventRecorder } from "../../helpers/event-recorder.ts";
 import { MONGO_URL, post, revenueCatEvent, storeEnv, type StoreKind } from "../../helpers/webhooks.ts";
 import type { InboxEntry } from "../../../services/webhooks/contract.ts";
@@ -25,7 +25,7 @@ function revenueCatSuite(store: StoreKind) {
 	const deliver = (event: Record<string, unknown>, auth: string | null = authorization) =>
 		post(url, revenueCatEvent(event), { "content-type": "application/json", ...(auth === null ? {} : { authorization: auth }) });
 	const vendor = (id: string) => engine.broker.call<VendorView, { id: string }>("vendors.get", { id });
-	const inbox = (): Promise<InboxEntry[]> => engine.broker.call("webhooks.inbox", { source: "revenuecat", limit: 500 });
+	const inbox = (): Promise<InboxEntry[]> => engine.broker.call("webhooks.inbox", { source: "revenuecat", limit: 500 }, AS_OPERATOR);
 
 	/** A signed-in user with a draft vendor, through the REST API. */
 	async function vendorOwner(): Promise<{ userId: string; vendorId: string; headers: Record<string, string> }> {
@@ -146,7 +146,7 @@ function revenueCatSuite(store: StoreKind) {
 		expect(changes.map(e => e.data.subscription.active)).toEqual([true, true, true, false]);
 	});
 
-	it("does not roll state back when an older event arrives late, and still acknowledges it", async () => {
+	it("answers stale for an event older than the last applied one, and does not roll state back", async () => {
 		const owner = await vendorOwner();
 		const t0 = Date.now() - 60_000;
 		await deliver({
@@ -171,8 +171,14 @@ function revenueCatSuite(store: StoreKind) {
 			event_timestamp_ms: t0 + 1000,
 		});
 		expect(late.status).toBe(200);
-		expect(late.json.status).toBe("applied");
+		expect(late.json).toMatchObject({ type: "RENEWAL", status: "stale", reason: "older_than_current", duplicate: false });
+		expect((await inbox()).find(e => e.id === late.json.id)).toMatchObject({
+			status: "stale",
+			reason: "older_than_current",
+			result: { userId: owner.userId },
+		});
 		expect((await vendor(owner.vendorId)).subscription.active).toBe(false);
+		expect(recorder.named("payments.subscription_changed").filter(e => e.context.userId === owner.userId)).toHaveLength(2);
 
 		const newer = await deliver({
 			type: "UNCANCELLATION",
@@ -182,7 +188,60 @@ function revenueCatSuite(store: StoreKind) {
 			event_timestamp_ms: t0 + 9000,
 		});
 		expect(newer.status).toBe(200);
+		expect(newer.json).toMatchObject({ status: "applied", reason: null });
 		expect((await vendor(owner.vendorId)).subscription.active).toBe(true);
+	});
+
+	it("ignores RevenueCat's own TRANSFER sample (dated in the year 4466); later real events for both users apply", async () => {
+		const giver = await vendorOwner();
+		const taker = await vendorOwner();
+		const t0 = Date.now() - 60_000;
+		const bought = await deliver({
+			type: "INITIAL_PURCHASE",
+			app_user_id: giver.userId,
+			entitlement_ids: ["pro"],
+			expiration_at_ms: t0 + 30 * DAY,
+			event_timestamp_ms: t0,
+		});
+		expect(bought.json).toMatchObject({ status: "applied" });
+
+		// The documented sample as RevenueCat publishes it, with our two users' ids.
+		const sample = await deliver({
+			app_id: "1234567890",
+			event_timestamp_ms: 78789789798798,
+			store: "APP_STORE",
+			transferred_from: [giver.userId],
+			transferred_to: [taker.userId],
+			type: "TRANSFER",
+			environment: "PRODUCTION",
+		});
+		expect(new Date(78789789798798).getUTCFullYear()).toBe(4466);
+		expect(sample.status).toBe(200);
+		expect(sample.json).toMatchObject({ type: "TRANSFER", status: "ignored", reason: "future_timestamp", duplicate: false });
+		expect((await inbox()).find(e => e.id === sample.json.id)).toMatchObject({
+			status: "ignored",
+			reason: "future_timestamp",
+			result: null,
+		});
+		// Neither owner's ordering mark moved.
+		const mark = (ownerId: string) =>
+			engine.broker.call<{ updatedAt: string } | null, { ownerId: string }>("vendors.getSubscription", { ownerId });
+		expect(await mark(giver.userId)).toMatchObject({ active: true, updatedAt: new Date(t0).toISOString() });
+		expect(await mark(taker.userId)).toBeNull();
+
+		const purchase = await deliver({
+			type: "INITIAL_PURCHASE",
+			app_user_id: taker.userId,
+			entitlement_ids: ["pro"],
+			expiration_at_ms: Date.now() + 30 * DAY,
+			event_timestamp_ms: Date.now(),
+		});
+		expect(purchase.json).toMatchObject({ status: "applied", reason: null });
+		expect((await vendor(taker.vendorId)).subscription).toMatchObject({ active: true, entitlements: ["pro"] });
+
+		const expired = await deliver({ type: "EXPIRATION", app_user_id: giver.userId, event_timestamp_ms: Date.now() });
+		expect(expired.json).toMatchObject({ status: "applied" });
+		expect((await vendor(giver.vendorId)).subscription.active).toBe(false);
 	});
 
 	it("finds the user through original_app_user_id or aliases when app_user_id is anonymous", async () => {
@@ -227,7 +286,7 @@ function revenueCatSuite(store: StoreKind) {
 		expect((await vendor(giver.vendorId)).subscription).toMatchObject({ active: false, entitlements: [] });
 	});
 
-	it("records and acknowledges TEST and unknown event types without applying anything", async () => {
+	it("records and acknowledges TEST, unknown types and anonymous-only events as ignored", async () => {
 		const owner = await vendorOwner();
 		const test = await deliver({ type: "TEST", app_user_id: owner.userId, entitlement_ids: ["pro"], expiration_at_ms: Date.now() + DAY });
 		const unknown = await deliver({
@@ -236,13 +295,24 @@ function revenueCatSuite(store: StoreKind) {
 			entitlement_ids: ["pro"],
 			expiration_at_ms: Date.now() + DAY,
 		});
-		expect([test.status, unknown.status]).toEqual([200, 200]);
+		const anonymous = await deliver({
+			type: "INITIAL_PURCHASE",
+			app_user_id: `$RCAnonymousID:${randomUUID()}`,
+			entitlement_ids: ["pro"],
+			expiration_at_ms: Date.now() + DAY,
+		});
+		expect([test.status, unknown.status, anonymous.status]).toEqual([200, 200, 200]);
+		expect([test.json, unknown.json, anonymous.json]).toMatchObject([
+			{ status: "ignored", reason: "test" },
+			{ status: "ignored", reason: "unknown_type" },
+			{ status: "ignored", reason: "no_user" },
+		]);
 		const entries = await inbox();
-		expect(entries.find(e => e.id === test.json.id)).toMatchObject({ type: "TEST", status: "applied", result: { ignored: "test" } });
+		expect(entries.find(e => e.id === test.json.id)).toMatchObject({ type: "TEST", status: "ignored", reason: "test", result: null });
 		expect(entries.find(e => e.id === unknown.json.id)).toMatchObject({
 			type: "SOMETHING_INTRODUCED_LATER",
-			status: "applied",
-			result: { ignored: "unknown_type" },
+			status: "ignored",
+			reason: "unknown_type",
 		});
 		expect((await vendor(owner.vendorId)).subscription.active).toBe(false);
 	});

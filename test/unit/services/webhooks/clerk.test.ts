@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clerkEnvelope, planClerkEvent } from "../../../../services/webhooks/clerk.ts";
+import { WEBHOOK_CLOCK_SKEW_MS } from "../../../../services/webhooks/contract.ts";
 
 describe("Clerk event mapping", () => {
 	it("resolves the primary e-mail and a valid role; ignores an unknown role", () => {
@@ -27,7 +28,26 @@ describe("Clerk event mapping", () => {
 			kind: "delete",
 			userId: "user_2",
 		});
-		expect(planClerkEvent(clerkEnvelope.parse({ type: "session.created", data: {} }))).toEqual({ kind: "record" });
+		expect(planClerkEvent(clerkEnvelope.parse({ type: "session.created", data: {} }))).toEqual({
+			kind: "record",
+			reason: "event_type_not_used",
+		});
+	});
+
+	it("carries Clerk's updated_at as the profile's mark; one beyond the clock skew is not applied", () => {
+		const now = Date.UTC(2026, 0, 10);
+		const at = (updatedAt: unknown) =>
+			planClerkEvent(clerkEnvelope.parse({ type: "user.updated", data: { id: "user_4", updated_at: updatedAt } }), now);
+		expect(at(now - 1000)).toEqual({ kind: "upsert", profile: { id: "user_4", clerkUpdatedAt: now - 1000 } });
+		expect(at(now + WEBHOOK_CLOCK_SKEW_MS)).toEqual({
+			kind: "upsert",
+			profile: { id: "user_4", clerkUpdatedAt: now + WEBHOOK_CLOCK_SKEW_MS },
+		});
+		expect(at(now + WEBHOOK_CLOCK_SKEW_MS + 1)).toEqual({ kind: "record", reason: "future_timestamp" });
+		expect(at(null)).toEqual({ kind: "upsert", profile: { id: "user_4" } });
+		expect(() => at(1e20)).toThrow(
+			expect.objectContaining({ name: "ClerkPayloadError", fields: expect.arrayContaining(["data.updated_at"]) })
+		);
 	});
 
 	it("leaves out fields the users service would refuse, so the event still applies", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { WEBHOOK_CLOCK_SKEW_MS } from "../../../../services/webhooks/contract.ts";
 import {
 	candidateUserIds,
 	planRevenueCatEvent,
@@ -83,6 +84,16 @@ describe("RevenueCat event mapping", () => {
 		});
 		expect(planRevenueCatEvent(base("TEST"), now)).toEqual({ kind: "record", reason: "test" });
 		expect(planRevenueCatEvent(base("SOMETHING_NEW_2027"), now)).toEqual({ kind: "record", reason: "unknown_type" });
+	});
+
+	it("does not apply an event dated beyond now + the clock skew (RevenueCat's TRANSFER sample is in the year 4466)", () => {
+		const sample = base("TRANSFER", { event_timestamp_ms: 78789789798798, transferred_from: ["a"], transferred_to: ["b"] });
+		expect(planRevenueCatEvent(sample, now)).toEqual({ kind: "record", reason: "future_timestamp" });
+		expect(planRevenueCatEvent(base("RENEWAL", { event_timestamp_ms: now + WEBHOOK_CLOCK_SKEW_MS + 1 }), now)).toEqual({
+			kind: "record",
+			reason: "future_timestamp",
+		});
+		expect(planRevenueCatEvent(base("RENEWAL", { event_timestamp_ms: now + WEBHOOK_CLOCK_SKEW_MS }), now)).toMatchObject({ kind: "set" });
 	});
 
 	it("refuses timestamps a Date cannot hold", () => {
