@@ -43,8 +43,6 @@ const { values: args } = parseArgs({
 const NATS_URL = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
 const LOCAL_ADDRESSES = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"];
-/** The REST load (autocannon) comes from one address: the highest rate limits the config takes. */
-const UNTHROTTLED = { RATE_LIMIT_READS_PER_MIN: "1000000", RATE_LIMIT_WRITES_PER_MIN: "1000000" };
 
 /** Offered load and repetitions; --quick keeps the same shape, smaller. */
 const MODE = args.quick
@@ -121,7 +119,7 @@ type Competitor = {
 
 async function startCompetitor(key: Competitor["key"], scenario: Scenario): Promise<Competitor> {
 	if (key === "engine") {
-		const engine = await startEngine("engine", UNTHROTTLED, args.profile ? ["--cpu-prof", "--cpu-prof-dir=bench/profiles"] : []);
+		const engine = await startEngine("engine", {}, args.profile ? ["--cpu-prof", "--cpu-prof-dir=bench/profiles"] : []);
 		log("live/engine", `engine up (pid ${engine.proc.pid}); onboarding ${scenario.vendors.length} vendors over REST`);
 		const onboarded = await onboardVendors(engine.baseUrl, scenario.vendors.length, `bench${randomUUID().slice(0, 6)}`, done =>
 			log("live/engine", `onboarded ${done}`)
@@ -433,7 +431,7 @@ async function clusterStage(scenario: Scenario, out: Results): Promise<void> {
 	const namespace = `bench-${randomUUID().slice(0, 8)}`;
 	const nats = { NATS_URL, NAMESPACE: namespace };
 	const [a, b, c] = await Promise.all([
-		startEngine("engine-a", { ...nats, ...UNTHROTTLED, NODE_ID: `${namespace}-a` }),
+		startEngine("engine-a", { ...nats, NODE_ID: `${namespace}-a` }),
 		startEngine("live-b", { ...nats, NODE_ID: `${namespace}-b`, SERVICES: "live" }),
 		startEngine("live-c", { ...nats, NODE_ID: `${namespace}-c`, SERVICES: "live" }),
 	]);
