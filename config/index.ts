@@ -43,6 +43,8 @@ export type Config = {
 	liveOpsPerS: number;
 	/** Open live sockets (and upgrades under way) allowed per client address. */
 	liveMaxSocketsPerIp: number;
+	/** Coalescing window of the live fan-out in ms (latest per vendor, published together); 0 = off. */
+	liveFlushMs: number;
 	/** The request header a trusted proxy puts the client address in (lower case); unset: the peer address. */
 	clientIpHeader: string | undefined;
 	mapTilesUrl: string | undefined;
@@ -168,6 +170,7 @@ const envSchema = z.object({
 	WATCH_MAX_CELLS: integer(2000, 1, 100_000),
 	LIVE_OPS_PER_S: positive(100, 1_000_000),
 	LIVE_MAX_SOCKETS_PER_IP: integer(256, 1, 1_000_000),
+	LIVE_FLUSH_MS: integer(0, 0, 1_000),
 	CLIENT_IP_HEADER: optionalString
 		.transform(v => v?.toLowerCase())
 		.refine(v => v === undefined || /^[a-z0-9-]{1,64}$/.test(v), "must be a header name such as x-forwarded-for"),
@@ -249,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		watchMaxCells: e.WATCH_MAX_CELLS,
 		liveOpsPerS: e.LIVE_OPS_PER_S,
 		liveMaxSocketsPerIp: e.LIVE_MAX_SOCKETS_PER_IP,
+		liveFlushMs: e.LIVE_FLUSH_MS,
 		clientIpHeader: e.CLIENT_IP_HEADER,
 		mapTilesUrl: e.MAP_TILES_URL,
 		nats: {

@@ -7,10 +7,11 @@ import {
 	GEO_WRITE_TIMEOUT_MS,
 	type SetOfflineParams,
 	type SetOfflineResult,
+	type StoredPosition,
 	type UpdateManyItemResult,
 } from "../../services/geo/contract.ts";
 import type { LiveHub } from "./hub.ts";
-import { PositionWriter, type WriteOutcome } from "./writer.ts";
+import { PositionWriter, WRITE_WINDOW_MS, type WriteOutcome } from "./writer.ts";
 
 /** What this node knows of a vendor whose socket it holds: where it was last streamed, and when. */
 type Track = {
@@ -45,12 +46,26 @@ export class VendorStreams {
 			write: batch => callWithFailover<UpdateManyItemResult[]>(deps.broker, "geo.updateMany", { positions: batch }, GEO_WRITE_TIMEOUT_MS),
 			onOutcome: (vendorId, outcome) => this.#written(vendorId, outcome),
 			logger: deps.logger,
+			windowMs: WRITE_WINDOW_MS,
 		});
 	}
 
 	/** Positions accepted and not yet in the store. */
 	get unwritten(): number {
 		return this.#writer.backlog;
+	}
+
+	/**
+	 * The positions this node streamed but has not stored yet whose cell is in `cells` (the newest
+	 * per vendor): a snapshot adds them to what the store answered.
+	 */
+	unwrittenIn(cells: ReadonlySet<string>): StoredPosition[] {
+		const found = new Map<string, StoredPosition>();
+		for (const [vendorId, position] of this.#writer.unwritten()) {
+			const known = found.get(vendorId);
+			if (cells.has(position.cell) && (!known || known.ts < position.ts)) found.set(vendorId, { vendorId, ...position });
+		}
+		return [...found.values()];
 	}
 
 	/** A checked, rate-allowed position: streamed now, written behind. Older than the last one streamed: dropped. */
@@ -64,8 +79,11 @@ export class VendorStreams {
 		const cell = latLngToCell(position.lat, position.lng, config.h3Res);
 		hub.publish({ vendorId, cell, position, previousCell: track?.cell ?? null });
 		hub.countPosition("streamed");
-		this.#tracks.set(vendorId, { cell, ts: position.ts, confirmed: track?.confirmed ?? false });
-		this.#writer.enqueue(vendorId, position);
+		if (track) {
+			track.cell = cell;
+			track.ts = position.ts;
+		} else this.#tracks.set(vendorId, { cell, ts: position.ts, confirmed: false });
+		this.#writer.enqueue(vendorId, { ...position, cell });
 	}
 
 	/**

@@ -3,7 +3,7 @@ import type { TokenVerifier } from "../../lib/auth.ts";
 import type { WebSocketBehavior } from "uWebSockets.js";
 import type { Config } from "../../config/index.ts";
 import { checkPosition } from "../../lib/position.ts";
-import type { InCellsParams, StoredPosition } from "../../services/geo/contract.ts";
+import type { StoredPosition } from "../../services/geo/contract.ts";
 import { take } from "../../lib/token-bucket.ts";
 import { SocketAuth } from "./auth.ts";
 import { estimateWatchCells, TooManyCellsError, watchCells } from "./cells.ts";
@@ -11,6 +11,7 @@ import type { LiveHub } from "./hub.ts";
 import { encode, parseFrame, positionView } from "./protocol/codec.ts";
 import { CLOSE_CODES, ERROR_CODES, STANDARD_CLOSE_CODES, type ErrorCode } from "./protocol/codes.ts";
 import type { PosFrame, WatchFrame } from "./protocol/frames.ts";
+import { SnapshotReader } from "./snapshots.ts";
 import type { LiveSocket, SocketData } from "./socket.ts";
 import { VendorStreams } from "./positions.ts";
 
@@ -20,6 +21,17 @@ export const ABUSE_MAX_BAD_FRAMES = 20;
 export const ABUSE_MAX_LIMITED_FRAMES = 200;
 export const ABUSE_WINDOW_MS = 10_000;
 const RATE_LIMIT_ERROR_EVERY_MS = 1_000;
+/**
+ * The store's answer, with the positions this node streamed and has not written yet (the writer
+ * lags by its window): a vendor that just came online is in the snapshot of a watcher here.
+ */
+function withUnwritten(stored: StoredPosition[], unwritten: StoredPosition[]): StoredPosition[] {
+	if (unwritten.length === 0) return stored;
+	const newest = new Map(stored.map(v => [v.vendorId, v]));
+	for (const v of unwritten) if ((newest.get(v.vendorId)?.ts ?? -1) < v.ts) newest.set(v.vendorId, v);
+	return [...newest.values()];
+}
+
 /** Watch work (cells computed and read) per event-loop turn, across all sockets: the rest waits a turn. */
 export const WATCH_CELLS_PER_TURN = 5_000;
 
@@ -37,6 +49,7 @@ export class LiveSessions {
 	readonly #deps: SessionDeps;
 	readonly #vendors: VendorStreams;
 	readonly #auth: SocketAuth;
+	readonly #snapshots: SnapshotReader;
 	/** Sockets with a watch waiting for its turn, in arrival order (each socket's latest watch only). */
 	readonly #watchQueue = new Set<LiveSocket>();
 	#watchTurnScheduled = false;
@@ -44,6 +57,7 @@ export class LiveSessions {
 	constructor(deps: SessionDeps) {
 		this.#deps = deps;
 		this.#vendors = new VendorStreams({ ...deps, tellVendor: (vendorId, message) => this.#tellVendor(vendorId, message) });
+		this.#snapshots = new SnapshotReader(deps.broker);
 		this.#auth = new SocketAuth({
 			...deps,
 			graceMs: deps.config.authGraceS * 1000,
@@ -188,7 +202,7 @@ export class LiveSessions {
 	}
 
 	async #watch(ws: LiveSocket, frame: WatchFrame): Promise<void> {
-		const { broker, config, hub, logger } = this.#deps;
+		const { config, hub, logger } = this.#deps;
 		let cells: readonly string[];
 		try {
 			cells = watchCells(frame, config.h3Res, config.watchMaxCells);
@@ -202,7 +216,7 @@ export class LiveSessions {
 		hub.setWatch(ws, cells);
 		let vendors: StoredPosition[];
 		try {
-			vendors = cells.length === 0 ? [] : await broker.call<StoredPosition[], InCellsParams>("geo.inCells", { cells });
+			vendors = await this.#snapshots.read(cells);
 		} catch (err) {
 			// The watch set stays in place (updates flow); the client retries the watch for its snapshot.
 			logger.warn({ err: (err as Error).message }, "Snapshot failed");
@@ -212,7 +226,7 @@ export class LiveSessions {
 		if (ud.closed || ud.watchGen !== gen) return;
 		const snapshot = encode.snapshot(
 			cells,
-			vendors.map(v => positionView(v.vendorId, v, v.cell))
+			withUnwritten(vendors, this.#vendors.unwrittenIn(new Set(cells))).map(v => positionView(v.vendorId, v, v.cell))
 		);
 		ws.cork(() => {
 			// A snapshot is all-or-nothing: a watcher that cannot take one is too far behind.

@@ -8,7 +8,8 @@ import {
 	type NearbyHit,
 	type NearbyParams as GeoNearbyParams,
 } from "../geo/contract.ts";
-import type { FixedLocation, FixedLocationsParams, Vendor } from "../vendors/contract.ts";
+import type { DiscoverableParams, FixedLocation, FixedLocationsParams, Vendor } from "../vendors/contract.ts";
+import { VendorCards } from "./cards.ts";
 import {
 	DEFAULT_NEARBY_LIMIT,
 	DEFAULT_RADIUS_M,
@@ -16,15 +17,23 @@ import {
 	type HeatmapQuery,
 	type NearbyAnswer,
 	type NearbyParams,
+	type NearbyVendor,
 	type VendorPosition,
 } from "./contract.ts";
 
 type DiscoveryMethods = {
 	fetchPositions(ctx: Context, center: LatLng, radius: number): Promise<VendorPosition[]>;
+	findVendors(ctx: Context, ids: string[], q: string | undefined, category: string | undefined): Promise<Vendor[]>;
 };
+type DiscoveryVars = { cards: VendorCards };
+
+/** One answer row: the vendor's card, its distance (whole metres), whether it is online, and where it is. */
+function nearbyRow(vendor: Vendor, { lat, lng, ts, cell, hdg, spd, online, distance }: VendorPosition): NearbyVendor {
+	return { ...vendor, distance: Math.round(distance), online, position: { lat, lng, ts, cell, hdg, spd } };
+}
 
 /** Search over vendors and their positions: text, category, online, distance; live counts per cell. */
-const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods> = {
+const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods, DiscoveryVars> = {
 	name: "discovery",
 
 	settings: {
@@ -49,20 +58,16 @@ const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods> =
 				const { lat, lng, radius = DEFAULT_RADIUS_M, q, category, online, limit = DEFAULT_NEARBY_LIMIT } = ctx.params;
 				const positions = new Map<string, VendorPosition>();
 				for (const p of await this.fetchPositions(ctx, { lat, lng }, radius)) {
-					if (online !== undefined && p.online !== online) continue;
+					if (p.distance > radius || (online !== undefined && p.online !== online)) continue;
 					const known = positions.get(p.vendorId);
 					// A live position beats the stall's fixed one.
-					if (p.distance <= radius && (!known || (p.online && !known.online)))
-						positions.set(p.vendorId, { ...p, distance: Math.round(p.distance) });
+					if (!known || (p.online && !known.online)) positions.set(p.vendorId, p);
 				}
-				const vendors = await ctx.call<Vendor[], object>("vendors.discoverable", { ids: [...positions.keys()], q, category });
-				const rows = vendors
-					.map(vendor => {
-						const { vendorId: _id, online: isOnline, distance, ...position } = positions.get(vendor.id)!;
-						return { ...vendor, distance, online: isOnline, position };
-					})
-					.sort((a, b) => a.distance - b.distance || a.id.localeCompare(b.id));
-				return { rows: rows.slice(0, limit), total: rows.length };
+				const found = (await this.findVendors(ctx, [...positions.keys()], q, category))
+					.map(vendor => ({ vendor, at: positions.get(vendor.id)! }))
+					.sort((a, b) => a.at.distance - b.at.distance || a.vendor.id.localeCompare(b.vendor.id));
+				// Rows are built for the page only; `total` counts every match.
+				return { rows: found.slice(0, limit).map(({ vendor, at }) => nearbyRow(vendor, at)), total: found.length };
 			},
 		},
 
@@ -81,6 +86,13 @@ const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods> =
 		},
 	},
 
+	events: {
+		/** Every vendor write broadcasts this (moleculer-db's cache clean): the cached cards may be stale. */
+		"cache.clean.vendors"() {
+			this.cards.clear();
+		},
+	},
+
 	methods: {
 		/**
 		 * The one place positions come from: live positions of online vendors (geo) and the
@@ -92,7 +104,7 @@ const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods> =
 					if (err instanceof Errors.ServiceNotFoundError) return [];
 					throw err;
 				}),
-				ctx.call<FixedLocation[], FixedLocationsParams>("vendors.fixedLocations", circleBounds(center, radius)),
+				this.cards.stallsIn(ctx, circleBounds(center, radius)),
 			]);
 			// geo already measured the live hits; only the stalls need a distance.
 			const positions: VendorPosition[] = live.map(({ vendorId, lat, lng, distance, ts, cell, hdg, spd }) => ({
@@ -109,6 +121,26 @@ const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods> =
 			for (const s of stalls) positions.push({ ...s, distance: distanceM(center.lat, center.lng, s.lat, s.lng), online: false });
 			return positions;
 		},
+
+		/**
+		 * The public cards of `ids`: from this node's cache, or — with a text or category filter,
+		 * which the vendors' store evaluates (NeDB regexes or MongoDB's text index) — from vendors.
+		 */
+		findVendors(ctx: Context, ids: string[], q: string | undefined, category: string | undefined): Promise<Vendor[]> {
+			if (ids.length === 0) return Promise.resolve([]);
+			if (q === undefined && category === undefined) return this.cards.publicCards(ctx, ids);
+			return ctx.call<Vendor[], DiscoverableParams>("vendors.discoverable", { ids, q, category });
+		},
+	},
+
+	created() {
+		this.cards = new VendorCards(
+			{
+				cards: (ctx, ids) => ctx.call<Vendor[], DiscoverableParams>("vendors.discoverable", { ids }),
+				stalls: (ctx, box) => ctx.call<FixedLocation[], FixedLocationsParams>("vendors.fixedLocations", box),
+			},
+			this.settings.config.requireSubscription
+		);
 	},
 };
 

@@ -21,7 +21,11 @@ export type UpdateResult =
 	| { applied: true; location: VendorLocation; previous: PreviousPlace }
 	/** Older than the stored position: dropped, nothing changed. */
 	| { applied: false; reason: "stale" };
-export type UpdateManyParams = { positions: UpdateParams[] };
+/**
+ * A live gateway's batch. Each position may carry the H3 cell (at H3_RES, which every node
+ * shares) the live node computed when it streamed it, so geo does not compute it again.
+ */
+export type UpdateManyParams = { positions: (UpdateParams & { cell?: string })[] };
 /** One result per position of geo.updateMany, in order: applied, stale, or invalid (and why). */
 export type InvalidPosition = { applied: false; reason: "invalid"; field: string; message: string };
 export type UpdateManyItemResult = UpdateResult | InvalidPosition;

@@ -42,14 +42,18 @@ export class GeoWriter {
 		this.#opts = opts;
 	}
 
-	/** Validates a position and indexes it (its H3 cell at H3_RES). */
-	check(item: unknown, now: number): StoredPosition | InvalidPosition {
+	/**
+	 * Validates a position and indexes it: its H3 cell at H3_RES, or (a live gateway's batch) the
+	 * cell the live node computed for it when `takeCell`.
+	 */
+	check(item: unknown, now: number, takeCell = false): StoredPosition | InvalidPosition {
 		if (typeof item !== "object" || item === null) return invalid("positions", "each position must be an object");
-		const { vendorId } = item as { vendorId?: unknown };
+		const { vendorId, cell } = item as { vendorId?: unknown; cell?: unknown };
 		if (!isVendorId(vendorId)) return invalid("vendorId", "vendorId must be a vendor id");
 		const check = checkPosition(item as PositionInput, now, this.#opts.maxAgeMs);
 		if (!check.ok) return invalid(check.field, check.message);
-		return { vendorId, ...check.position, cell: latLngToCell(check.position.lat, check.position.lng, this.#opts.h3Res) };
+		const { lat, lng } = check.position;
+		return { vendorId, ...check.position, cell: takeCell && typeof cell === "string" ? cell : latLngToCell(lat, lng, this.#opts.h3Res) };
 	}
 
 	/** One position, after the vendor's writes already running on this node. */
@@ -69,7 +73,7 @@ export class GeoWriter {
 		const directAt: number[] = [];
 		const running: Promise<unknown>[] = [];
 		items.forEach((item, i) => {
-			const position = this.check(item, now);
+			const position = this.check(item, now, true);
 			if ("reason" in position) results[i] = position;
 			else if (this.#queue.busy(position.vendorId))
 				running.push(this.#queue.run(position.vendorId, () => this.#applyOne(ctx, position)).then(r => (results[i] = r)));

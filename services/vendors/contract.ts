@@ -36,6 +36,16 @@ export type Vendor = {
 	updatedAt: string;
 };
 
+/** Active and not past its expiry: access lapses at `expiresAt` even if no EXPIRATION event arrives. */
+export function subscriptionActive(subscription: { active: boolean; expiresAt?: string | null }, now = Date.now()): boolean {
+	return subscription.active && (!subscription.expiresAt || Date.parse(subscription.expiresAt) > now);
+}
+
+/** May this vendor broadcast its position (and be found) right now? */
+export function canBroadcast(vendor: Pick<Vendor, "status" | "subscription">, requireSubscription: boolean, now = Date.now()): boolean {
+	return vendor.status === "active" && (!requireSubscription || subscriptionActive(vendor.subscription, now));
+}
+
 export type Page<T> = { rows: T[]; total: number; page: number; pageSize: number; totalPages: number };
 
 /** A profile change; `null` clears a field (see profileParams in model.ts). */

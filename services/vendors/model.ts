@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { forbidden } from "../../lib/errors.ts";
-import { MAX_PAGE_SIZE, type ProfileParams, type SubscriptionState, type Vendor } from "./contract.ts";
+import { canBroadcast, MAX_PAGE_SIZE, subscriptionActive, type ProfileParams, type SubscriptionState, type Vendor } from "./contract.ts";
 
 /** As stored: rating kept as sum/count (exact), a version for compare-and-set, soft delete. */
 export type VendorDoc = Omit<Vendor, "rating" | "subscription"> & {
@@ -62,16 +62,6 @@ export function toVendor(doc: VendorDoc): Vendor {
 		},
 		rating: { average: averageOf(ratingSum, ratingCount), count: ratingCount },
 	};
-}
-
-/** Active and not past its expiry: access lapses at `expiresAt` even if no EXPIRATION event arrives. */
-export function subscriptionActive(subscription: { active: boolean; expiresAt?: string | null }, now = Date.now()): boolean {
-	return subscription.active && (!subscription.expiresAt || Date.parse(subscription.expiresAt) > now);
-}
-
-/** May this vendor broadcast its position right now? */
-export function canBroadcast(vendor: Pick<Vendor, "status" | "subscription">, requireSubscription: boolean): boolean {
-	return vendor.status === "active" && (!requireSubscription || subscriptionActive(vendor.subscription));
 }
 
 /** Refuses (403) a vendor that may not broadcast now, saying why. */

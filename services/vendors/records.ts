@@ -5,7 +5,8 @@ import type { CallerMeta } from "../../lib/identity.ts";
 import type { KeyedQueue } from "../../lib/keyed-queue.ts";
 import type { Store } from "../../mixins/db.mixin.ts";
 import type { Page, VendorStatusChanged } from "./contract.ts";
-import { canBroadcast, fromDoc, publicQuery, type VendorDoc } from "./model.ts";
+import { canBroadcast } from "./contract.ts";
+import { fromDoc, publicQuery, type VendorDoc } from "./model.ts";
 
 export type FindOptions = { sort?: string[]; limit?: number; offset?: number };
 

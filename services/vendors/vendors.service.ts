@@ -23,6 +23,7 @@ import {
 	type SetStatusParams,
 	type UpdateParams,
 	type Vendor,
+	subscriptionActive,
 } from "./contract.ts";
 import { locationActions } from "./location.ts";
 import {
@@ -33,7 +34,6 @@ import {
 	pageParams,
 	profileParams,
 	profileWrite,
-	subscriptionActive,
 	withoutNulls,
 	TEXT_FIELDS,
 	toVendor,

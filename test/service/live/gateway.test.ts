@@ -138,6 +138,10 @@ describe("live gateway on one node", () => {
 		vendor.send({ op: "pos", lat: A.lat + 0.0002, lng: A.lng, ts: ts + 1 });
 		expect(await watcher.nextOp("pos")).toMatchObject({ lat: A.lat + 0.0002, ts: ts + 1 });
 		expect(watcher.frames.filter(f => f.op === "pos")).toHaveLength(2);
+		// The store follows the stream within the writer's window.
+		await waitFor(async () => (await engine.broker.call<unknown[], object>("geo.history", { vendorId })).length === 2, {
+			what: "both newer positions stored",
+		});
 		expect((await engine.broker.call<unknown[], object>("geo.history", { vendorId })).length).toBe(2);
 		vendor.close();
 	});
@@ -172,7 +176,9 @@ describe("live gateway on one node", () => {
 		}
 		expect(atB.frames.some(f => f.op === "gone")).toBe(false);
 
-		// Socket positions never take the per-position path; the 8 positions took at most 8 batches.
+		// Socket positions never take the per-position path; the 8 positions took at most 8 batches
+		// (the store follows the stream within the writer's window).
+		await waitFor(async () => (await requests("geo.updateMany")) - batchesBefore >= 2, { what: "both rounds written" });
 		const batches = (await requests("geo.updateMany")) - batchesBefore;
 		expect(await requests("geo.update")).toBe(updatesBefore);
 		expect(batches).toBeGreaterThanOrEqual(2);

@@ -4,7 +4,7 @@ import { PositionWriter, RETRY_FIRST_MS, type WriteOutcome } from "../../../../g
 import { UPDATE_MANY_MAX, type UpdateManyItemResult, type UpdateParams } from "../../../../services/geo/contract.ts";
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as Logger;
-const position = (ts: number) => ({ lat: 52.52, lng: 13.405, ts });
+const position = (ts: number) => ({ lat: 52.52, lng: 13.405, ts, cell: "881f1d4887fffff" });
 const turn = () => new Promise(resolve => setImmediate(resolve));
 
 /** A geo stand-in: records each batch; answers applied (or what `answer` says) once `release` is called. */
@@ -39,7 +39,12 @@ function applied(p: UpdateParams): UpdateManyItemResult {
 
 function writerWith(geo: ReturnType<typeof fakeGeo>) {
 	const outcomes: [string, WriteOutcome["kind"]][] = [];
-	const writer = new PositionWriter({ write: b => geo.write(b), onOutcome: (id, o) => outcomes.push([id, o.kind]), logger: quiet });
+	const writer = new PositionWriter({
+		write: b => geo.write(b),
+		onOutcome: (id, o) => outcomes.push([id, o.kind]),
+		logger: quiet,
+		windowMs: 0,
+	});
 	return { writer, outcomes };
 }
 
@@ -113,7 +118,7 @@ describe("PositionWriter (group commit of vendor positions, behind the stream)",
 				: { applied: false, reason: "invalid", field: "ts", message: "ts is in the future" }
 		);
 		const outcomes: WriteOutcome[] = [];
-		const writer = new PositionWriter({ write: b => geo.write(b), onOutcome: (_id, o) => outcomes.push(o), logger: quiet });
+		const writer = new PositionWriter({ write: b => geo.write(b), onOutcome: (_id, o) => outcomes.push(o), logger: quiet, windowMs: 0 });
 		writer.enqueue("ven_old", position(1));
 		writer.enqueue("ven_skew", position(1));
 		await turn();
@@ -148,5 +153,31 @@ describe("PositionWriter (group commit of vendor positions, behind the stream)",
 		geo.release();
 		await turn();
 		expect(settled).toBe(true);
+	});
+
+	it("gathers the positions of a window into one batch, and what came in during a flight waits for the rest of its window", async () => {
+		const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+		const geo = fakeGeo();
+		const writer = new PositionWriter({ write: b => geo.write(b), onOutcome: () => undefined, logger: quiet, windowMs: 200 });
+		writer.enqueue("ven_a", position(1));
+		await sleep(20);
+		writer.enqueue("ven_b", position(1));
+		writer.enqueue("ven_a", position(2));
+		expect(geo.batches).toEqual([]);
+		await sleep(240);
+		// One batch, the latest of each vendor; it went when the window closed (~200 ms).
+		expect(geo.batches).toEqual([
+			[
+				{ vendorId: "ven_a", ...position(2) },
+				{ vendorId: "ven_b", ...position(1) },
+			],
+		]);
+		writer.enqueue("ven_c", position(3));
+		geo.release();
+		await sleep(20);
+		expect(geo.batches).toHaveLength(1); // the second window (from ~200 ms) is still open
+		await sleep(300);
+		expect(geo.batches.map(b => b.map(p => p.vendorId))).toEqual([["ven_a", "ven_b"], ["ven_c"]]);
+		geo.release();
 	});
 });

@@ -36,6 +36,17 @@ describe("GeoWriter (every write of the geo service)", () => {
 		]);
 	});
 
+	it("keeps the cell a live gateway's batch computed, and computes it for a single write", async () => {
+		const { geo } = writer();
+		const now = Date.now();
+		const streamedIn = latLngToCell(52.52, 13.405, RES);
+		const [batched] = await geo.writeMany(ctx, [{ vendorId: "ven_c", lat: 52.52, lng: 13.405, ts: now, cell: streamedIn }], now);
+		expect(batched).toMatchObject({ applied: true, location: { cell: streamedIn } });
+		// A single write (the REST path) never takes a cell from its input.
+		const single = await geo.writeOne(ctx, { vendorId: "ven_d", lat: 48.85, lng: 2.35, ts: now, cell: streamedIn }, now);
+		expect(single).toMatchObject({ applied: true, location: { cell: latLngToCell(48.85, 2.35, RES) } });
+	});
+
 	it("announces online once per transition, offline once, and coalesces location updates until a flush", async () => {
 		const { geo, events } = writer();
 		const now = Date.now();
