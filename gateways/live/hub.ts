@@ -2,6 +2,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import type { PositionChange } from "../../services/geo/contract.ts";
 import { routingCell } from "./cells.ts";
 import type { SocketView } from "./contract.ts";
+import { CellFanout } from "./fanout.ts";
 import { encode, positionView } from "./protocol/codec.ts";
 import { CLOSE_CODES } from "./protocol/codes.ts";
 import type { CellRouter } from "./router.ts";
@@ -38,11 +39,14 @@ export class LiveHub {
 	readonly #cellRefs = new Map<string, number>();
 	readonly #routingRefs = new Map<string, number>();
 	readonly #res: number;
+	readonly #fanout: CellFanout;
 	#app: TemplatedApp | null = null;
 	#router: CellRouter | null = null;
 
-	constructor(res: number) {
+	/** `flushMs`: LIVE_FLUSH_MS, the coalescing window of local delivery (0 = every frame at once). */
+	constructor(res: number, flushMs = 0) {
 		this.#res = res;
+		this.#fanout = new CellFanout(flushMs, (cell, frame) => this.#publishToTopic(cell, frame));
 	}
 
 	attach(app: TemplatedApp, router: CellRouter | null): void {
@@ -158,8 +162,9 @@ export class LiveHub {
 		for (const ws of [...this.sockets]) if (ws.getUserData().user?.id === userId) this.close(ws, code, reason);
 	}
 
-	/** Shutdown: every client is told to reconnect elsewhere; vendors stay online meanwhile. */
+	/** Shutdown: what the fan-out window holds goes out, then every client is told to reconnect elsewhere; vendors stay online meanwhile. */
 	closeAll(code: number, reason: string): void {
+		this.#fanout.flush();
 		for (const ws of [...this.sockets]) {
 			ws.getUserData().keepOnline = true;
 			this.close(ws, code, reason);
@@ -211,14 +216,17 @@ export class LiveHub {
 	}
 
 	#deliver(cell: string, vendorId: string, frame: string): void {
-		const app = this.#app;
-		if (!app) return;
-		const subscribers = app.numSubscribers(cell);
-		if (subscribers > 0) {
-			app.publish(cell, frame);
-			this.counters.deliveries += subscribers;
-		}
+		if (!this.#app) return;
+		this.#fanout.send(cell, vendorId, frame);
 		this.slow.remember(cell, vendorId, frame);
+	}
+
+	#publishToTopic(cell: string, frame: string): void {
+		const app = this.#app;
+		const subscribers = app?.numSubscribers(cell) ?? 0;
+		if (subscribers === 0) return;
+		app!.publish(cell, frame);
+		this.counters.deliveries += subscribers;
 	}
 
 	#wanted(cell: string): boolean {

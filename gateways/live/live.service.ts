@@ -149,7 +149,7 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 	},
 
 	created() {
-		this.hub = new LiveHub(this.settings.config.h3Res);
+		this.hub = new LiveHub(this.settings.config.h3Res, this.settings.config.liveFlushMs);
 		this.metrics = new LiveMetrics(this.broker);
 		this.listenSocket = null;
 		this.router = null;
