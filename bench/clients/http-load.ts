@@ -1,15 +1,17 @@
-/** Load generator: autocannon against GET /api/discovery/nearby with a different point per request. */
+/** Load generator: autocannon GETs against one endpoint, the next path of a list per request (different points or ids, so no cache answers for us). */
 import autocannon from "autocannon";
 import { cpuMeter, serveRequests } from "../lib/ipc.ts";
 
 export type HttpLoadRun = {
 	baseUrl: string;
-	centers: { lat: number; lng: number }[];
-	radius: number;
+	/** Taken in turn, one per request. */
+	paths: string[];
 	connections: number;
 	durationS: number;
 };
 export type HttpLoadResult = {
+	/** How long the load actually ran, in s. */
+	durationS: number;
 	requestsPerSec: number;
 	p50Ms: number;
 	p99Ms: number;
@@ -20,28 +22,20 @@ export type HttpLoadResult = {
 };
 
 serveRequests({
-	async run({ baseUrl, centers, radius, connections, durationS }: HttpLoadRun): Promise<HttpLoadResult> {
+	async run({ baseUrl, paths, connections, durationS }: HttpLoadRun): Promise<HttpLoadResult> {
 		const meter = cpuMeter();
 		let n = 0;
 		const result = await autocannon({
 			url: baseUrl,
 			connections,
 			duration: durationS,
-			requests: [
-				{
-					method: "GET",
-					setupRequest: req => {
-						const c = centers[n++ % centers.length]!;
-						// ~±1 km around an area centre: different points, so no cache answers for us.
-						const lat = c.lat + (Math.random() - 0.5) * 0.018;
-						const lng = c.lng + (Math.random() - 0.5) * 0.028;
-						return { ...req, path: `/api/discovery/nearby?lat=${lat.toFixed(6)}&lng=${lng.toFixed(6)}&radius=${radius}` };
-					},
-				},
-			],
+			requests: [{ method: "GET", setupRequest: req => ({ ...req, path: paths[n++ % paths.length]! }) }],
+			// autocannon stops at its next sample tick: 100 ms ones let a run last under a second.
+			sampleInt: 100,
 		});
 		return {
-			requestsPerSec: result.requests.average,
+			durationS: result.duration,
+			requestsPerSec: result.requests.total / result.duration,
 			p50Ms: result.latency.p50,
 			p99Ms: result.latency.p99,
 			non2xx: result.non2xx,

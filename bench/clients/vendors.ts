@@ -103,6 +103,13 @@ serveRequests({
 		return { open: conns.filter(c => c.ws.readyState === WebSocket.OPEN).length, reconnected, dropped, errors };
 	},
 
+	/** Every open vendor sends one position now: all of them online at once, without waiting a whole period of a slow rate. */
+	announce() {
+		const now = nowHr();
+		for (const c of conns) if (c.ws.readyState === WebSocket.OPEN) send(c, now);
+		return {};
+	},
+
 	/** Sets the send rate per vendor (0 stops); phases are spread evenly over one period. */
 	rate({ perVendorHz }: { perVendorHz: number }) {
 		hz = perVendorHz;

@@ -1,12 +1,24 @@
 /**
- * Load generator: watcher sockets. Each sends one `watch` with its cells, then counts the
- * frames it receives by their `op` (read from the first bytes, no parse) and parses a
- * sample of `pos` frames to measure latency (see clients/vendors.ts for the hdg timestamp).
+ * Load generator: watcher sockets. Each sends one `watch` (cells or a bbox) as soon as it is
+ * open, then counts the frames it receives by their `op` (read from the first bytes, no parse)
+ * and parses a sample of `pos` frames to measure latency (see clients/vendors.ts for the hdg
+ * timestamp). With `recordSnapshots`, each socket also keeps its first snapshot: the time from
+ * sending its watch to receiving the snapshot and the vendor ids in it (the rush-hour opening).
  */
 import WebSocket from "ws";
 import { cpuMeter, serveRequests } from "../lib/ipc.ts";
+import type { BBox } from "../servers/cells.ts";
 
-export type WatchersConnect = { url: string; watchSets: string[][]; localAddresses: string[]; sampleEvery: number };
+export type WatchRequest = { cells: string[] } | { bbox: BBox };
+export type WatchersConnect = {
+	url: string;
+	watches: WatchRequest[];
+	localAddresses: string[];
+	sampleEvery: number;
+	/** Sockets opening at the same time (all of them: every watcher connects at once). */
+	concurrency?: number;
+	recordSnapshots?: boolean;
+};
 export type WatchersSample = {
 	pos: number;
 	gone: number;
@@ -19,14 +31,29 @@ export type WatchersSample = {
 	cpuPercent: number;
 	wallMs: number;
 };
+/** One socket's first snapshot, in the order of the watches it was given. */
+export type SnapshotRecord = {
+	/** When its watch was sent, epoch ms (comparable across processes on one machine). */
+	watchSentAt: number;
+	/** Watch sent → snapshot received; null while none arrived. */
+	snapshotMs: number | null;
+	vendorIds: string[] | null;
+};
 
 const MAX_SAMPLES = 200_000;
+const DEFAULT_CONCURRENCY = 128;
 const sockets: WebSocket[] = [];
 let sampleEvery = 50;
 let counter = 0;
 const latencies: number[] = [];
 const totals = { pos: 0, gone: 0, errors: 0, snapshots: 0, snapshotVendors: 0, closed: 0 };
+const records: SnapshotRecord[] = [];
+/** Resolves `snapshots()` once every recorded socket has its snapshot. */
+let allSnapshots: (() => void) | null = null;
+let recordedSnapshots = 0;
 const meter = cpuMeter();
+
+const nowMs = () => performance.timeOrigin + performance.now();
 
 // Frames start with {"op":"<op>" — byte 7 tells pos / gone / snapshot / error / pong apart.
 const P = "p".charCodeAt(0);
@@ -34,50 +61,75 @@ const G = "g".charCodeAt(0);
 const S = "s".charCodeAt(0);
 const E = "e".charCodeAt(0);
 
-function onMessage(data: Buffer): void {
+function onSnapshot(data: Buffer, record: SnapshotRecord | undefined): void {
+	const receivedAt = nowMs();
+	const vendors = (JSON.parse(data.toString()) as { vendors: { id: string }[] }).vendors;
+	totals.snapshots++;
+	totals.snapshotVendors += vendors.length;
+	if (!record || record.snapshotMs !== null) return;
+	record.snapshotMs = receivedAt - record.watchSentAt;
+	record.vendorIds = vendors.map(v => v.id);
+	if (++recordedSnapshots === records.length) allSnapshots?.();
+}
+
+function onMessage(data: Buffer, record: SnapshotRecord | undefined): void {
 	const c = data[7];
 	if (c === P && data[8] === 111 /* o */ && data[9] === 115 /* s */) {
 		totals.pos++;
 		if (++counter % sampleEvery === 0 && latencies.length < MAX_SAMPLES) {
 			const msg = JSON.parse(data.toString()) as { ts: number; hdg: number };
-			const now = performance.timeOrigin + performance.now();
-			latencies.push(now - (msg.ts + msg.hdg / 100));
+			latencies.push(nowMs() - (msg.ts + msg.hdg / 100));
 		}
 	} else if (c === G) totals.gone++;
-	else if (c === S) {
-		totals.snapshots++;
-		totals.snapshotVendors += (JSON.parse(data.toString()) as { vendors: unknown[] }).vendors.length;
-	} else if (c === E) totals.errors++;
+	else if (c === S) onSnapshot(data, record);
+	else if (c === E) totals.errors++;
 }
 
-function connectOne(url: string, cells: string[], localAddress: string | undefined): Promise<void> {
+function connectOne(url: string, watch: WatchRequest, localAddress: string | undefined, record: SnapshotRecord | undefined): Promise<void> {
 	const ws = new WebSocket(url, { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
 	sockets.push(ws);
 	return new Promise((resolve, reject) => {
 		ws.once("open", () => {
-			ws.send(JSON.stringify({ op: "watch", cells }));
+			if (record) record.watchSentAt = nowMs();
+			ws.send(JSON.stringify({ op: "watch", ...watch }));
 			resolve();
 		});
 		ws.once("unexpected-response", (_req, res) => reject(new Error(`watcher upgrade answered ${res.statusCode}`)));
 		ws.once("error", reject);
-		ws.on("message", onMessage as (data: WebSocket.RawData) => void);
+		ws.on("message", (data: Buffer) => onMessage(data, record));
 		ws.on("close", () => totals.closed++);
 	});
 }
 
 serveRequests({
-	async connect({ url, watchSets, localAddresses, sampleEvery: every }: WatchersConnect) {
+	async connect({ url, watches, localAddresses, sampleEvery: every, concurrency, recordSnapshots }: WatchersConnect) {
 		sampleEvery = every;
-		const CONCURRENCY = 128;
+		const batch = recordSnapshots ? watches.map(() => ({ watchSentAt: NaN, snapshotMs: null, vendorIds: null })) : [];
+		records.push(...batch);
 		let next = 0;
 		const worker = async () => {
-			while (next < watchSets.length) {
+			while (next < watches.length) {
 				const i = next++;
-				await connectOne(url, watchSets[i]!, localAddresses[i % localAddresses.length]);
+				await connectOne(url, watches[i]!, localAddresses[i % localAddresses.length], batch[i]);
 			}
 		};
-		await Promise.all(Array.from({ length: Math.min(CONCURRENCY, watchSets.length) }, worker));
+		await Promise.all(Array.from({ length: Math.min(concurrency ?? DEFAULT_CONCURRENCY, watches.length) }, worker));
 		return { open: sockets.filter(s => s.readyState === WebSocket.OPEN).length };
+	},
+
+	/** The recorded snapshots, once every socket has one or `timeoutMs` has passed (then some are null). */
+	async snapshots({ timeoutMs }: { timeoutMs: number }): Promise<SnapshotRecord[]> {
+		if (recordedSnapshots < records.length) {
+			await new Promise<void>(resolve => {
+				const timer = setTimeout(resolve, timeoutMs);
+				allSnapshots = () => {
+					clearTimeout(timer);
+					resolve();
+				};
+			});
+			allSnapshots = null;
+		}
+		return records;
 	},
 
 	/** Counts since the previous sample (snapshots and closes are running totals). */
@@ -96,10 +148,14 @@ serveRequests({
 		return out;
 	},
 
-	/** Disconnects every socket at once (a dropped connection, as when a phone goes away). */
+	/** Disconnects every socket at once (a dropped connection, as when a phone goes away); the next connect starts afresh. */
 	close() {
 		for (const ws of sockets) ws.terminate();
 		sockets.length = 0;
+		records.length = 0;
+		recordedSnapshots = 0;
+		totals.snapshots = 0;
+		totals.snapshotVendors = 0;
 		return {};
 	},
 });

@@ -1,13 +1,14 @@
 /**
  * The baseline a team would otherwise write: a `ws` server with an in-memory map that speaks
- * the same `watch` / `pos` / `gone` / `snapshot` protocol (cells only, no auth, no store, no
- * cluster). Written the good way: each frame serialised once into one Buffer, sent to the
+ * the same `watch` / `pos` / `gone` / `snapshot` protocol (a watch of cells or of a bbox, turned
+ * into cells as the engine does; no auth, no store, no cluster). Written the good way: each frame serialised once into one Buffer, sent to the
  * watchers of its cell from a per-cell Set, slow sockets skipped instead of buffered.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
 import { getResolution, isValidCell, latLngToCell } from "h3-js";
+import { bboxCells, isBBox } from "./cells.ts";
 
 type Conn = { vendorId: string | null; cells: Set<string> };
 type VendorPos = { id: string; lat: number; lng: number; cell: string; ts: number; hdg?: number; spd?: number };
@@ -43,17 +44,32 @@ export function startWsBaseline(port: number, res = 8): Promise<BaselineServer> 
 		if (set?.size === 0) vendorsInCell.delete(cell);
 	}
 
-	function watch(ws: WebSocket, conn: Conn, cells: unknown): void {
+	/** The cells a watch frame asks for, or why it is refused. */
+	function watchSet(msg: Record<string, unknown>): string[] | { refused: string } {
+		if (msg.bbox !== undefined) {
+			if (!isBBox(msg.bbox)) return { refused: "bbox must be [west, south, east, north] with west < east and south < north" };
+			const cells = bboxCells(msg.bbox, res);
+			return cells.length > MAX_CELLS ? { refused: `the bbox covers more than ${MAX_CELLS} cells` } : cells;
+		}
+		const { cells } = msg;
 		if (
 			!Array.isArray(cells) ||
 			cells.length > MAX_CELLS ||
 			!cells.every(c => typeof c === "string" && isValidCell(c) && getResolution(c) === res)
 		) {
-			error(ws, `cells must be at most ${MAX_CELLS} H3 cells at resolution ${res}`);
+			return { refused: `cells must be at most ${MAX_CELLS} H3 cells at resolution ${res}` };
+		}
+		return cells as string[];
+	}
+
+	function watch(ws: WebSocket, conn: Conn, msg: Record<string, unknown>): void {
+		const cells = watchSet(msg);
+		if (!Array.isArray(cells)) {
+			error(ws, cells.refused);
 			return;
 		}
 		for (const cell of conn.cells) watchers.get(cell)?.delete(ws);
-		conn.cells = new Set(cells as string[]);
+		conn.cells = new Set(cells);
 		const vendors: VendorPos[] = [];
 		for (const cell of conn.cells) {
 			const set = watchers.get(cell);
@@ -110,7 +126,7 @@ export function startWsBaseline(port: number, res = 8): Promise<BaselineServer> 
 			}
 			if (isBinary || typeof msg !== "object" || msg === null) return error(ws, "frames are JSON objects");
 			if (msg.op === "pos") position(ws, conn, msg);
-			else if (msg.op === "watch") watch(ws, conn, msg.cells);
+			else if (msg.op === "watch") watch(ws, conn, msg);
 			else if (msg.op === "ping") ws.send('{"op":"pong"}');
 			else error(ws, "unknown op");
 		});

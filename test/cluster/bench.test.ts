@@ -1,10 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { latLngToCell } from "h3-js";
 import { startWsBaseline } from "../../bench/servers/ws-baseline.ts";
 import { startBareUws } from "../../bench/servers/uws-bare.ts";
 import type { BaselineServer } from "../../bench/servers/ws-baseline.ts";
 import { buildScenario } from "../../bench/lib/geometry.ts";
+import { bboxCells, type BBox } from "../../bench/servers/cells.ts";
+import { boxAround, boxesInside, placesInBox, vendorIdsInCells } from "../../bench/lib/places.ts";
+import { checkSnapshots, deliveryTotal, isShort } from "../../bench/lib/checks.ts";
+import { forkClient } from "../../bench/lib/load.ts";
+import type { SnapshotRecord } from "../../bench/clients/watchers.ts";
+import { cellsForBBox } from "../../gateways/live/cells.ts";
 import { freePort } from "../helpers/ports.ts";
 
 /** A client that collects every frame it receives. */
@@ -37,6 +43,43 @@ async function open(url: string): Promise<{ ws: WebSocket; frames: any[]; next(o
 const LAT = 52.52;
 const LNG = 13.405;
 const CELL = latLngToCell(LAT, LNG, 8);
+/** A 3 km box around LAT/LNG (the rush-hour watch), two vendors inside it and one 20 km away. */
+const BOX = boxAround(LAT, LNG, 3000);
+const [INSIDE_A, INSIDE_B] = placesInBox(boxAround(LAT, LNG, 2000), 2, 1);
+const OUTSIDE = { lat: LAT + 0.18, lng: LNG };
+
+/** Vendors v-a and v-b inside BOX and v-far outside it send one position each; resolves once the server has them. */
+async function vendorsAroundBox(url: string, positionsIn: () => number) {
+	const sockets = await Promise.all(
+		[
+			["v-a", INSIDE_A!],
+			["v-b", INSIDE_B!],
+			["v-far", OUTSIDE],
+		].map(async ([id, p]) => {
+			const vendor = await open(`${url}?vendor=${id}`);
+			const { lat, lng } = p as { lat: number; lng: number };
+			vendor.ws.send(JSON.stringify({ op: "pos", lat, lng, ts: Date.now() }));
+			return vendor.ws;
+		})
+	);
+	await expect.poll(positionsIn).toBe(3);
+	return sockets;
+}
+
+/** A bbox watch is answered with the box's cells (the engine's own set for it) and the vendors in them. */
+async function expectBBoxSnapshot(url: string) {
+	const watcher = await open(url);
+	watcher.ws.send(JSON.stringify({ op: "watch", bbox: BOX }));
+	const snapshot = await watcher.next("snapshot");
+	expect([...snapshot.cells].sort()).toEqual([...cellsForBBox(BOX, 8, 2000)].sort());
+	expect(snapshot.vendors.map((v: { id: string }) => v.id).sort()).toEqual(["v-a", "v-b"]);
+	expect(snapshot.vendors.find((v: { id: string }) => v.id === "v-a")).toMatchObject({
+		lat: INSIDE_A!.lat,
+		lng: INSIDE_A!.lng,
+		cell: INSIDE_A!.cell,
+	});
+	return watcher;
+}
 
 describe("bench ws baseline speaks the live protocol", () => {
 	let server: BaselineServer;
@@ -44,6 +87,10 @@ describe("bench ws baseline speaks the live protocol", () => {
 	beforeAll(async () => {
 		server = await startWsBaseline(await freePort());
 		url = `ws://127.0.0.1:${server.port}/live`;
+	});
+	let before = 0;
+	beforeEach(() => {
+		before = server.stats().positionsIn;
 	});
 	afterAll(() => server.close());
 
@@ -66,11 +113,19 @@ describe("bench ws baseline speaks the live protocol", () => {
 		watcher.ws.close();
 	});
 
+	it("answers a bbox watch with a snapshot of the vendors in the box's cells", async () => {
+		const vendors = await vendorsAroundBox(url, () => server.stats().positionsIn - before);
+		const watcher = await expectBBoxSnapshot(url);
+		for (const ws of [...vendors, watcher.ws]) ws.close();
+	});
+
 	it("refuses bad frames with an error and keeps the socket open", async () => {
 		const client = await open(url);
 		client.ws.send("{not json");
 		expect(await client.next("error")).toMatchObject({ code: "BAD_REQUEST" });
 		client.ws.send(JSON.stringify({ op: "watch", cells: ["nope"] }));
+		expect(await client.next("error")).toMatchObject({ code: "BAD_REQUEST" });
+		client.ws.send(JSON.stringify({ op: "watch", bbox: [13.5, 52.5, 13.4, 52.6] }));
 		expect(await client.next("error")).toMatchObject({ code: "BAD_REQUEST" });
 		client.ws.send(JSON.stringify({ op: "ping" }));
 		await client.next("pong");
@@ -79,22 +134,108 @@ describe("bench ws baseline speaks the live protocol", () => {
 });
 
 describe("bench bare uWS ceiling", () => {
-	it("subscribes a watcher to its cells and publishes each vendor pos to the cell's topic", async () => {
-		const server = await startBareUws(await freePort());
+	let server: BaselineServer;
+	let url: string;
+	beforeAll(async () => {
+		server = await startBareUws(await freePort());
+		url = `ws://127.0.0.1:${server.port}/live`;
+	});
+	afterAll(() => server.close());
+
+	it("subscribes a watcher to its cells, publishes each vendor pos to the cell's topic, and gone when the vendor leaves", async () => {
+		const watcher = await open(url);
+		watcher.ws.send(JSON.stringify({ op: "watch", cells: [CELL] }));
+		expect(await watcher.next("snapshot")).toMatchObject({ cells: [CELL], vendors: [] });
+		const vendor = await open(`${url}?vendor=v9`);
+		vendor.ws.send(JSON.stringify({ op: "pos", lat: LAT, lng: LNG, ts: 1, hdg: 7 }));
+		expect(await watcher.next("pos")).toMatchObject({ id: "v9", cell: CELL, ts: 1, hdg: 7 });
+		expect(server.stats()).toMatchObject({ positionsIn: 1, deliveries: 1 });
+
+		// A later watch of the same cell is answered from the map.
+		const late = await open(url);
+		late.ws.send(JSON.stringify({ op: "watch", cells: [CELL] }));
+		expect((await late.next("snapshot")).vendors).toMatchObject([{ id: "v9", lat: LAT, lng: LNG, cell: CELL, ts: 1 }]);
+
+		vendor.ws.close();
+		expect(await watcher.next("gone")).toMatchObject({ id: "v9", cell: CELL });
+		for (const ws of [watcher.ws, late.ws]) ws.close();
+	});
+
+	it("answers a bbox watch with a snapshot of the vendors in the box's cells", async () => {
+		const before = server.stats().positionsIn;
+		const vendors = await vendorsAroundBox(url, () => server.stats().positionsIn - before);
+		const watcher = await expectBBoxSnapshot(url);
+		for (const ws of [...vendors, watcher.ws]) ws.close();
+	});
+});
+
+describe("bench rush-hour opening", () => {
+	it("times each watcher's watch → snapshot and records the vendors in it (watchers client against the ws baseline)", async () => {
+		const server = await startWsBaseline(await freePort());
+		const url = `ws://127.0.0.1:${server.port}/live`;
+		const client = forkClient("watchers", "bench/clients/watchers.ts");
 		try {
-			const url = `ws://127.0.0.1:${server.port}/live`;
-			const watcher = await open(url);
-			watcher.ws.send(JSON.stringify({ op: "watch", cells: [CELL] }));
-			expect(await watcher.next("snapshot")).toMatchObject({ cells: [CELL] });
-			const vendor = await open(`${url}?vendor=v9`);
-			vendor.ws.send(JSON.stringify({ op: "pos", lat: LAT, lng: LNG, ts: 1, hdg: 7 }));
-			expect(await watcher.next("pos")).toMatchObject({ id: "v9", cell: CELL, ts: 1, hdg: 7 });
-			expect(server.stats()).toMatchObject({ positionsIn: 1, deliveries: 1 });
-			vendor.ws.close();
-			watcher.ws.close();
+			const vendors = await vendorsAroundBox(url, () => server.stats().positionsIn);
+			const far: BBox = boxAround(OUTSIDE.lat, OUTSIDE.lng, 1000);
+			await client.call("connect", {
+				url,
+				watches: [{ bbox: BOX }, { bbox: far }, { cells: [INSIDE_A!.cell] }],
+				localAddresses: ["127.0.0.1"],
+				sampleEvery: 1e9,
+				concurrency: 3,
+				recordSnapshots: true,
+			});
+			const records = await client.call<SnapshotRecord[]>("snapshots", { timeoutMs: 10_000 });
+			expect(records.map(r => [...(r.vendorIds ?? [])].sort())).toEqual([["v-a", "v-b"], ["v-far"], ["v-a"]]);
+			for (const r of records) expect(r.snapshotMs).toBeGreaterThanOrEqual(0);
+			const placed = [
+				{ id: "v-a", cell: INSIDE_A!.cell },
+				{ id: "v-b", cell: INSIDE_B!.cell },
+				{ id: "v-far", cell: latLngToCell(OUTSIDE.lat, OUTSIDE.lng, 8) },
+			];
+			const expected = [bboxCells(BOX, 8), bboxCells(far, 8), [INSIDE_A!.cell]].map(cells => vendorIdsInCells(placed, cells));
+			expect(checkSnapshots(expected, records).complete).toBe(true);
+			for (const ws of vendors) ws.close();
 		} finally {
+			await client.close();
 			await server.close();
 		}
+	});
+});
+
+describe("bench completeness checks", () => {
+	const record = (vendorIds: string[] | null): SnapshotRecord => ({ watchSentAt: 0, snapshotMs: vendorIds ? 1 : null, vendorIds });
+
+	it("counts a round only when every watcher got exactly the vendors of its box", () => {
+		const expected = [["a", "b"], ["c"], []];
+		expect(checkSnapshots(expected, [record(["b", "a"]), record(["c"]), record([])])).toMatchObject({ complete: true, exact: 3 });
+		// A snapshot missing, one short of a vendor, one with a vendor from elsewhere.
+		expect(checkSnapshots(expected, [record(["a", "b"]), record(null), record([])])).toMatchObject({
+			complete: false,
+			snapshots: 2,
+			missingVendors: 1,
+		});
+		expect(checkSnapshots(expected, [record(["a"]), record(["c"]), record([])])).toMatchObject({ complete: false, missingVendors: 1 });
+		expect(checkSnapshots(expected, [record(["a", "b"]), record(["c", "x"]), record([])])).toMatchObject({
+			complete: false,
+			unexpectedVendors: 1,
+		});
+		expect(checkSnapshots(expected, [record(["a", "b"]), record(["c"])]).complete).toBe(false);
+	});
+
+	it("marks deliveries short below 99% of what the sent positions should fan out to", () => {
+		const full = deliveryTotal([
+			{ delivered: 1000, expected: 1000 },
+			{ delivered: 995, expected: 1000 },
+		]);
+		expect(isShort(full)).toBe(false);
+		const short = deliveryTotal([
+			{ delivered: 1000, expected: 1000 },
+			{ delivered: 900, expected: 1000 },
+		]);
+		expect(short.ratio).toBe(0.95);
+		expect(isShort(short)).toBe(true);
+		expect(isShort(deliveryTotal([]))).toBe(true);
 	});
 });
 
@@ -106,5 +247,35 @@ describe("bench scenario", () => {
 		expect(new Set(s.vendors.map(v => v.cell)).size).toBe(100);
 		for (const v of s.vendors) expect(latLngToCell(v.lat, v.lng, 8)).toBe(v.cell);
 		expect(() => buildScenario({ vendors: 200, watchers: 999, vendorsPerCell: 2, cellsPerWatcher: 5 })).toThrow(/divide/);
+	});
+
+	it("places vendors inside their box, away from cell edges, and watch boxes inside their area", () => {
+		const area = boxAround(48.137, 11.575, 6000);
+		const places = placesInBox(area, 200, 7);
+		expect(placesInBox(area, 200, 7)).toEqual(places);
+		for (const p of places) {
+			expect(p.lng).toBeGreaterThanOrEqual(area[0]);
+			expect(p.lat).toBeGreaterThanOrEqual(area[1]);
+			expect(p.lng).toBeLessThanOrEqual(area[2]);
+			expect(p.lat).toBeLessThanOrEqual(area[3]);
+			// The vendors client jitters by up to ±0.000025°: the cell stays the same.
+			for (const [dLat, dLng] of [
+				[0.000025, 0.000025],
+				[-0.000025, -0.000025],
+			])
+				expect(latLngToCell(p.lat + dLat!, p.lng + dLng!, 8)).toBe(p.cell);
+		}
+		const boxes = boxesInside(area, 50, 3000, 1);
+		for (const [w, s, e, n] of boxes) {
+			expect(w).toBeGreaterThanOrEqual(area[0] - 1e-4);
+			expect(s).toBeGreaterThanOrEqual(area[1]);
+			expect(e).toBeLessThanOrEqual(area[2] + 1e-4);
+			expect(n).toBeLessThanOrEqual(area[3]);
+		}
+		const all = vendorIdsInCells(
+			places.map((p, i) => ({ id: `v${i}`, cell: p.cell })),
+			bboxCells(area, 8)
+		);
+		expect(all).toHaveLength(200);
 	});
 });

@@ -81,10 +81,17 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 		expect(await watcher.nextOp("pos")).toMatchObject({ op: "pos", id: vendorId, ...BERLIN, cell: cellAt(BERLIN) });
 		expect(await routedIn(nodes.b)).toBeGreaterThanOrEqual(1);
 
-		// A second watcher on B gets the vendor in its snapshot (geo on A answers B).
+		// A second watcher on B gets the vendor in its snapshot (geo on A answers B) once A has
+		// stored the position: the store follows the stream within A's write window (25 ms).
 		const second = await LiveClient.open(liveUrl(nodes.b));
 		clients.push(second);
-		const snapshot = await second.watch({ near: { ...BERLIN, radius: 200 } });
+		const snapshot = await waitFor(
+			async () => {
+				const answer = await second.watch({ near: { ...BERLIN, radius: 200 } });
+				return (answer.vendors as unknown[]).length > 0 ? answer : undefined;
+			},
+			{ timeout: 2_000, interval: 30, what: "the vendor in a snapshot on B" }
+		);
 		expect(snapshot.vendors).toMatchObject([{ id: vendorId, cell: cellAt(BERLIN) }]);
 		second.close();
 
