@@ -33,6 +33,11 @@ export type LiveStats = {
 /** Prometheus names (Moleculer turns dots into underscores), each labelled `node`. */
 export const LIVE_METRICS = {
 	sockets: "venta.live.sockets",
+	watchers: "venta.live.watchers",
+	vendors: "venta.live.vendors",
+	slowSockets: "venta.live.slow.sockets",
+	backpressureDrops: "venta.live.backpressure.drops.total",
+	slowConsumersClosed: "venta.live.slow.consumers.closed.total",
 	positionsIn: "venta.live.positions.in.total",
 	positionsDropped: "venta.live.positions.dropped.total",
 	routedIn: "venta.live.routed.in.total",

@@ -1,12 +1,33 @@
 import type { ServiceBroker } from "moleculer";
 import { LIVE_METRICS } from "./contract.ts";
-import type { LiveCounters, LiveHub } from "./hub.ts";
+import type { LiveHub } from "./hub.ts";
 
-const COUNTER_METRICS: [keyof LiveCounters, string, string][] = [
-	["positionsIn", LIVE_METRICS.positionsIn, "Positions from vendor sockets on this node, accepted and streamed (the store write follows)"],
-	["positionsDropped", LIVE_METRICS.positionsDropped, "Positions from vendor sockets dropped (invalid, rate limited or stale)"],
-	["routedIn", LIVE_METRICS.routedIn, "Updates this node received from other nodes"],
-	["deliveries", LIVE_METRICS.deliveries, "Messages sent to watchers"],
+type HubStats = ReturnType<LiveHub["stats"]>;
+/** What a metric reads from the hub's stats. */
+type Reading = (stats: HubStats) => number;
+
+const GAUGE_METRICS: [string, Reading, string][] = [
+	[LIVE_METRICS.sockets, s => s.sockets, "Open live sockets on this node"],
+	[LIVE_METRICS.watchers, s => s.watchers, "Sockets on this node watching at least one cell"],
+	[LIVE_METRICS.vendors, s => s.vendors, "Vendor sockets on this node"],
+	[LIVE_METRICS.slowSockets, s => s.slowSockets, "Watchers on this node that are behind (fed latest-wins until they catch up)"],
+];
+
+const COUNTER_METRICS: [string, Reading, string][] = [
+	[
+		LIVE_METRICS.positionsIn,
+		s => s.counters.positionsIn,
+		"Positions from vendor sockets on this node, accepted and streamed (the store write follows)",
+	],
+	[
+		LIVE_METRICS.positionsDropped,
+		s => s.counters.positionsDropped,
+		"Positions from vendor sockets dropped (invalid, rate limited or stale)",
+	],
+	[LIVE_METRICS.routedIn, s => s.counters.routedIn, "Updates this node received from other nodes"],
+	[LIVE_METRICS.deliveries, s => s.counters.deliveries, "Messages sent to watchers"],
+	[LIVE_METRICS.backpressureDrops, s => s.backpressureDrops, "Frames refused for watchers over the backpressure limit"],
+	[LIVE_METRICS.slowConsumersClosed, s => s.slowConsumersClosed, "Watchers closed as slow consumers (4009)"],
 ];
 
 /**
@@ -16,29 +37,31 @@ const COUNTER_METRICS: [keyof LiveCounters, string, string][] = [
 export class LiveMetrics {
 	readonly #broker: ServiceBroker;
 	readonly #labels: { node: string };
-	/** Counter values already added to the registry. */
-	readonly #reported: LiveCounters = { positionsIn: 0, positionsDropped: 0, routedIn: 0, deliveries: 0 };
+	/** Counter values already added to the registry, by metric name. */
+	readonly #reported = new Map<string, number>(COUNTER_METRICS.map(([name]) => [name, 0]));
 
 	constructor(broker: ServiceBroker) {
 		this.#broker = broker;
 		this.#labels = { node: broker.nodeID };
 		const metrics = broker.metrics;
-		metrics.register({ type: "gauge", name: LIVE_METRICS.sockets, labelNames: ["node"], description: "Open live sockets on this node" });
-		for (const [, name, description] of COUNTER_METRICS) metrics.register({ type: "counter", name, labelNames: ["node"], description });
+		for (const [name, , description] of GAUGE_METRICS) metrics.register({ type: "gauge", name, labelNames: ["node"], description });
+		for (const [name, , description] of COUNTER_METRICS) metrics.register({ type: "counter", name, labelNames: ["node"], description });
 	}
 
 	/** Counters appear at 0 from the start (a node that routed nothing says so). */
 	start(hub: LiveHub): void {
-		for (const [, name] of COUNTER_METRICS) this.#broker.metrics.increment(name, this.#labels, 0);
+		for (const [name] of COUNTER_METRICS) this.#broker.metrics.increment(name, this.#labels, 0);
 		this.sync(hub);
 	}
 
 	sync(hub: LiveHub): void {
-		this.#broker.metrics.set(LIVE_METRICS.sockets, hub.sockets.size, this.#labels);
-		for (const [key, name] of COUNTER_METRICS) {
-			const delta = hub.counters[key] - this.#reported[key];
+		const stats = hub.stats();
+		for (const [name, read] of GAUGE_METRICS) this.#broker.metrics.set(name, read(stats), this.#labels);
+		for (const [name, read] of COUNTER_METRICS) {
+			const value = read(stats);
+			const delta = value - this.#reported.get(name)!;
 			if (delta > 0) this.#broker.metrics.increment(name, this.#labels, delta);
-			this.#reported[key] = hub.counters[key];
+			this.#reported.set(name, value);
 		}
 	}
 }

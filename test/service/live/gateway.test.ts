@@ -386,7 +386,21 @@ describe("live gateway on one node", () => {
 			positionsDropped: metricValue(text, "venta_live_positions_dropped_total", node),
 			routedIn: metricValue(text, "venta_live_routed_in_total", node),
 			deliveries: metricValue(text, "venta_live_deliveries_total", node),
-		}).toEqual({ sockets: now.sockets, ...now.counters });
+			watchers: metricValue(text, "venta_live_watchers", node),
+			vendors: metricValue(text, "venta_live_vendors", node),
+			slowSockets: metricValue(text, "venta_live_slow_sockets", node),
+			backpressureDrops: metricValue(text, "venta_live_backpressure_drops_total", node),
+			slowConsumersClosed: metricValue(text, "venta_live_slow_consumers_closed_total", node),
+		}).toEqual({
+			sockets: now.sockets,
+			...now.counters,
+			watchers: now.watchers,
+			vendors: now.vendors,
+			slowSockets: now.slowSockets,
+			backpressureDrops: now.backpressureDrops,
+			slowConsumersClosed: now.slowConsumersClosed,
+		});
+		expect(Math.min(now.watchers, now.vendors)).toBeGreaterThanOrEqual(1);
 		expect(now.sockets).toBeGreaterThanOrEqual(2);
 		expect(now.counters.positionsIn).toBeGreaterThanOrEqual(1);
 		expect(now.counters.routedIn).toBe(0);
