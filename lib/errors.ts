@@ -10,6 +10,21 @@ import { Errors } from "moleculer";
 /** The body of every error answer, on the REST gateway and on the live gateway's HTTP port. */
 export type ErrorBody = { name: string; message: string; code: number; type: string; data?: unknown };
 
+/** ErrorBody as JSON Schema (the OpenAPI document's `ErrorBody`). */
+export const ERROR_BODY_SCHEMA = {
+	title: "ErrorBody",
+	type: "object",
+	additionalProperties: false,
+	required: ["name", "message", "code", "type"],
+	properties: {
+		name: { type: "string" },
+		message: { type: "string" },
+		code: { type: "integer", minimum: 400, maximum: 599, description: "The HTTP status." },
+		type: { type: "string", pattern: "^[A-Z][A-Z0-9_]*$", description: "The machine-readable reason (docs/rest-api.md)." },
+		data: { description: "Details: for VALIDATION_ERROR the list of `{ type, field, message }`." },
+	},
+} as const;
+
 /** One problem with one field of the input (what a 422 lists in `data`). */
 export type FieldProblem = { type: string; field: string; message: string };
 

@@ -5,6 +5,15 @@
 
 export type LatLng = { lat: number; lng: number };
 
+/** LatLng as JSON Schema. */
+export const LAT_LNG_SCHEMA = {
+	title: "LatLng",
+	type: "object",
+	additionalProperties: false,
+	required: ["lat", "lng"],
+	properties: { lat: { type: "number", minimum: -90, maximum: 90 }, lng: { type: "number", minimum: -180, maximum: 180 } },
+} as const;
+
 /** `[west, south, east, north]` in degrees; west > east crosses the antimeridian (a view over the Pacific). */
 export type BBox = readonly [west: number, south: number, east: number, north: number];
 

@@ -20,6 +20,34 @@ export const MAX_ACCURACY_M = 10_000;
 /** 150 m/s = 540 km/h: anything faster is a broken sensor, not a vendor. */
 export const MAX_SPEED_MS = 150;
 
+/** Position as JSON Schema: the properties of a stored and streamed position (`lat`, `lng`, `ts` always there). */
+export const POSITION_PROPERTIES = {
+	lat: { type: "number", minimum: -90, maximum: 90 },
+	lng: { type: "number", minimum: -180, maximum: 180 },
+	ts: { type: "integer", description: "Epoch milliseconds the position was taken." },
+	acc: { type: "number", minimum: 0, maximum: MAX_ACCURACY_M, description: "Accuracy in metres." },
+	hdg: { type: "number", minimum: 0, exclusiveMaximum: 360, description: "Heading in degrees from north." },
+	spd: { type: "number", minimum: 0, maximum: MAX_SPEED_MS, description: "Speed in m/s." },
+} as const;
+
+/**
+ * A reported position (PositionInput) as checkPosition takes it: `ts` (default now) must not be in
+ * the future beyond MAX_FUTURE_SKEW_MS nor older than VENDOR_OFFLINE_AFTER_S; `null` is "not given".
+ */
+export const POSITION_INPUT_SCHEMA = {
+	title: "PositionInput",
+	type: "object",
+	required: ["lat", "lng"],
+	properties: {
+		lat: POSITION_PROPERTIES.lat,
+		lng: POSITION_PROPERTIES.lng,
+		ts: { ...POSITION_PROPERTIES.ts, type: ["integer", "null"] },
+		acc: { ...POSITION_PROPERTIES.acc, type: ["number", "null"] },
+		hdg: { ...POSITION_PROPERTIES.hdg, type: ["number", "null"] },
+		spd: { ...POSITION_PROPERTIES.spd, type: ["number", "null"] },
+	},
+} as const;
+
 export type PositionCheck = { ok: true; position: Position } | { ok: false; field: string; message: string };
 
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);

@@ -2,6 +2,7 @@ import { Errors, type Context } from "moleculer";
 import type { VentaServiceSchema } from "../../config/settings.ts";
 import { circleBounds, distanceM, MAX_RADIUS_M, type LatLng } from "../../lib/geo.ts";
 import {
+	HEATMAP_RESULT_SCHEMA,
 	MAX_NEARBY_LIMIT,
 	type HeatmapParams,
 	type HeatmapResult,
@@ -14,6 +15,7 @@ import {
 	DEFAULT_NEARBY_LIMIT,
 	DEFAULT_RADIUS_M,
 	MAX_NEARBY_ROWS,
+	NEARBY_ANSWER_SCHEMA,
 	type HeatmapQuery,
 	type NearbyAnswer,
 	type NearbyParams,
@@ -54,6 +56,7 @@ const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods, D
 				online: { type: "boolean", convert: true, optional: true },
 				limit: { type: "number", integer: true, min: 1, max: MAX_NEARBY_ROWS, convert: true, optional: true },
 			},
+			openapi: { responses: { 200: NEARBY_ANSWER_SCHEMA } },
 			async handler(ctx: Context<NearbyParams>): Promise<NearbyAnswer> {
 				const { lat, lng, radius = DEFAULT_RADIUS_M, q, category, online, limit = DEFAULT_NEARBY_LIMIT } = ctx.params;
 				const positions = new Map<string, VendorPosition>();
@@ -79,6 +82,7 @@ const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods, D
 				bbox: { type: "string", max: 200 },
 				res: { type: "number", integer: true, min: 0, max: 15, optional: true, convert: true },
 			},
+			openapi: { responses: { 200: HEATMAP_RESULT_SCHEMA } },
 			handler(ctx: Context<HeatmapQuery>): Promise<HeatmapResult> {
 				const { bbox, res } = ctx.params;
 				return ctx.call<HeatmapResult, HeatmapParams>("geo.heatmap", { bbox, ...(res === undefined ? {} : { res }) });

@@ -3,7 +3,7 @@
  * live-only node (and anything else that calls geo) loads no store code.
  */
 import type { BBox } from "../../lib/geo.ts";
-import type { Position, PositionInput } from "../../lib/position.ts";
+import { POSITION_PROPERTIES, type Position, type PositionInput } from "../../lib/position.ts";
 
 /** A vendor's position with its H3 cell at H3_RES. */
 export type StoredPosition = Position & { vendorId: string; cell: string };
@@ -12,6 +12,20 @@ export type StoredPosition = Position & { vendorId: string; cell: string };
 export type VendorLocation = StoredPosition & { online: boolean };
 
 export type NearbyHit = VendorLocation & { distance: number };
+
+/** VendorLocation as JSON Schema. */
+export const VENDOR_LOCATION_SCHEMA = {
+	title: "VendorLocation",
+	type: "object",
+	additionalProperties: false,
+	required: ["vendorId", "lat", "lng", "ts", "cell", "online"],
+	properties: {
+		vendorId: { type: "string" },
+		...POSITION_PROPERTIES,
+		cell: { type: "string", description: "The H3 cell at H3_RES." },
+		online: { type: "boolean" },
+	},
+} as const;
 
 /** Where the vendor was before a write: its cell and whether it was online. */
 export type PreviousPlace = { cell: string; online: boolean } | null;
@@ -35,6 +49,32 @@ export type NearbyParams = { lat: number; lng: number; radius: number; limit?: n
 /** `bbox` as `"w,s,e,n"` (a query string) or `[w, s, e, n]`. */
 export type HeatmapParams = { bbox: BBox | string; res?: number };
 export type HeatmapResult = { bbox: BBox; res: number; total: number; cells: { cell: string; count: number }[] };
+export const HEATMAP_RESULT_SCHEMA = {
+	title: "HeatmapResult",
+	type: "object",
+	additionalProperties: false,
+	required: ["bbox", "res", "total", "cells"],
+	properties: {
+		bbox: {
+			type: "array",
+			description: "[west, south, east, north]",
+			prefixItems: [{ type: "number" }, { type: "number" }, { type: "number" }, { type: "number" }],
+			minItems: 4,
+			maxItems: 4,
+		},
+		res: { type: "integer", minimum: 0, maximum: 15 },
+		total: { type: "integer", minimum: 0 },
+		cells: {
+			type: "array",
+			items: {
+				type: "object",
+				additionalProperties: false,
+				required: ["cell", "count"],
+				properties: { cell: { type: "string" }, count: { type: "integer", minimum: 1 } },
+			},
+		},
+	},
+} as const;
 export type InCellsParams = { cells: readonly string[] };
 export type SetOfflineParams = { vendorId: string };
 export type SetOfflineResult = { wasOnline: boolean; cell: string | null };

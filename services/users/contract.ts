@@ -1,5 +1,7 @@
 /** What the users service takes and answers (dependency-free). */
-import type { Role } from "../../lib/identity.ts";
+import { ROLES, type Role } from "../../lib/identity.ts";
+import { DATE_TIME } from "../../lib/openapi.ts";
+import { VENDOR_SCHEMA } from "../vendors/contract.ts";
 
 /** A user profile, keyed by the Clerk user id. */
 export type User = {
@@ -13,6 +15,43 @@ export type User = {
 	createdAt: string;
 	updatedAt: string;
 };
+
+/** User as JSON Schema. */
+export const USER_SCHEMA = {
+	title: "User",
+	type: "object",
+	additionalProperties: false,
+	required: ["id", "email", "firstName", "lastName", "imageUrl", "role", "favorites", "createdAt", "updatedAt"],
+	properties: {
+		id: { type: "string" },
+		email: { type: ["string", "null"] },
+		firstName: { type: ["string", "null"] },
+		lastName: { type: ["string", "null"] },
+		imageUrl: { type: ["string", "null"] },
+		role: { type: "string", enum: ROLES },
+		favorites: { type: "array", items: { type: "string" }, description: "Vendor ids." },
+		createdAt: DATE_TIME,
+		updatedAt: DATE_TIME,
+	},
+} as const;
+
+/** `GET /api/me/favorites`: the caller's favourite vendors. */
+export const FAVORITE_VENDORS_SCHEMA = {
+	title: "FavoriteVendors",
+	type: "object",
+	additionalProperties: false,
+	required: ["rows", "total"],
+	properties: { rows: { type: "array", items: VENDOR_SCHEMA }, total: { type: "integer", minimum: 0 } },
+} as const;
+
+/** What adding or removing a favourite answers: the caller's favourite vendor ids. */
+export const FAVORITES_SCHEMA = {
+	title: "Favorites",
+	type: "object",
+	additionalProperties: false,
+	required: ["favorites"],
+	properties: { favorites: { type: "array", items: { type: "string" } } },
+} as const;
 
 export type ResolveParams = { id: string; claims?: Record<string, unknown> };
 export type GetParams = { id: string };

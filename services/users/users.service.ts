@@ -7,7 +7,10 @@ import { PRIVILEGED, ROLES, type Caller, type CallerMeta } from "../../lib/ident
 import { createDbMixin, type DbMethods } from "../../mixins/db.mixin.ts";
 import type { Vendor } from "../vendors/contract.ts";
 import {
+	FAVORITE_VENDORS_SCHEMA,
+	FAVORITES_SCHEMA,
 	LOOKUP_MAX,
+	USER_SCHEMA,
 	type ClerkUpsertOutcome,
 	type FavoriteParams,
 	type GetParams,
@@ -93,6 +96,7 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 			rest: "GET /",
 			auth: "required",
 			params: { $$strict: true },
+			openapi: { responses: { 200: USER_SCHEMA } },
 			async handler(ctx: Context<object, CallerMeta>): Promise<User> {
 				return publicUser(await this.liveUser(caller(ctx).id));
 			},
@@ -103,10 +107,9 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 			rest: "PATCH /",
 			auth: "required",
 			params: { $$strict: true, firstName: nameField, lastName: nameField, imageUrl: urlField },
+			openapi: { responses: { 200: USER_SCHEMA } },
 			async handler(ctx: Context<UpdateMeParams, CallerMeta>): Promise<User> {
-				if (Object.keys(ctx.params).length === 0) {
-					throw nothingToChange();
-				}
+				if (Object.keys(ctx.params).length === 0) throw nothingToChange();
 				const before = await this.liveUser(caller(ctx).id);
 				return this.changed(ctx, before, ctx.params);
 			},
@@ -117,6 +120,7 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 			rest: "GET /favorites",
 			auth: "required",
 			params: { $$strict: true },
+			openapi: { responses: { 200: FAVORITE_VENDORS_SCHEMA } },
 			async handler(ctx: Context<object, CallerMeta>): Promise<{ rows: Vendor[]; total: number }> {
 				const user = await this.liveUser(caller(ctx).id);
 				const rows = await ctx.call<Vendor[], { ids: string[] }>("vendors.getMany", { ids: user.favorites });
@@ -129,6 +133,7 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 			rest: "PUT /favorites/:vendorId",
 			auth: "required",
 			params: { $$strict: true, vendorId: vendorIdParam },
+			openapi: { responses: { 200: FAVORITES_SCHEMA } },
 			async handler(ctx: Context<FavoriteParams, CallerMeta>): Promise<{ favorites: string[] }> {
 				await ctx.call("vendors.get", { id: ctx.params.vendorId });
 				return this.setFavorite(ctx, ctx.params.vendorId, true);
@@ -140,6 +145,7 @@ const UsersService: VentaServiceSchema<{ rest: string }, UsersMethods & DbMethod
 			rest: "DELETE /favorites/:vendorId",
 			auth: "required",
 			params: { $$strict: true, vendorId: vendorIdParam },
+			openapi: { responses: { 200: FAVORITES_SCHEMA } },
 			async handler(ctx: Context<FavoriteParams, CallerMeta>): Promise<{ favorites: string[] }> {
 				return this.setFavorite(ctx, ctx.params.vendorId, false);
 			},

@@ -1,7 +1,8 @@
 /** What the vendors service takes and answers: params, results and limits (dependency-free). */
-import type { LatLng } from "../../lib/geo.ts";
+import { LAT_LNG_SCHEMA, type LatLng } from "../../lib/geo.ts";
+import { DATE_TIME, type JsonSchema } from "../../lib/openapi.ts";
 import type { PositionInput } from "../../lib/position.ts";
-import type { VendorLocation } from "../geo/contract.ts";
+import { VENDOR_LOCATION_SCHEMA, type VendorLocation } from "../geo/contract.ts";
 
 export const VENDOR_STATUSES = ["draft", "active", "paused", "suspended"] as const;
 export type VendorStatus = (typeof VENDOR_STATUSES)[number];
@@ -36,6 +37,46 @@ export type Vendor = {
 	updatedAt: string;
 };
 
+const RATING_SCHEMA = {
+	type: "object",
+	additionalProperties: false,
+	required: ["average", "count"],
+	properties: { average: { type: "number", minimum: 0, maximum: 5 }, count: { type: "integer", minimum: 0 } },
+} as const;
+
+/** Vendor as JSON Schema. */
+export const VENDOR_SCHEMA = {
+	title: "Vendor",
+	type: "object",
+	additionalProperties: false,
+	required: ["id", "ownerId", "name", "description", "categories", "status", "subscription", "rating", "createdAt", "updatedAt"],
+	properties: {
+		id: { type: "string" },
+		ownerId: { type: ["string", "null"], description: "null once the owner's account is deleted" },
+		name: { type: "string" },
+		description: { type: "string" },
+		categories: { type: "array", items: { type: "string" } },
+		phone: { type: "string" },
+		website: { type: "string" },
+		imageUrl: { type: "string" },
+		location: { ...LAT_LNG_SCHEMA, description: "The fixed spot of a stall." },
+		status: { type: "string", enum: VENDOR_STATUSES },
+		subscription: {
+			type: "object",
+			additionalProperties: false,
+			required: ["active", "entitlements", "expiresAt"],
+			properties: {
+				active: { type: "boolean" },
+				entitlements: { type: "array", items: { type: "string" } },
+				expiresAt: { anyOf: [DATE_TIME, { type: "null" }] },
+			},
+		},
+		rating: RATING_SCHEMA,
+		createdAt: DATE_TIME,
+		updatedAt: DATE_TIME,
+	},
+} as const;
+
 /** Active and not past its expiry: access lapses at `expiresAt` even if no EXPIRATION event arrives. */
 export function subscriptionActive(subscription: { active: boolean; expiresAt?: string | null }, now = Date.now()): boolean {
 	return subscription.active && (!subscription.expiresAt || Date.parse(subscription.expiresAt) > now);
@@ -47,6 +88,21 @@ export function canBroadcast(vendor: Pick<Vendor, "status" | "subscription">, re
 }
 
 export type Page<T> = { rows: T[]; total: number; page: number; pageSize: number; totalPages: number };
+/** Page<T> as JSON Schema, named `title`. */
+export const pageSchema = (title: string, item: JsonSchema) =>
+	({
+		title,
+		type: "object",
+		additionalProperties: false,
+		required: ["rows", "total", "page", "pageSize", "totalPages"],
+		properties: {
+			rows: { type: "array", items: item },
+			total: { type: "integer", minimum: 0 },
+			page: { type: "integer", minimum: 1 },
+			pageSize: { type: "integer", minimum: 1, maximum: MAX_PAGE_SIZE },
+			totalPages: { type: "integer", minimum: 0 },
+		},
+	}) as const;
 
 /** A profile change; `null` clears a field (see profileParams in model.ts). */
 export type ProfileParams = {
@@ -83,10 +139,54 @@ export type FixedLocation = LatLng & { vendorId: string };
 export type LocationParams = { id: string };
 /** `GET /api/vendors/:id/location`: the live position while online, else just `online: false`. */
 export type LocationAnswer = VendorLocation | { vendorId: string; online: false };
+export const LOCATION_ANSWER_SCHEMA = {
+	title: "LocationAnswer",
+	oneOf: [
+		VENDOR_LOCATION_SCHEMA,
+		{
+			title: "VendorOffline",
+			type: "object",
+			additionalProperties: false,
+			required: ["vendorId", "online"],
+			properties: { vendorId: { type: "string" }, online: { const: false } },
+		},
+	],
+} as const;
 export type ReportLocationParams = { id: string } & PositionInput;
 
 /** One review per user per vendor: its id is `<vendorId>:<userId>`. */
 export type Review = { id: string; vendorId: string; userId: string; rating: number; text: string; createdAt: string; updatedAt: string };
+export const REVIEW_SCHEMA = {
+	title: "Review",
+	type: "object",
+	additionalProperties: false,
+	required: ["id", "vendorId", "userId", "rating", "text", "createdAt", "updatedAt"],
+	properties: {
+		id: { type: "string", description: "`<vendorId>:<userId>`" },
+		vendorId: { type: "string" },
+		userId: { type: "string" },
+		rating: { type: "integer", minimum: 1, maximum: 5 },
+		text: { type: "string" },
+		createdAt: DATE_TIME,
+		updatedAt: DATE_TIME,
+	},
+} as const;
+/** What `POST /api/vendors/:id/reviews` answers: the review and the vendor's rating after it. */
+export const SUBMITTED_REVIEW_SCHEMA = {
+	title: "SubmittedReview",
+	type: "object",
+	additionalProperties: false,
+	required: ["review", "rating"],
+	properties: { review: REVIEW_SCHEMA, rating: RATING_SCHEMA },
+} as const;
+/** What a delete answers (soft delete). */
+export const DELETED_SCHEMA = {
+	title: "Deleted",
+	type: "object",
+	additionalProperties: false,
+	required: ["id", "deleted"],
+	properties: { id: { type: "string" }, deleted: { const: true } },
+} as const;
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;

@@ -2,6 +2,7 @@ import type { Context } from "moleculer";
 import { servicePart, type VentaService } from "../../config/settings.ts";
 import { conflict, rateLimited } from "../../lib/errors.ts";
 import { vendorIdParam } from "../../lib/ids.ts";
+import { POSITION_INPUT_SCHEMA } from "../../lib/position.ts";
 import type { CallerMeta } from "../../lib/identity.ts";
 import type { DbMethods } from "../../mixins/db.mixin.ts";
 import { callWithFailover } from "../../runtime/failover.ts";
@@ -10,9 +11,10 @@ import {
 	type GetParams as GeoGetParams,
 	type UpdateParams as GeoUpdateParams,
 	type UpdateResult,
+	VENDOR_LOCATION_SCHEMA,
 	type VendorLocation,
 } from "../geo/contract.ts";
-import type { LocationAnswer, LocationParams, ReportLocationParams, Vendor } from "./contract.ts";
+import { LOCATION_ANSWER_SCHEMA, type LocationAnswer, type LocationParams, type ReportLocationParams, type Vendor } from "./contract.ts";
 import { assertMayBroadcast } from "./model.ts";
 import type { VendorsState } from "./records.ts";
 
@@ -25,6 +27,7 @@ export const locationActions = servicePart<object, DbMethods, VendorsState>({
 		location: {
 			rest: "GET /:id/location",
 			params: { $$strict: true, id: vendorIdParam },
+			openapi: { responses: { 200: LOCATION_ANSWER_SCHEMA } },
 			async handler(this: LocationThis, ctx: Context<LocationParams>): Promise<LocationAnswer> {
 				const { id } = ctx.params;
 				await this.records.live(id);
@@ -42,6 +45,8 @@ export const locationActions = servicePart<object, DbMethods, VendorsState>({
 			auth: "required",
 			owns: "vendor",
 			params: { id: vendorIdParam, $$strict: false },
+			// The position is checked by checkPosition (lib/position.ts), as on the socket.
+			openapi: { responses: { 200: VENDOR_LOCATION_SCHEMA }, body: POSITION_INPUT_SCHEMA, errors: [409] },
 			async handler(this: LocationThis, ctx: Context<ReportLocationParams, CallerMeta>): Promise<VendorLocation> {
 				const { id, lat, lng, ts, acc, hdg, spd } = ctx.params;
 				const { requireSubscription, positionMaxHz } = this.settings.config;

@@ -5,7 +5,16 @@ import { emitDomainEvent } from "../../lib/events.ts";
 import { vendorIdParam } from "../../lib/ids.ts";
 import type { Caller, CallerMeta } from "../../lib/identity.ts";
 import type { DbMethods, Store } from "../../mixins/db.mixin.ts";
-import { DEFAULT_PAGE_SIZE, type Page, type Review, type ReviewsParams, type SubmitReviewParams } from "./contract.ts";
+import {
+	DEFAULT_PAGE_SIZE,
+	pageSchema,
+	REVIEW_SCHEMA,
+	SUBMITTED_REVIEW_SCHEMA,
+	type Page,
+	type Review,
+	type ReviewsParams,
+	type SubmitReviewParams,
+} from "./contract.ts";
 import { pageParams, toVendor } from "./model.ts";
 import { findPage, type VendorsState } from "./records.ts";
 
@@ -77,6 +86,7 @@ export const reviewActions = servicePart<object, DbMethods, VendorsState>({
 		reviews: {
 			rest: "GET /:id/reviews",
 			params: { $$strict: true, id: vendorIdParam, ...pageParams },
+			openapi: { responses: { 200: pageSchema("ReviewPage", REVIEW_SCHEMA) } },
 			async handler(this: ReviewsThis, ctx: Context<ReviewsParams>): Promise<Page<Review>> {
 				const { id, page = 1, pageSize = DEFAULT_PAGE_SIZE } = ctx.params;
 				await this.records.live(id);
@@ -94,6 +104,8 @@ export const reviewActions = servicePart<object, DbMethods, VendorsState>({
 				rating: { type: "number", integer: true, min: 1, max: 5 },
 				text: { type: "string", trim: true, max: 2000, optional: true },
 			},
+			// 201 for a first review, 200 when it replaces the caller's earlier one; 403 on your own vendor.
+			openapi: { responses: { 200: SUBMITTED_REVIEW_SCHEMA, 201: SUBMITTED_REVIEW_SCHEMA }, errors: [403] },
 			async handler(this: ReviewsThis, ctx: Context<SubmitReviewParams, CreatedMeta>) {
 				const { id, rating, text = "" } = ctx.params;
 				const user = ctx.meta.user as Caller;

@@ -8,7 +8,10 @@ import { KeyedQueue } from "../../lib/keyed-queue.ts";
 import { createDbMixin, type DbMethods } from "../../mixins/db.mixin.ts";
 import {
 	DEFAULT_PAGE_SIZE,
+	DELETED_SCHEMA,
 	GET_MANY_MAX,
+	pageSchema,
+	VENDOR_SCHEMA,
 	VENDOR_STATUSES,
 	type AuthorizeBroadcastParams,
 	type CreateParams,
@@ -78,6 +81,7 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 			rest: "POST /",
 			auth: "required",
 			params: { $$strict: true, ...profileParams },
+			openapi: { responses: { 201: VENDOR_SCHEMA } },
 			async handler(ctx: Context<CreateParams, CreatedMeta>): Promise<Vendor> {
 				const user = caller(ctx);
 				// Role first: if that fails nothing is created, and the client's retry makes no duplicate.
@@ -116,6 +120,7 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 		get: {
 			rest: "GET /:id",
 			params: { $$strict: true, id: vendorIdParam },
+			openapi: { responses: { 200: VENDOR_SCHEMA } },
 			cache: { keys: ["id"], ttl: 30 },
 			async handler(ctx: Context<GetParams>): Promise<Vendor> {
 				return toVendor(await this.records.live(ctx.params.id));
@@ -144,6 +149,7 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 				status: { type: "enum", values: [...VENDOR_STATUSES], optional: true },
 				...pageParams,
 			},
+			openapi: { responses: { 200: pageSchema("VendorPage", VENDOR_SCHEMA) } },
 			async handler(ctx: Context<ListParams, CallerMeta>): Promise<Page<Vendor>> {
 				const { owner, q, category, status, page = 1, pageSize = DEFAULT_PAGE_SIZE } = ctx.params;
 				const user = ctx.meta.user;
@@ -168,6 +174,7 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 			rest: "PATCH /:id",
 			owns: "vendor",
 			params: { $$strict: true, id: vendorIdParam, ...profileParams, name: { ...profileParams.name, optional: true } },
+			openapi: { responses: { 200: VENDOR_SCHEMA } },
 			async handler(ctx: Context<UpdateParams, CallerMeta>): Promise<Vendor> {
 				const { id, ...changes } = ctx.params;
 				if (Object.keys(changes).length === 0) throw nothingToChange();
@@ -184,6 +191,7 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 			rest: "DELETE /:id",
 			owns: "vendor",
 			params: { $$strict: true, id: vendorIdParam },
+			openapi: { responses: { 200: DELETED_SCHEMA } },
 			async handler(ctx: Context<GetParams, CallerMeta>): Promise<{ id: string; deleted: true }> {
 				const before = await this.records.live(ctx.params.id);
 				const status = before.status === "active" ? "paused" : before.status;
@@ -198,6 +206,7 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 			rest: "POST /:id/status",
 			owns: "vendor",
 			params: { $$strict: true, id: vendorIdParam, status: { type: "enum", values: ["active", "paused", "suspended"] } },
+			openapi: { responses: { 200: VENDOR_SCHEMA }, errors: [409] },
 			async handler(ctx: Context<SetStatusParams, CallerMeta>): Promise<Vendor> {
 				const { id, status } = ctx.params;
 				const admin = caller(ctx).role === "admin";

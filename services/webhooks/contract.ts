@@ -76,5 +76,20 @@ export type WebhookAnswer = {
 	duplicate: boolean;
 };
 
+export const WEBHOOK_ANSWER_SCHEMA = {
+	title: "WebhookAnswer",
+	type: "object",
+	additionalProperties: false,
+	required: ["received", "id", "type", "status", "reason", "duplicate"],
+	properties: {
+		received: { const: true },
+		id: { type: "string", description: "`<source>:<event id>`" },
+		type: { type: "string" },
+		status: { type: "string", enum: OUTCOMES },
+		reason: { anyOf: [{ type: "string", enum: Object.keys(INBOX_REASONS) }, { type: "null" }] },
+		duplicate: { type: "boolean" },
+	},
+} as const;
+
 /** Entries webhooks.inbox lists at most. */
 export const INBOX_LIST_MAX = 500;

@@ -12,6 +12,7 @@ import {
 	INBOX_LIST_MAX,
 	INBOX_STATUSES,
 	WEBHOOK_SOURCES,
+	WEBHOOK_ANSWER_SCHEMA,
 	type InboxEntry,
 	type InboxParams,
 	type ReplayParams,
@@ -46,6 +47,14 @@ function parseJson(body: string): unknown {
 const invalid = (fields: string[]) =>
 	new Errors.MoleculerClientError("Webhook payload does not have the expected shape", 422, "VALIDATION_ERROR", { fields });
 
+/** What the senders post (verified over its raw bytes; docs/webhooks.md). */
+const WEBHOOK_BODY = { type: "object", description: "The sender's event, as Clerk or RevenueCat sends it." } as const;
+const SVIX_HEADERS = {
+	"svix-id": "The delivery's id (or webhook-id)",
+	"svix-timestamp": "Seconds since the epoch (or webhook-timestamp)",
+	"svix-signature": "`v1,<base64 HMAC>`, space-separated (or webhook-signature)",
+};
+
 const answer = (doc: SettledDoc, duplicate: boolean): WebhookAnswer => ({
 	received: true,
 	id: doc._id,
@@ -64,6 +73,7 @@ const WebhooksService: VentaServiceSchema<object, WebhooksMethods & DbMethods, W
 		/** `POST /webhooks/clerk` — a Svix-signed delivery. */
 		clerk: {
 			params: { body: { type: "string", empty: true }, headers: { type: "object" } },
+			openapi: { responses: { 200: WEBHOOK_ANSWER_SCHEMA }, body: WEBHOOK_BODY, errors: [401, 422], headers: SVIX_HEADERS },
 			async handler(ctx: Context<WebhookParams>): Promise<WebhookAnswer> {
 				const secret = this.settings.config.clerkWebhookSecret;
 				if (!secret) throw notConfigured("CLERK_WEBHOOK_SECRET");
@@ -84,6 +94,12 @@ const WebhooksService: VentaServiceSchema<object, WebhooksMethods & DbMethods, W
 		/** `POST /webhooks/revenuecat` — a delivery authorised by its Authorization header. */
 		revenuecat: {
 			params: { body: { type: "string", empty: true }, headers: { type: "object" } },
+			openapi: {
+				responses: { 200: WEBHOOK_ANSWER_SCHEMA },
+				body: WEBHOOK_BODY,
+				errors: [401, 422],
+				headers: { authorization: "REVENUECAT_WEBHOOK_AUTH, exactly as configured in RevenueCat" },
+			},
 			async handler(ctx: Context<WebhookParams>): Promise<WebhookAnswer> {
 				const expected = this.settings.config.revenuecatWebhookAuth;
 				if (!expected) throw notConfigured("REVENUECAT_WEBHOOK_AUTH");

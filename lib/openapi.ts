@@ -1,0 +1,33 @@
+/**
+ * What a REST action declares for the OpenAPI document that gateways/api/openapi builds: its
+ * answers as JSON Schema (2020-12, the dialect of OpenAPI 3.1). Params, path, method, access and
+ * the error statuses every route shares come from the action itself and the gateway's routes.
+ */
+
+/** A JSON Schema as the contracts write them (`as const` objects). A `title` names it in `components.schemas`. */
+export type JsonSchema = { readonly [keyword: string]: unknown };
+
+export type RestDoc = {
+	summary?: string;
+	/** Success answers by status: their body schema. */
+	responses: { readonly [status: number]: JsonSchema };
+	/** Error statuses the action gives beyond those every route of its kind shares (see gateways/api/openapi). */
+	errors?: readonly number[];
+	/** The body, when the action checks it in its handler instead of in `params` (`$$strict: false`), or receives it raw. */
+	body?: JsonSchema;
+	/** Request headers the action reads (webhook signatures), name → description. */
+	headers?: { readonly [name: string]: string };
+};
+
+declare module "moleculer" {
+	interface ActionSchema {
+		/** The route's entry in /openapi.json. */
+		openapi?: RestDoc;
+	}
+}
+
+/** `T` or JSON null. */
+export const nullable = <T extends JsonSchema>(schema: T) => ({ anyOf: [schema, { type: "null" }] }) as const;
+
+/** An ISO-8601 timestamp as the engine writes them. */
+export const DATE_TIME = { type: "string", format: "date-time" } as const;
