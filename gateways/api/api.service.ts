@@ -23,6 +23,7 @@ import {
 	type GatewayAlias,
 	type GatewayRoute,
 } from "./rate-limit.ts";
+import { OPENAPI_ALIASES, servedOpenApi, type DocsHost, type ServedAlias } from "./openapi/route.ts";
 import { webhookRoute } from "./webhook-route.ts";
 
 /** Largest JSON body accepted on any route (webhooks included). */
@@ -68,11 +69,11 @@ type ApiMethods = {
 	addRoute(opts: object): void;
 };
 /** `server` is moleculer-web's HTTP server, `aliases` its route table. */
-type ApiVars = {
+type ApiVars = DocsHost & {
 	verifyToken: TokenVerifier;
 	/** The rate-limit counters' connection, with REDIS_URL. */
 	rateLimitRedis: Redis | undefined;
-	aliases: GatewayAlias[];
+	aliases: (GatewayAlias & ServedAlias)[];
 	routesReady: boolean;
 	server: Server;
 	httpHandler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -134,6 +135,7 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 						const { mapTilesUrl, livePort, h3Res, watchMaxCells } = this.settings.config;
 						sendJson(res, 200, { tilesUrl: mapTilesUrl ?? null, livePort, h3Res, watchMaxCells });
 					},
+					...OPENAPI_ALIASES,
 				},
 			},
 			webhookRoute(BODY_LIMIT, refuseDeepBodies),
@@ -165,8 +167,13 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 
 	events: {
 		// moleculer-web builds the /api aliases from the registry a moment after start.
+		// …and /openapi.json is built from them then: what this gateway really routes.
 		"$api.aliases.regenerated"(ctx: Context) {
-			if (ctx.nodeID === this.broker.nodeID) this.routesReady = true;
+			if (ctx.nodeID !== this.broker.nodeID) return;
+			const { document, undocumented } = servedOpenApi(this.aliases, this.broker);
+			if (undocumented.length > 0) this.logger.warn({ undocumented }, "routes without an OpenAPI description");
+			this.openapiJson = JSON.stringify(document);
+			this.routesReady = true;
 		},
 	},
 
