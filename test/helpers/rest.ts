@@ -1,8 +1,9 @@
 import { waitFor } from "./engine.ts";
+import { assertMatchesSpec } from "./openapi.ts";
 
 export type RestResponse<T = any> = { status: number; body: T; headers: Headers };
 
-/** A small JSON client for the REST gateway; `token` is sent as a bearer token. */
+/** A small JSON client for the REST gateway; `token` is sent as a bearer token. Each answer is checked against docs/openapi.json. */
 export function restClient(baseUrl: string) {
 	async function request<T = any>(
 		method: string,
@@ -17,7 +18,10 @@ export function restClient(baseUrl: string) {
 		if (body !== undefined) headers["Content-Type"] = "application/json";
 		const res = await fetch(`${baseUrl}${path}`, { method, headers, body });
 		const text = await res.text();
-		return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+		const parsed = text ? JSON.parse(text) : undefined;
+		// Every answer a test gets is what docs/openapi.json says it is.
+		assertMatchesSpec(method, path, res.status, res.headers.get("content-type"), parsed);
+		return { status: res.status, body: parsed, headers: res.headers };
 	}
 	return {
 		request,

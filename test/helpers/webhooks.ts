@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { svixSign } from "../../services/webhooks/svix.ts";
 import { uniqueNamespace } from "./engine.ts";
+import { assertMatchesSpec } from "./openapi.ts";
 
 /** A fresh Clerk-style signing secret. */
 export const newWhsec = () => `whsec_${randomBytes(24).toString("base64")}`;
@@ -27,7 +28,7 @@ export function svixHeaders(body: string, opts: SignedDelivery): Record<string, 
 	};
 }
 
-/** POSTs a body with headers; returns status and parsed JSON (or text). */
+/** POSTs a body with headers; returns status and parsed JSON (or text), checked against docs/openapi.json. */
 export async function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; json: any }> {
 	const res = await fetch(url, { method: "POST", body, headers });
 	const text = await res.text();
@@ -37,6 +38,7 @@ export async function post(url: string, body: string, headers: Record<string, st
 	} catch {
 		/* not JSON: keep the text */
 	}
+	assertMatchesSpec("POST", url, res.status, res.headers.get("content-type"), json);
 	return { status: res.status, json };
 }
 
