@@ -2,6 +2,7 @@ import type { BrokerOptions, Errors } from "moleculer";
 import type { Config } from "./config/index.ts";
 import { ScrapeReporter } from "./runtime/metrics.ts";
 import { natsConnectionOptions } from "./runtime/nats.ts";
+import { tracingOptions } from "./runtime/tracing.ts";
 import { FailSoftRedisCacher, redisOptions } from "./runtime/redis.ts";
 import { ParamsValidator } from "./runtime/validator.ts";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware.ts";
@@ -79,6 +80,8 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 
 		// Moleculer takes a reporter instance at run time; its typings name only the built-in kinds.
 		metrics: { enabled: true, reporter: [new ScrapeReporter({}) as unknown as "Prometheus"] },
+		// TRACING: off by default; spans of one request share its request id as their trace id.
+		tracing: tracingOptions(config),
 
 		// Optional params are not nullable unless a rule says so (null would otherwise be stored).
 		validator: new ParamsValidator(),

@@ -8,6 +8,10 @@ export type RoleName = (typeof ROLE_NAMES)[number];
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Where spans go: nowhere, the log, or a Zipkin v2 endpoint (Zipkin, Jaeger, OpenTelemetry collectors take it). */
+export const TRACING_EXPORTERS = ["off", "console", "zipkin"] as const;
+export type TracingExporter = (typeof TRACING_EXPORTERS)[number];
+
 export type Config = {
 	nodeEnv: string;
 	production: boolean;
@@ -54,6 +58,8 @@ export type Config = {
 	rateLimit: { readsPerMin: number; writesPerMin: number };
 	/** When set, `/metrics` (both ports) requires `Authorization: Bearer <it>`. */
 	metricsToken: string | undefined;
+	/** Moleculer's tracer: the exporter, the Zipkin base URL (spans go to `<endpoint>/api/v2/spans`), the share of traces kept. */
+	tracing: { exporter: TracingExporter; endpoint: string; sampleRate: number };
 };
 
 /** Files that secure a NATS connection; user/password or a token may also be in NATS_URL. */
@@ -183,6 +189,11 @@ const envSchema = z.object({
 	RATE_LIMIT_READS_PER_MIN: integer(600, 1, 1_000_000),
 	RATE_LIMIT_WRITES_PER_MIN: integer(120, 1, 1_000_000),
 	METRICS_TOKEN: optionalString.refine(v => v === undefined || v.length >= 16, "must be at least 16 characters"),
+	TRACING: optionalString
+		.transform(v => (v ?? "off").toLowerCase())
+		.refine(v => (TRACING_EXPORTERS as readonly string[]).includes(v), `must be one of ${TRACING_EXPORTERS.join(", ")}`),
+	TRACING_ENDPOINT: urlWithScheme(["http", "https"]).transform(v => (v ?? "http://localhost:9411").replace(/\/+$/, "")),
+	TRACING_SAMPLE_RATE: positive(1, 1),
 });
 
 /** Whether a NATS URL carries credentials itself (`nats://user:pass@…` or `nats://token@…`). */
@@ -264,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		},
 		rateLimit: { readsPerMin: e.RATE_LIMIT_READS_PER_MIN, writesPerMin: e.RATE_LIMIT_WRITES_PER_MIN },
 		metricsToken: e.METRICS_TOKEN,
+		tracing: { exporter: e.TRACING as TracingExporter, endpoint: e.TRACING_ENDPOINT, sampleRate: e.TRACING_SAMPLE_RATE },
 	};
 }
 

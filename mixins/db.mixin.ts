@@ -116,7 +116,7 @@ export function createDbMixin(collection: string, indexes: IndexSpec[] = []): Pa
 				/** The database is down or unreachable: a 503 for the caller, never the driver's error. */
 				"*"(this: DbThis, ctx: Context, err: Error) {
 					if (!/^Mongo/.test(err.name)) throw err;
-					this.logger.warn({ err: err.message, action: ctx.action?.name }, "Database unavailable");
+					this.logger.warn({ requestId: ctx.requestID, err: err.message, action: ctx.action?.name }, "Database unavailable");
 					throw unavailable("The database is unavailable; retry shortly");
 				},
 			},

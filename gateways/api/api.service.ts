@@ -82,6 +82,15 @@ type ApiThis = VentaService<Record<string, unknown>, ApiMethods, ApiVars>;
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+/**
+ * What a request's span says of it (moleculer-web's `rest` action has `{ req, res }` as params):
+ * the path as the client sent it (moleculer-web cuts the route's prefix off `url` later), no query string.
+ */
+function httpOf(ctx: Context): { method: string; path: string } {
+	const { req } = ctx.params as { req: GatewayRequest };
+	return { method: req.method ?? "", path: (req.originalUrl ?? req.url ?? "").split("?", 1)[0]! };
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
 	res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
 	res.end(JSON.stringify(body));
@@ -160,7 +169,15 @@ const ApiService: VentaServiceSchema<Record<string, unknown>, ApiMethods, ApiVar
 	actions: {
 		// A request is handled once: the calls inside it retry on their own, while retrying the whole
 		// HTTP handling would re-run a consumed request (and answer 404 instead of the real error).
-		rest: { retryPolicy: { enabled: false } },
+		rest: {
+			retryPolicy: { enabled: false },
+			// The root span of a request, named by method and path: the query string stays out of spans
+			// (unbounded names, and it may hold a customer's position).
+			tracing: {
+				spanName: (ctx: Context) => `${httpOf(ctx).method} ${httpOf(ctx).path}`,
+				tags: (ctx: Context) => ({ http: httpOf(ctx) }),
+			},
+		},
 		// moleculer-web's route listing would otherwise be public at /api/api/list-aliases.
 		listAliases: false,
 	},

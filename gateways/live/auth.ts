@@ -1,6 +1,7 @@
-import { Errors, type Logger, type ServiceBroker } from "moleculer";
+import { Errors, type Logger, type ServiceBroker, type Span } from "moleculer";
 import type { TokenVerifier } from "../../lib/auth.ts";
 import type { Caller } from "../../lib/identity.ts";
+import { inSpan } from "../../runtime/tracing.ts";
 import type { ResolveParams } from "../../services/users/contract.ts";
 import type { AuthorizeBroadcastParams } from "../../services/vendors/contract.ts";
 import type { LiveHub } from "./hub.ts";
@@ -25,18 +26,28 @@ export type SocketAuthDeps = {
 /**
  * Verifies `token`, resolves its user (created on first use; a deleted account is refused) and,
  * for a vendor socket, checks that the user may broadcast for `vendorId` now. Throws the
- * service's client error (401/403/404) or, when a service cannot answer, that error.
+ * service's client error (401/403/404) or, when a service cannot answer, that error. The calls
+ * are children of `span` (the upgrade's or the auth frame's) when tracing is on.
  */
 export async function identify(
 	deps: Pick<SocketAuthDeps, "broker" | "verifyToken">,
 	token: string,
-	vendorId: string | null
+	vendorId: string | null,
+	span: Span | undefined
 ): Promise<Identification> {
 	const verified = await deps.verifyToken(token);
-	const resolved = await deps.broker.call<Caller, ResolveParams>("users.resolve", { id: verified.sub, claims: verified.claims });
+	const resolved = await deps.broker.call<Caller, ResolveParams>(
+		"users.resolve",
+		{ id: verified.sub, claims: verified.claims },
+		{ parentSpan: span }
+	);
 	const user: Caller = { id: resolved.id, role: resolved.role };
 	if (vendorId)
-		await deps.broker.call<unknown, AuthorizeBroadcastParams>("vendors.authorizeBroadcast", { id: vendorId }, { meta: { user } });
+		await deps.broker.call<unknown, AuthorizeBroadcastParams>(
+			"vendors.authorizeBroadcast",
+			{ id: vendorId },
+			{ meta: { user }, parentSpan: span }
+		);
 	return { user, expiresAt: verified.expiresAt, vendorId };
 }
 
@@ -70,7 +81,10 @@ export class SocketAuth {
 		const gen = ++ud.authGen;
 		let found: Identification;
 		try {
-			found = await identify(this.#deps, frame.token, ud.vendorId ?? ud.awaitingVendorId);
+			found = await inSpan(this.#deps.broker, "live auth", "live", span => {
+				span?.addTags({ connId: ud.connId });
+				return identify(this.#deps, frame.token, ud.vendorId ?? ud.awaitingVendorId, span);
+			});
 		} catch (err) {
 			if (!ud.closed && ud.authGen === gen) this.#refused(ws, err);
 			return;
@@ -98,7 +112,7 @@ export class SocketAuth {
 	#refused(ws: LiveSocket, err: unknown): void {
 		const { hub, sendError, logger } = this.#deps;
 		if (!(err instanceof Errors.MoleculerClientError)) {
-			logger.warn({ err: (err as Error).message }, "Socket auth could not be checked");
+			logger.warn({ err: (err as Error).message, connId: ws.getUserData().connId }, "Socket auth could not be checked");
 			sendError(ws, ERROR_CODES.UNAVAILABLE, "Authentication could not be checked; send the auth frame again");
 			return;
 		}

@@ -3,6 +3,7 @@ import type { Logger, ServiceBroker } from "moleculer";
 import type { Config } from "../../config/index.ts";
 import type { Position } from "../../lib/position.ts";
 import { callWithFailover } from "../../runtime/failover.ts";
+import { inSpan } from "../../runtime/tracing.ts";
 import {
 	GEO_WRITE_TIMEOUT_MS,
 	type SetOfflineParams,
@@ -43,7 +44,12 @@ export class VendorStreams {
 	constructor(deps: VendorStreamDeps) {
 		this.#deps = deps;
 		this.#writer = new PositionWriter({
-			write: batch => callWithFailover<UpdateManyItemResult[]>(deps.broker, "geo.updateMany", { positions: batch }, GEO_WRITE_TIMEOUT_MS),
+			// One span per batch (never per position): the group commit and its geo.updateMany call.
+			write: batch =>
+				inSpan(deps.broker, "live positions write", "live", span => {
+					span?.addTags({ positions: batch.length });
+					return callWithFailover<UpdateManyItemResult[]>(deps.broker, "geo.updateMany", { positions: batch }, GEO_WRITE_TIMEOUT_MS, span);
+				}),
 			onOutcome: (vendorId, outcome) => this.#written(vendorId, outcome),
 			logger: deps.logger,
 			windowMs: WRITE_WINDOW_MS,

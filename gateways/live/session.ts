@@ -1,10 +1,11 @@
-import type { Logger, ServiceBroker } from "moleculer";
+import type { Logger, ServiceBroker, Span } from "moleculer";
 import type { TokenVerifier } from "../../lib/auth.ts";
 import type { WebSocketBehavior } from "uWebSockets.js";
 import type { Config } from "../../config/index.ts";
 import { checkPosition } from "../../lib/position.ts";
 import type { StoredPosition } from "../../services/geo/contract.ts";
 import { take } from "../../lib/token-bucket.ts";
+import { inSpan } from "../../runtime/tracing.ts";
 import { SocketAuth } from "./auth.ts";
 import { estimateWatchCells, TooManyCellsError, watchCells } from "./cells.ts";
 import type { LiveHub } from "./hub.ts";
@@ -195,13 +196,13 @@ export class LiveSessions {
 			ud.pendingWatch = null;
 			if (!frame || ud.closed) continue;
 			budget -= estimateWatchCells(frame, this.#deps.config.h3Res);
-			this.#watch(ws, frame).catch(err => this.#failed(ws, "watch", err));
+			inSpan(this.#deps.broker, "live watch", "live", span => this.#watch(ws, frame, span)).catch(err => this.#failed(ws, "watch", err));
 		}
 		this.#watchTurnScheduled = this.#watchQueue.size > 0;
 		if (this.#watchTurnScheduled) setImmediate(() => this.#watchTurn());
 	}
 
-	async #watch(ws: LiveSocket, frame: WatchFrame): Promise<void> {
+	async #watch(ws: LiveSocket, frame: WatchFrame, span: Span | undefined): Promise<void> {
 		const { config, hub, logger } = this.#deps;
 		let cells: readonly string[];
 		try {
@@ -211,15 +212,17 @@ export class LiveSessions {
 			throw err;
 		}
 		const ud = ws.getUserData();
+		span?.addTags({ connId: ud.connId, cells: cells.length });
 		const gen = ++ud.watchGen;
 		// Subscribe first, then read the snapshot: nothing is missed in between (clients keep the newest ts per vendor).
 		hub.setWatch(ws, cells);
 		let vendors: StoredPosition[];
 		try {
-			vendors = await this.#snapshots.read(cells);
+			vendors = await this.#snapshots.read(cells, span);
 		} catch (err) {
 			// The watch set stays in place (updates flow); the client retries the watch for its snapshot.
-			logger.warn({ err: (err as Error).message }, "Snapshot failed");
+			logger.warn({ err: (err as Error).message, connId: ud.connId }, "Snapshot failed");
+			span?.setError(err as Error);
 			if (!ud.closed && ud.watchGen === gen) this.#sendError(ws, ERROR_CODES.UNAVAILABLE, "Snapshot unavailable; send the watch again");
 			return;
 		}

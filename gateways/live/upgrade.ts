@@ -1,9 +1,10 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
-import { Errors, type Logger, type ServiceBroker } from "moleculer";
+import { Errors, type Logger, type ServiceBroker, type Span } from "moleculer";
 import { bearerToken, type TokenVerifier } from "../../lib/auth.ts";
 import { clientAddress } from "../../lib/client-address.ts";
 import { badRequest, errorBody, type ErrorBody } from "../../lib/errors.ts";
 import { isVendorId } from "../../lib/ids.ts";
+import { inSpan } from "../../runtime/tracing.ts";
 import { identify } from "./auth.ts";
 import { sendJson } from "./http.ts";
 import type { LiveHub } from "./hub.ts";
@@ -63,10 +64,15 @@ function readRequest(res: HttpResponse, req: HttpRequest, clientIpHeader: string
  * now. Without a token the socket is anonymous, or (with `?vendor=`) a vendor socket that must
  * send its token in the first frame (`{"op":"auth"}`) within AUTH_GRACE_S.
  */
-async function authenticate(deps: UpgradeDeps, { token, vendorId, address }: UpgradeRequest): Promise<SocketIdentity> {
+async function authenticate(
+	deps: UpgradeDeps,
+	{ token, vendorId, address }: UpgradeRequest,
+	span: Span | undefined
+): Promise<SocketIdentity> {
+	span?.addTags({ token: Boolean(token), vendor: vendorId !== undefined });
 	if (vendorId !== undefined && !isVendorId(vendorId)) throw badRequest("vendor must be a vendor id");
 	if (!token) return { user: null, vendorId: null, awaitingVendorId: vendorId ?? null, tokenExpiresAt: null, address };
-	const found = await identify(deps, token, vendorId ?? null);
+	const found = await identify(deps, token, vendorId ?? null, span);
 	return { user: found.user, vendorId: found.vendorId, awaitingVendorId: null, tokenExpiresAt: found.expiresAt, address };
 }
 
@@ -85,7 +91,7 @@ export function upgradeHandler(deps: UpgradeDeps) {
 			aborted = true;
 			hub.release(request.address);
 		});
-		authenticate(deps, request).then(
+		inSpan(deps.broker, "live upgrade", "live", span => authenticate(deps, request, span)).then(
 			identity => {
 				if (aborted) return;
 				if (hub.draining) {

@@ -57,7 +57,7 @@ const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 			/** A store fault (Redis down, frozen, timing out) is a 503 for the caller, never a driver's error. */
 			"*"(ctx: Context, err: Error) {
 				if (err instanceof Errors.MoleculerError) throw err;
-				this.logger.warn({ err: err.message, action: ctx.action?.name }, "Geo store unavailable");
+				this.logger.warn({ requestId: ctx.requestID, err: err.message, action: ctx.action?.name }, "Geo store unavailable");
 				throw unavailable("The geo store is unavailable; retry shortly");
 			},
 		},
@@ -172,7 +172,10 @@ const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 				await (ctx ? ctx.call("live.route", change) : this.broker.call("live.route", change));
 			} catch (err) {
 				if (!(err instanceof Errors.ServiceNotFoundError))
-					this.logger.warn({ err: (err as Error).message, vendorId: change.vendorId }, "Could not route a position to the live gateways");
+					this.logger.warn(
+						{ requestId: ctx?.requestID ?? null, err: (err as Error).message, vendorId: change.vendorId },
+						"Could not route a position to the live gateways"
+					);
 			}
 		},
 

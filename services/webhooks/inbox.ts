@@ -116,7 +116,7 @@ export class WebhookInbox {
 			await this.#finish(id, { status, reason, result, appliedAt: at, error: null }, entry);
 		} catch (err) {
 			const message = (err as Error).message || String(err);
-			this.#logger.warn({ webhook: id, err: message }, "Applying a webhook event failed; the sender will retry");
+			this.#logger.warn({ requestId: ctx.requestID, webhook: id, err: message }, "Applying a webhook event failed; the sender will retry");
 			await this.#finish(id, { status: "failed", reason: null, error: message }, { at, outcome: "failed", error: message });
 			throw unavailable("The event is recorded but could not be applied; retry later", "WEBHOOK_APPLY_FAILED", { id, error: message });
 		}
