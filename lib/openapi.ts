@@ -26,8 +26,5 @@ declare module "moleculer" {
 	}
 }
 
-/** `T` or JSON null. */
-export const nullable = <T extends JsonSchema>(schema: T) => ({ anyOf: [schema, { type: "null" }] }) as const;
-
 /** An ISO-8601 timestamp as the engine writes them. */
 export const DATE_TIME = { type: "string", format: "date-time" } as const;

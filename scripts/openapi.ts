@@ -5,10 +5,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../config/index.ts";
 import { createEngine } from "../runtime/engine.ts";
-import { freePort } from "../test/helpers/ports.ts";
 
 export const OPENAPI_FILE = fileURLToPath(new URL("../docs/openapi.json", import.meta.url));
 
@@ -27,12 +27,23 @@ export async function fetchOpenApi(baseUrl: string, timeoutMs = 20_000): Promise
 	return res.json();
 }
 
+/** A port nobody listens on now (the test tier's freePort is not for production code). */
+function unusedPort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const probe = createServer().once("error", reject);
+		probe.listen(0, "127.0.0.1", () => {
+			const { port } = probe.address() as AddressInfo;
+			probe.close(() => resolve(port));
+		});
+	});
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
 	const config = loadConfig({
 		NODE_ENV: "development",
 		NAMESPACE: `openapi-${process.pid}`,
-		PORT: String(await freePort()),
-		LIVE_PORT: String(await freePort()),
+		PORT: String(await unusedPort()),
+		LIVE_PORT: String(await unusedPort()),
 		DATA_DIR: ":memory:",
 		LOG_LEVEL: "warn",
 		AUTH_DEV_SECRET: randomBytes(24).toString("hex"),

@@ -1,8 +1,8 @@
 import type { JsonSchema } from "../../../lib/openapi.ts";
 
 /**
- * fastest-validator rules → JSON Schema 2020-12, for the rule types the actions use. Ours: the
- * packages that do this target OpenAPI 3.0 or need fastest-validator's own compiler (see
+ * fastest-validator rules → JSON Schema 2020-12, for the rule types the actions use. Ours because
+ * moleculer-auto-openapi, the package that does this for Moleculer, writes OpenAPI 3.0 (see
  * docs/rest-api.md#openapi). A rule type it does not know throws, so a new one is noticed here.
  */
 
