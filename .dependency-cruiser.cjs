@@ -1,14 +1,29 @@
 /**
  * The layers of the engine, checked by `npm run lint` (dependency-cruiser):
- *   lib → config → middlewares, mixins, runtime (infrastructure) → services → gateways → runtime/engine.ts
+ *   packages/client (the SDK, with the protocol) → lib → config → middlewares, mixins, runtime (infrastructure)
+ *   → services → gateways → runtime/engine.ts
  * A lower layer never imports a higher one; services and gateways see each other only through
  * a service's `contract.ts`; only runtime/engine.ts imports the services and gateways themselves.
  */
-const PRODUCTION = "^(config|lib|middlewares|mixins|runtime|services|gateways|scripts|web/src)/|^[^/]+\\.ts$";
+const PRODUCTION = "^(config|lib|middlewares|mixins|runtime|services|gateways|scripts|web/src|packages/client/src)/|^[^/]+\\.ts$";
 
 module.exports = {
 	forbidden: [
 		{ name: "no-circular", severity: "error", comment: "No import cycles.", from: {}, to: { circular: true } },
+		{
+			name: "sdk-stands-alone",
+			severity: "error",
+			comment: "packages/client is published: it imports nothing of the engine (its examples: the SDK by name, and npm packages).",
+			from: { path: "^packages/client/" },
+			to: { pathNot: ["^packages/client/", "node_modules", "^@venta/client$"] },
+		},
+		{
+			name: "engine-reads-only-the-protocol-of-the-sdk",
+			severity: "error",
+			comment: "The engine takes the frames and codes from the SDK (one definition), through gateways/live/protocol.",
+			from: { path: "^(lib|config|middlewares|mixins|runtime|services|gateways)/" },
+			to: { path: "^packages/", pathNot: "^packages/client/src/protocol/(frames|codes)\\.ts$" },
+		},
 		{
 			name: "lib-is-pure",
 			severity: "error",
@@ -77,17 +92,17 @@ module.exports = {
 		{
 			name: "map-page-imports-types-and-pure-helpers",
 			severity: "error",
-			comment: "web/src bundles into the browser: the protocol's frames and codes, contracts, lib, the motion model.",
+			comment: "web/src bundles into the browser: the SDK, contracts, lib, the motion model.",
 			from: { path: "^web/src/" },
 			to: {
 				pathNot: [
 					"^web/src/",
 					"^lib/",
-					"^gateways/live/protocol/(frames|codes)\\.ts$",
+					"^packages/client/src/",
+					"^@venta/client$",
 					"^services/[^/]+/contract\\.ts$",
 					"^scripts/simulate/motion\\.ts$",
 					"node_modules",
-					"^partysocket/",
 				],
 			},
 		},
@@ -100,9 +115,12 @@ module.exports = {
 	],
 	options: {
 		doNotFollow: { path: "node_modules" },
-		exclude: { path: "^(node_modules|web/dist)/" },
+		exclude: { path: "^(node_modules|web/dist|packages/client/dist)/" },
 		parser: "swc",
 		tsConfig: { fileName: "tsconfig.json" },
-		enhancedResolveOptions: { extensions: [".ts", ".js", ".json"], conditionNames: ["import", "require", "node", "default"] },
+		enhancedResolveOptions: {
+			extensions: [".ts", ".js", ".json"],
+			conditionNames: ["@venta/source", "import", "require", "node", "default"],
+		},
 	},
 };

@@ -3,10 +3,11 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 # --ignore-scripts: the `prepare` build needs the sources, so it runs after COPY below.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-RUN npm run build:web && npm prune --omit=dev --no-audit --no-fund
+RUN npm run build:client && npm run build:web && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim
 # HOST: in a container the ports must be reachable from outside it (npm start binds 127.0.0.1).
@@ -25,6 +26,8 @@ COPY --from=build /app/middlewares ./middlewares
 COPY --from=build /app/mixins ./mixins
 COPY --from=build /app/services ./services
 COPY --from=build /app/gateways ./gateways
+# The protocol's frames and codes are the SDK's (packages/client/src/protocol); the simulator uses its build.
+COPY --from=build /app/packages ./packages
 COPY --from=build /app/scripts ./scripts
 COPY --from=build /app/web/dist ./web/dist
 RUN mkdir -p /data && chown node:node /data

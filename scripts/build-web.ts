@@ -1,5 +1,5 @@
 /**
- * Bundles the map page (web/src, Leaflet, h3-js, partysocket) into web/dist, which the REST
+ * Bundles the map page (web/src, Leaflet, h3-js, the @venta/client SDK) into web/dist, which the REST
  * gateway serves at `/`. Runs as `npm run build:web` and from `prepare` on npm install / npm ci.
  */
 import { copyFile, mkdir, rm } from "node:fs/promises";
@@ -17,6 +17,8 @@ export async function buildWeb(outdir = WEB_DIST): Promise<void> {
 		entryPoints: { app: `${ROOT}web/src/main.ts` },
 		outdir,
 		bundle: true,
+		// The SDK from its sources (packages/client/src): the page does not wait for its build.
+		conditions: ["@venta/source"],
 		format: "esm",
 		target: ["es2022"],
 		minify: true,

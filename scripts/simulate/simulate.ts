@@ -1,113 +1,69 @@
 /**
  * Vendor simulator: onboards N vendors through the REST API, opens one vendor socket each and
- * moves them through a city (motion.ts). Each socket signs in with its first frame (no token in
- * the URL) and refreshes its token over the socket halfway through its life, as an app with
- * short-lived session tokens does. Ctrl-C closes every socket, which takes the vendors offline.
- * Works against any running engine (`--url`, `--live-url`).
+ * moves them through a city (motion.ts). The sockets are the SDK's (@venta/client connectVendor):
+ * each signs in with its first frame (no token in the URL), refreshes its token over the socket
+ * before it expires, reconnects with backoff, and sends at most `--hz` positions a second, as an
+ * app with short-lived session tokens does. Ctrl-C closes every socket, which takes the vendors
+ * offline. Works against any running engine (`--url`, `--live-url`).
  */
+import { connectVendor, type VendorPublisher } from "@venta/client";
 import { mintDevToken } from "../../lib/auth.ts";
 import { advance, createMotion, DEFAULT_MOTION, fix, seededRng, type MotionOptions, type Rng, type VendorMotion } from "./motion.ts";
 import { onboardAll, waitForEngine, type Identity } from "./onboarding.ts";
 import { fail, readOptions, type Options } from "./options.ts";
 
-/** A simulated vendor: its REST identity, its motion and its socket. */
-type SimVendor = {
-	index: number;
-	id: string;
-	owner: string;
-	motion: VendorMotion;
-	socket: WebSocket | undefined;
-	/** The socket answered `authed`: positions may go. */
-	authed: boolean;
-	/** When the socket's token is refreshed next (epoch ms). */
-	refreshAt: number;
-	/** Consecutive failed connects, for the reconnect backoff. */
-	failures: number;
-	reconnectAt: number;
-};
+/** A simulated vendor: its REST identity, its motion and, while it is online, its publisher. */
+type SimVendor = { index: number; id: string; owner: string; motion: VendorMotion; publisher: VendorPublisher | undefined };
 
 const LOG_EVERY_S = 5;
 
-/** Counters behind the progress line. */
-const stats = { connected: 0, sent: 0, sentLastSecond: 0, errors: new Map<string, number>(), lastError: "" };
+/** Counters behind the progress line (`sentBefore`: positions of publishers closed already). */
+const stats = { sentBefore: 0, sentAtLastReport: 0, errors: new Map<string, number>(), lastError: "" };
 
 function countError(code: string, message: string): void {
 	stats.errors.set(code, (stats.errors.get(code) ?? 0) + 1);
 	stats.lastError = `${code}: ${message}`.slice(0, 120);
 }
 
-/** Sends the socket a fresh token (the first frame, or a refresh) and schedules the next refresh. */
-async function signIn(opts: Options, v: SimVendor, socket: WebSocket): Promise<void> {
-	v.refreshAt = Date.now() + (opts.tokenTtlS * 1000) / 2;
-	const token = await mintDevToken(opts.secret, v.owner, opts.tokenTtlS);
-	if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ op: "auth", token }));
+function connect(opts: Options, v: SimVendor): VendorPublisher {
+	const publisher = connectVendor({
+		url: opts.liveUrl,
+		vendor: v.id,
+		maxHz: opts.hz,
+		getToken: () => mintDevToken(opts.secret, v.owner, opts.tokenTtlS),
+	});
+	publisher.live.on("error", frame => countError(frame.code, frame.message));
+	publisher.live.on("state", change => {
+		if (change.code !== undefined && !stopping) countError(`CLOSED_${change.code}`, change.reason || `socket of ${v.id} closed`);
+	});
+	return publisher;
 }
 
-function connect(opts: Options, v: SimVendor): void {
-	const socket = new WebSocket(`${opts.liveUrl}?vendor=${encodeURIComponent(v.id)}`);
-	v.socket = socket;
-	v.authed = false;
-	let opened = false;
-	let ended = false;
-	const end = (code: string, reason: string) => {
-		if (ended) return;
-		ended = true;
-		if (opened) stats.connected--;
-		if (v.socket !== socket) return;
-		v.socket = undefined;
-		if (stopping) return;
-		// Closed by the server or never opened: try again with exponential backoff (1 s … 30 s).
-		countError(code, reason);
-		v.failures++;
-		v.reconnectAt = Date.now() + Math.min(30_000, 1000 * 2 ** Math.min(5, v.failures - 1)) * (0.75 + Math.random() / 2);
-	};
-	socket.onopen = () => {
-		opened = true;
-		v.failures = 0;
-		stats.connected++;
-		signIn(opts, v, socket).catch(err => countError("AUTH_FAILED", (err as Error).message));
-	};
-	socket.onmessage = event => {
-		try {
-			const msg = JSON.parse(String(event.data)) as { op?: string; code?: string; message?: string };
-			if (msg.op === "authed") v.authed = true;
-			else if (msg.op === "error") countError(msg.code ?? "ERROR", msg.message ?? "");
-		} catch {
-			countError("BAD_FRAME", "the server sent a frame that is not JSON");
-		}
-	};
-	socket.onclose = event => end(opened ? `CLOSED_${event.code}` : "CONNECT_FAILED", event.reason || `socket of ${v.id} closed`);
-	// A refused connection may report only an error, never a close.
-	socket.onerror = () => end(opened ? "SOCKET_ERROR" : "CONNECT_FAILED", `socket of ${v.id} failed`);
+function goOffline(v: SimVendor): Promise<void> {
+	const publisher = v.publisher;
+	if (!publisher) return Promise.resolve();
+	v.publisher = undefined;
+	stats.sentBefore += publisher.stats.sent;
+	return publisher.close();
 }
 
-/** One step of one vendor: move it, take it off/online, send its fix. */
+/** One step of one vendor: move it, take it off/online, publish its fix. */
 function tick(opts: Options, motion: MotionOptions, rng: Rng, v: SimVendor, dtS: number): void {
 	v.motion = advance(v.motion, dtS, rng, motion);
 	const reading = fix(v.motion, rng);
-	if (!reading) {
-		if (v.socket) {
-			const socket = v.socket;
-			v.socket = undefined;
-			socket.close(1000, "vendor went offline");
-		}
-		return;
-	}
-	if (!v.socket) {
-		if (Date.now() >= v.reconnectAt) connect(opts, v);
-		return;
-	}
-	if (v.socket.readyState !== WebSocket.OPEN || !v.authed) return;
-	if (Date.now() >= v.refreshAt) signIn(opts, v, v.socket).catch(err => countError("AUTH_FAILED", (err as Error).message));
-	v.socket.send(JSON.stringify({ op: "pos", ...reading, ts: Date.now() }));
-	stats.sent++;
-	stats.sentLastSecond++;
+	if (!reading) return void goOffline(v);
+	v.publisher ??= connect(opts, v);
+	v.publisher.publish(reading);
 }
 
-function progressLine(total: number): string {
+const sentTotal = (vendors: SimVendor[]) => vendors.reduce((sum, v) => sum + (v.publisher?.stats.sent ?? 0), stats.sentBefore);
+
+function progressLine(vendors: SimVendor[]): string {
 	const errors = [...stats.errors.values()].reduce((a, b) => a + b, 0);
 	const byCode = [...stats.errors].map(([code, n]) => `${code} ${n}`).join(", ");
-	return `vendors connected ${stats.connected}/${total} · positions/s ${stats.sentLastSecond} · sent ${stats.sent} · errors ${errors}${byCode ? ` (${byCode})` : ""}`;
+	const connected = vendors.filter(v => v.publisher?.live.state === "open").length;
+	const sent = sentTotal(vendors);
+	return `vendors connected ${connected}/${vendors.length} · positions/s ${sent - stats.sentAtLastReport} · sent ${sent} · errors ${errors}${byCode ? ` (${byCode})` : ""}`;
 }
 
 let stopping = false;
@@ -135,13 +91,11 @@ async function main(): Promise<void> {
 		stopping = true;
 		clearInterval(ticker);
 		clearInterval(reporter);
-		const open = vendors.filter(v => v.socket?.readyState === WebSocket.OPEN).map(v => v.socket!);
-		const closed = Promise.all(open.map(s => new Promise(r => s.addEventListener("close", r, { once: true }))));
-		for (const v of vendors) v.socket?.close(1000, "simulator stopped");
-		await Promise.race([closed, new Promise(r => setTimeout(r, 5000))]);
-		process.stdout.write(
-			`${tty ? "\r\x1b[K" : ""}${progressLine(vendors.length)}\nstopped (${why}): ${open.length} vendor sockets closed, ${stats.sent} positions sent\n`
-		);
+		const open = vendors.filter(v => v.publisher?.live.state === "open").length;
+		const line = progressLine(vendors);
+		const sent = sentTotal(vendors);
+		await Promise.race([Promise.all(vendors.map(goOffline)), new Promise(r => setTimeout(r, 5000))]);
+		process.stdout.write(`${tty ? "\r\x1b[K" : ""}${line}\nstopped (${why}): ${open} vendor sockets closed, ${sent} positions sent\n`);
 		stopped?.();
 	};
 	process.on("SIGINT", () => void stop("SIGINT"));
@@ -157,8 +111,7 @@ async function main(): Promise<void> {
 	if (stopping) return finished;
 	process.stdout.write(`${identities.length} vendors onboarded and active\n`);
 	for (const [index, { id, owner }] of identities.entries()) {
-		const initial = { socket: undefined, authed: false, refreshAt: 0, failures: 0, reconnectAt: 0 };
-		vendors.push({ index, id, owner, motion: createMotion(rng, motion), ...initial });
+		vendors.push({ index, id, owner, motion: createMotion(rng, motion), publisher: undefined });
 	}
 
 	// Each vendor sends on its own phase of the period, so load is spread over the second.
@@ -174,8 +127,8 @@ async function main(): Promise<void> {
 	// A terminal gets one line rewritten every second; a log gets a line every few seconds.
 	let reports = 0;
 	reporter = setInterval(() => {
-		const line = progressLine(vendors.length);
-		stats.sentLastSecond = 0;
+		const line = progressLine(vendors);
+		stats.sentAtLastReport = sentTotal(vendors);
 		if (tty) process.stdout.write(`\r\x1b[K${line}`);
 		else if (reports++ % LOG_EVERY_S === 0) process.stdout.write(`${line}\n`);
 	}, 1000);

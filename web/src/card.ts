@@ -1,12 +1,12 @@
 import { ApiError, getVendor, type Vendor } from "./api.ts";
 import { formatAge, h } from "./dom.ts";
-import type { VendorPosition } from "./live.ts";
+import type { VendorInView } from "@venta/client";
 
 /**
  * The vendor card: profile from REST (name, categories, rating, subscription) plus the age of
  * the live position, ticking every second while the card is open.
  */
-export function createVendorCard(el: HTMLElement, livePosition: (id: string) => VendorPosition | undefined, onClose: () => void) {
+export function createVendorCard(el: HTMLElement, livePosition: (id: string) => VendorInView | undefined, onClose: () => void) {
 	let current: string | undefined;
 	let ticker: ReturnType<typeof setInterval> | undefined;
 

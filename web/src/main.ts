@@ -1,12 +1,13 @@
 import "leaflet/dist/leaflet.css";
 import "./style.css";
 import * as L from "leaflet";
+import { connect, VendorsInView, type LiveClient, type StateChange } from "@venta/client";
 import { DEFAULT_CITY_BBOX } from "../../scripts/simulate/motion.ts";
 import { heatmap, loadPageConfig, type NearbyVendor, type PageConfig } from "./api.ts";
 import { createVendorCard } from "./card.ts";
 import { createCellLayers, type CellLayers } from "./cells.ts";
 import { debounce } from "./dom.ts";
-import { connectLive, type LiveState } from "./live.ts";
+import { clerkSessionToken } from "./live.ts";
 import { createVendorMarkers, type VendorMarkers } from "./markers.ts";
 import { createNearbyList } from "./nearby.ts";
 
@@ -27,7 +28,7 @@ function viewFromHash(): { centre: L.LatLngTuple; zoom: number } {
 }
 
 /** The viewport as [w, s, e, n], clamped to what the server accepts (a map may wrap the world). */
-function viewportBBox(map: L.Map): number[] {
+function viewportBBox(map: L.Map): [number, number, number, number] {
 	const b = map.getBounds();
 	const round = (v: number) => Math.round(v * 1e5) / 1e5;
 	return [
@@ -67,51 +68,46 @@ function createMap(config: PageConfig): L.Map {
 	return map;
 }
 
-function showState(state: LiveState, detail: string): void {
+const STATE_LABELS = { connecting: "connecting…", open: "live", reconnecting: "reconnecting…", closed: "disconnected" } as const;
+
+function showState({ state, code, attempt }: StateChange): void {
 	const status = $("status");
-	status.dataset.state = state;
-	status.textContent = state === "live" ? "live" : state === "connecting" ? "connecting…" : "reconnecting…";
-	status.title = detail;
+	status.dataset.state = state === "open" ? "live" : state;
+	status.textContent = STATE_LABELS[state];
+	status.title = code === undefined ? state : `closed (${code})${attempt ? `; retry ${attempt}` : ""}`;
 }
 
 /** What the map shows of the live stream: markers, watched cells, and whether the view was refused as too large. */
 type LiveView = { markers: VendorMarkers; cells: CellLayers; watchedCells: number; tooLarge: boolean; renderCounts(): void };
 
-/** The watcher socket, drawing every frame it receives into the view. */
-function connectView(config: PageConfig, view: LiveView) {
-	const live = connectLive(liveUrlOf(config), {
-		onState(state, detail) {
-			showState(state, detail);
-			if (state !== "reconnecting") return;
-			// What we show would go stale: the next snapshot redraws it.
-			view.markers.clear();
-			view.renderCounts();
-		},
-		onFrame(frame) {
-			if (frame.op === "snapshot") {
-				if (!view.tooLarge) showBanner(undefined);
-				view.watchedCells = frame.cells.length;
-				view.cells.showWatched(frame.cells);
-				view.markers.snapshot(frame.vendors);
-			} else if (frame.op === "pos") {
-				if (!view.tooLarge) view.markers.update(frame);
-			} else if (frame.op === "gone") {
-				view.markers.remove(frame.id);
-			} else if (frame.op === "error" && frame.code === "TOO_MANY_CELLS") {
-				// A refused watch leaves the previous one in place on the server: replace it with nothing.
-				view.tooLarge = true;
-				live.watchNothing();
-				showBanner(`Zoom in to watch vendors live: this view covers more than ${config.watchMaxCells} cells. The heatmap still works.`);
-				view.watchedCells = 0;
-				view.cells.showWatched([]);
-				view.markers.clear();
-			} else if (frame.op === "error") {
-				showBanner(`Live: ${frame.message}`);
-			}
-			view.renderCounts();
-		},
+/**
+ * The watcher socket (the SDK: token in the first frame and refreshed, reconnects, the watch set
+ * sent again) and the vendors in view, drawn as markers.
+ */
+function connectView(config: PageConfig, view: LiveView): { live: LiveClient; vendors: VendorsInView } {
+	const live = connect({ url: liveUrlOf(config), getToken: clerkSessionToken });
+	const vendors = new VendorsInView(live);
+	vendors.on("add", v => view.markers.add(v));
+	vendors.on("move", v => view.markers.move(v));
+	vendors.on("remove", v => view.markers.remove(v.id));
+	live.on("state", showState);
+	live.on("snapshot", frame => {
+		if (!view.tooLarge) showBanner(undefined);
+		view.watchedCells = frame.cells.length;
+		view.cells.showWatched(frame.cells);
 	});
-	return live;
+	live.on("error", frame => {
+		if (frame.code !== "TOO_MANY_CELLS") return showBanner(`Live: ${frame.message}`);
+		// A refused watch leaves the previous one in place on the server: replace it with nothing.
+		view.tooLarge = true;
+		live.watch({ cells: [] });
+		showBanner(`Zoom in to watch vendors live: this view covers more than ${config.watchMaxCells} cells. The heatmap still works.`);
+		view.watchedCells = 0;
+		view.cells.showWatched([]);
+		vendors.clear();
+	});
+	for (const event of ["snapshot", "pos", "gone", "error"] as const) live.on(event, () => view.renderCounts());
+	return { live, vendors };
 }
 
 /** The heatmap toggle: cells shaded by live vendor counts, refreshed with the view and every few seconds. */
@@ -140,7 +136,7 @@ async function start(): Promise<void> {
 	const markers = createVendorMarkers(map, id => select(id));
 	const card = createVendorCard(
 		$("vendor-card"),
-		id => markers.position(id),
+		id => vendors.get(id),
 		() => markers.select(undefined)
 	);
 	const view: LiveView = {
@@ -157,17 +153,17 @@ async function start(): Promise<void> {
 		void card.show(id);
 	}
 
-	const live = connectView(config, view);
+	const { live, vendors } = connectView(config, view);
 	const refreshHeat = heatmapLayer(map, view.cells, config);
 	const onViewChange = debounce(() => {
 		view.tooLarge = false;
-		live.watchBBox(viewportBBox(map));
+		live.watch({ bbox: viewportBBox(map) });
 		refreshHeat();
 		const c = map.getCenter();
 		history.replaceState(null, "", `#${c.lat.toFixed(5)},${c.lng.toFixed(5)},${map.getZoom()}`);
 	}, WATCH_DEBOUNCE_MS);
 	map.on("moveend", onViewChange);
-	live.watchBBox(viewportBBox(map));
+	live.watch({ bbox: viewportBBox(map) });
 
 	const els = {
 		q: $<HTMLInputElement>("q"),
@@ -177,7 +173,7 @@ async function start(): Promise<void> {
 		info: $("list-info"),
 	};
 	createNearbyList(map, els, (v: NearbyVendor) => {
-		const p = markers.position(v.id) ?? v.position;
+		const p = vendors.get(v.id) ?? v.position;
 		map.panTo([p.lat, p.lng]);
 		select(v.id);
 	});

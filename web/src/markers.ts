@@ -1,5 +1,5 @@
 import * as L from "leaflet";
-import type { VendorPosition } from "./live.ts";
+import type { VendorInView as VendorPosition } from "@venta/client";
 
 type Tracked = {
 	marker: L.Marker;
@@ -98,18 +98,11 @@ export function createVendorMarkers(map: L.Map, onSelect: (id: string) => void) 
 		tracked.delete(id);
 	}
 
+	/** Bound to the SDK's VendorsInView: a vendor came into view, moved (glides there), or left. */
 	return {
-		/** The watch set was replaced: exactly these vendors are live in view now. */
-		snapshot(vendors: VendorPosition[]): void {
-			const keep = new Set(vendors.map(v => v.id));
-			for (const id of [...tracked.keys()]) if (!keep.has(id)) remove(id);
-			for (const v of vendors) upsert(v, false);
-		},
-		update: (p: VendorPosition) => upsert(p, true),
+		add: (p: VendorPosition) => upsert(p, false),
+		move: (p: VendorPosition) => upsert(p, true),
 		remove,
-		clear(): void {
-			for (const id of [...tracked.keys()]) remove(id);
-		},
 		select(id: string | undefined): void {
 			const previous = selected;
 			selected = id;
@@ -118,7 +111,6 @@ export function createVendorMarkers(map: L.Map, onSelect: (id: string) => void) 
 				if (t && key) styleMarker(key, t, key === selected);
 			}
 		},
-		position: (id: string): VendorPosition | undefined => tracked.get(id)?.position,
 		get size() {
 			return tracked.size;
 		},

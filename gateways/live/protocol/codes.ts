@@ -1,41 +1,5 @@
 /**
- * Every close code and error code of the live socket protocol, in one place (docs/live-protocol.md
- * documents the same tables; a test keeps them equal). Dependency-free: the map page imports it.
+ * The close and error codes of the live socket protocol. They are published with the client SDK
+ * (packages/client/src/protocol), so apps and the engine read one definition.
  */
-
-/** Codes of `{"op":"error","code",...}` frames. */
-export const ERROR_CODES = {
-	BAD_REQUEST: "BAD_REQUEST",
-	UNAUTHORIZED: "UNAUTHORIZED",
-	FORBIDDEN: "FORBIDDEN",
-	RATE_LIMITED: "RATE_LIMITED",
-	TOO_MANY_CELLS: "TOO_MANY_CELLS",
-	/** A dependency (the geo store) did not answer; retry the request. */
-	UNAVAILABLE: "UNAVAILABLE",
-} as const;
-export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
-
-/** WebSocket close codes (4xxx = application codes). */
-export const CLOSE_CODES = {
-	/** Server shutting down or restarting: reconnect (to another node). */
-	RECONNECT: 4000,
-	/** The socket's user no longer exists (deleted in Clerk). */
-	UNAUTHORIZED: 4001,
-	/** The token expired and no fresh one came within AUTH_GRACE_S (or a vendor socket never sent one): reconnect with a fresh token. */
-	TOKEN_EXPIRED: 4003,
-	/** Repeated bad frames or other abuse. */
-	POLICY: 4008,
-	/** The client did not read fast enough and stayed over the backpressure limit. */
-	SLOW_CONSUMER: 4009,
-	/** The vendor may no longer broadcast (paused, suspended, subscription ended). */
-	BROADCAST_REVOKED: 4010,
-	/** Disconnected by an operator (`live.kick`) or replaced by a newer socket of the same vendor. */
-	KICKED: 4012,
-} as const;
-export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
-
-/** Standard (RFC 6455) close codes the gateway sends. */
-export const STANDARD_CLOSE_CODES = {
-	/** The server failed while handling this socket: it is closed, every other socket goes on. */
-	INTERNAL_ERROR: 1011,
-} as const;
+export * from "../../../packages/client/src/protocol/codes.ts";
