@@ -56,10 +56,17 @@ describe.skipIf(!hasChromium)("the /docs page in a browser, behind a path prefix
 		});
 		page.on("pageerror", err => problems.push(err.message));
 		page.on("request", req => requested.push(req.url()));
+		page.on("response", res => {
+			if (res.status() >= 400) problems.push(`${res.status()} ${res.url()}`);
+		});
 		await page.goto(`${base}/docs`);
 		const spec = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, object> };
 		const operations = Object.values(spec.paths).reduce((sum, ops) => sum + Object.keys(ops).length, 0);
 		await page.waitForFunction(n => document.querySelectorAll(".opblock").length === n, operations, { timeout: 20_000 });
+		// An operation opened shows its parameters and answers, with their schemas.
+		const onboarding = '.opblock-post:has(.opblock-summary-path[data-path="/api/vendors"])';
+		await page.click(`${onboarding} .opblock-summary`);
+		await page.waitForSelector(`${onboarding} .responses-table`, { timeout: 10_000 });
 		expect(problems).toEqual([]);
 		expect(requested.filter(url => !url.startsWith(`${base}/`) && !url.startsWith("data:"))).toEqual([]);
 		expect(requested).toContain(`${base}/openapi.json`);

@@ -52,7 +52,7 @@ const PAGE_CONFIG_SCHEMA = {
 } as const;
 
 /** The files of the /docs page (Swagger UI, from swagger-ui-dist). */
-export const DOCS_ASSETS = ["swagger-ui.css", "swagger-ui-bundle.js", "init.js"] as const;
+export const DOCS_ASSETS = ["swagger-ui.css", "swagger-ui-bundle.js", "init.js", "favicon-32x32.png"] as const;
 
 export const GATEWAY_OPERATIONS: Record<string, GatewayOperation> = {
 	"GET /health/live": {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { servedOpenApi, type ServedAlias } from "../../../gateways/api/openapi/route.ts";
 import { fetchOpenApi, OPENAPI_FILE, openapiFileText } from "../../../scripts/openapi.ts";
 import { startTestEngine, type TestEngine } from "../../helpers/engine.ts";
+import { restClient } from "../../helpers/rest.ts";
 import { ROOT } from "../../helpers/process.ts";
 
 type Schema = { $ref?: string; allOf?: Schema[]; properties?: Record<string, Schema>; required?: string[]; [k: string]: unknown };
@@ -92,6 +93,23 @@ describe("the OpenAPI document", () => {
 		expect(checked).toBeGreaterThan(40);
 	});
 
+	it("lists the error statuses the gateway really gives, each with the error body (the REST helper checks every answer)", async () => {
+		const api = restClient(engine.baseUrl);
+		const token = await engine.token("user_openapi");
+		const statuses = [
+			(await api.request("POST", "/api/vendors", { token, raw: "{not json" })).status,
+			(await api.request("POST", "/api/vendors", { token, raw: "{}", headers: { "Content-Encoding": "gzip" } })).status,
+			(await api.request("POST", "/api/vendors", { token, raw: JSON.stringify({ name: "x".repeat(300_000) }) })).status,
+			(await api.post("/api/vendors", { name: "" }, token)).status,
+			(await api.post("/api/vendors", { name: "x" })).status,
+			(await api.get("/api/vendors", "not-a-token")).status,
+			(await api.get("/api/vendors/ven_nobody")).status,
+			(await api.get("/api/nothing-here")).status,
+			(await api.get("/api/discovery/nearby?lat=100&lng=0")).status,
+		];
+		expect(statuses).toEqual([400, 415, 413, 422, 401, 401, 404, 404, 422]);
+	});
+
 	it("marks who may call: token routes need the bearer token, public ones take one optionally, webhooks none", () => {
 		const security = (path: string, method: string) => (served.paths[path]![method] as unknown as { security: object[] }).security;
 		expect(security("/api/me", "get")).toEqual([{ bearerAuth: [] }]);
@@ -115,7 +133,7 @@ describe("GET /docs", () => {
 		expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
 		const html = await res.text();
 		const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map(m => m[1]!);
-		expect(urls.sort()).toEqual(["docs/init.js", "docs/swagger-ui-bundle.js", "docs/swagger-ui.css"]);
+		expect(urls.sort()).toEqual(["docs/favicon-32x32.png", "docs/init.js", "docs/swagger-ui-bundle.js", "docs/swagger-ui.css"]);
 		const bundle = await fetch(`${engine.baseUrl}/docs/swagger-ui-bundle.js`);
 		expect(bundle.headers.get("content-type")).toContain("javascript");
 		expect((await bundle.arrayBuffer()).byteLength).toBe(readFileSync(`${ROOT}node_modules/swagger-ui-dist/swagger-ui-bundle.js`).length);
