@@ -51,7 +51,12 @@ export function sharedComponents(): { responses: Record<string, object>; headers
 	const responses = Object.fromEntries(
 		Object.entries(ERROR_STATUSES).map(([status, description]) => [
 			`Error${status}`,
-			{ description, content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } } },
+			{
+				description,
+				// The limiter's refusal says when to retry (a refused position above POSITION_MAX_HZ does not).
+				...(status === "429" ? { headers: rateLimitHeaderRefs(true) } : {}),
+				content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } },
+			},
 		])
 	);
 	const headers = Object.fromEntries(
