@@ -19,3 +19,5 @@ export { connectVendor, VendorPublisher, type Position, type PublisherOptions, t
 export { Emitter, type Listener } from "./emitter.ts";
 export * from "./protocol/codes.ts";
 export type * from "./protocol/frames.ts";
+export { createRestClient, type RestClient, type RestOptions, type Schema } from "./rest/client.ts";
+export type { components, operations, paths } from "./rest/client.ts";
