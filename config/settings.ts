@@ -1,5 +1,13 @@
 import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { RestDoc } from "../lib/openapi.ts";
 import type { Config } from "./index.ts";
+
+declare module "moleculer" {
+	interface ActionSchema {
+		/** The route's entry in /openapi.json (a `rest` action's answers; see gateways/api/openapi). */
+		openapi?: RestDoc;
+	}
+}
 
 /** Settings every Venta service receives: the validated config (never published to other nodes). */
 export type VentaSettings = ServiceSettingSchema & { config: Config };

@@ -7,8 +7,8 @@
 /** A JSON Schema as the contracts write them (`as const` objects). A `title` names it in `components.schemas`. */
 export type JsonSchema = { readonly [keyword: string]: unknown };
 
+/** An action's `openapi` property (declared on Moleculer's ActionSchema in config/settings.ts). */
 export type RestDoc = {
-	summary?: string;
 	/** Success answers by status: their body schema. */
 	responses: { readonly [status: number]: JsonSchema };
 	/** Error statuses the action gives beyond those every route of its kind shares (see gateways/api/openapi). */
@@ -18,13 +18,6 @@ export type RestDoc = {
 	/** Request headers the action reads (webhook signatures), name → description. */
 	headers?: { readonly [name: string]: string };
 };
-
-declare module "moleculer" {
-	interface ActionSchema {
-		/** The route's entry in /openapi.json. */
-		openapi?: RestDoc;
-	}
-}
 
 /** An ISO-8601 timestamp as the engine writes them. */
 export const DATE_TIME = { type: "string", format: "date-time" } as const;
