@@ -16,5 +16,4 @@ const watchView = () => {
 	const b = map.getBounds();
 	live.watch({ bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()] });
 };
-map.on("moveend", watchView);
-watchView();
+map.on("moveend", watchView).whenReady(watchView);
