@@ -29,9 +29,13 @@ export const HERE_TTL_S = 600;
 /** `[lng, lat]` pairs, GeoJSON order. */
 export type PolygonPoints = [number, number][];
 
-/** Where a fence is. A roaming circle follows its owner's shared position (its `center` is the last one). */
+/**
+ * Where a fence is. A roaming circle follows its owner's shared position (its `center` is the last
+ * one): the alerts service compiles it with `center: null`, and it tests nothing while it is null.
+ * A customer's `area` circle always has a center.
+ */
 export type FenceShape =
-	| { type: "circle"; center: LatLng; radius: number }
+	| { type: "circle"; center: LatLng | null; radius: number }
 	| { type: "polygon"; points: PolygonPoints }
 	| { type: "cells"; cells: string[] };
 
