@@ -26,6 +26,8 @@ export type VendorMotion = Point & {
 	heading: number;
 	/** Seconds left in the current stop or offline spell. */
 	remainingS: number;
+	/** Driven to one point (`--drive-to`): never offline, and stays once there. */
+	hold?: true;
 };
 
 /** A GPS fix as the phone would send it. */
@@ -125,8 +127,24 @@ export function createMotion(rng: Rng, opts: MotionOptions): VendorMotion {
 	};
 }
 
+/** A vendor `fromM` metres away from `point` that drives straight to it at top driving speed and stays there. */
+export function driveTo(rng: Rng, point: Point, fromM: number, opts: MotionOptions): VendorMotion {
+	const start = offsetPoint(point, rng() * 360, fromM);
+	const speed = opts.driveMps[1];
+	return { ...start, mode: "drive", phase: "moving", target: point, speed, heading: bearingDeg(start, point), remainingS: 0, hold: true };
+}
+
+/** A held vendor's step: straight on to its point at constant speed, then parked there. */
+function advanceHeld(m: VendorMotion, dtS: number): VendorMotion {
+	if (m.phase === "stopped") return m;
+	const left = distanceBetween(m, m.target);
+	if (m.speed * dtS >= left) return { ...m, ...m.target, phase: "stopped", remainingS: Number.POSITIVE_INFINITY };
+	return { ...m, ...offsetPoint(m, bearingDeg(m, m.target), m.speed * dtS), heading: bearingDeg(m, m.target) };
+}
+
 /** The vendor `dtS` seconds later. */
 export function advance(m: VendorMotion, dtS: number, rng: Rng, opts: MotionOptions): VendorMotion {
+	if (m.hold) return advanceHeld(m, dtS);
 	if (m.phase === "offline") {
 		const remainingS = m.remainingS - dtS;
 		return remainingS > 0 ? { ...m, remainingS } : { ...m, phase: "moving", remainingS: 0, target: nextWaypoint(rng, m, m.mode, opts) };

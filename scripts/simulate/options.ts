@@ -1,13 +1,14 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "../../config/index.ts";
-import { parseBBox as parseBox, type BBox } from "../../lib/geo.ts";
+import { parseBBox as parseBox, type BBox, type LatLng } from "../../lib/geo.ts";
 import { DEFAULT_CITY_BBOX, DEFAULT_MOTION } from "./motion.ts";
 
 /** The simulator's command line: options, their checks, and the engine's config for the defaults. */
 
 export const USAGE = `usage: npm run simulate -- [--vendors 50] [--bbox w,s,e,n] [--hz 1] [--duration <seconds>]
        [--url http://127.0.0.1:3000] [--live-url ws://127.0.0.1:3001/live] [--token-secret <secret>]
-       [--prefix sim] [--seed 1] [--offline-per-hour 2] [--wait 30] [--token-ttl 600]`;
+       [--prefix sim] [--seed 1] [--offline-per-hour 2] [--wait 30] [--token-ttl 600]
+       [--drive-to lat,lng [--drive-from 1000]]   the first vendor drives from <drive-from> m away straight to lat,lng and stays`;
 
 export type Options = {
 	vendors: number;
@@ -24,6 +25,8 @@ export type Options = {
 	waitS: number;
 	/** Lifetime of the vendor sockets' tokens; each is refreshed over its socket halfway through. */
 	tokenTtlS: number;
+	/** The first vendor drives to this point (to try alerts: a favourite coming near). */
+	driveTo: { point: LatLng; fromM: number } | undefined;
 };
 
 export function fail(message: string): never {
@@ -46,6 +49,15 @@ function parseBBox(raw: string): BBox {
 		fail(`--bbox must be west,south,east,north with west < east and south < north, got "${raw}"\n${USAGE}`);
 	}
 	return parts;
+}
+
+function parseDriveTo(raw: string | undefined, fromRaw: string): Options["driveTo"] {
+	if (raw === undefined) return undefined;
+	const [lat, lng, extra] = raw.split(",").map(Number);
+	if (extra !== undefined || !Number.isFinite(lat) || !Number.isFinite(lng) || Math.abs(lat!) > 85 || Math.abs(lng!) > 180) {
+		fail(`--drive-to must be lat,lng, got "${raw}"\n${USAGE}`);
+	}
+	return { point: { lat: lat!, lng: lng! }, fromM: number(fromRaw, "drive-from", 10, 20_000) };
 }
 
 /** `--bbox -9.15,38.7,…`: parseArgs would take a value starting with "-" for an option, so glue it on. */
@@ -78,6 +90,8 @@ export function readOptions(): Options {
 			"offline-per-hour": { type: "string", default: String(DEFAULT_MOTION.offlinePerHour) },
 			wait: { type: "string", default: "30" },
 			"token-ttl": { type: "string", default: "600" },
+			"drive-to": { type: "string" },
+			"drive-from": { type: "string", default: "1000" },
 			help: { type: "boolean", short: "h" },
 		},
 	});
@@ -116,5 +130,6 @@ export function readOptions(): Options {
 		offlinePerHour: number(values["offline-per-hour"], "offline-per-hour", 0, 3600),
 		waitS: number(values.wait, "wait", 0, 3600),
 		tokenTtlS: number(values["token-ttl"], "token-ttl", 2, 7 * 24 * 3600, true),
+		driveTo: parseDriveTo(values["drive-to"], values["drive-from"]),
 	};
 }

@@ -8,7 +8,17 @@
  */
 import { connectVendor, type VendorPublisher } from "@venta/client";
 import { mintDevToken } from "../../lib/auth.ts";
-import { advance, createMotion, DEFAULT_MOTION, fix, seededRng, type MotionOptions, type Rng, type VendorMotion } from "./motion.ts";
+import {
+	advance,
+	createMotion,
+	DEFAULT_MOTION,
+	driveTo,
+	fix,
+	seededRng,
+	type MotionOptions,
+	type Rng,
+	type VendorMotion,
+} from "./motion.ts";
 import { onboardAll, waitForEngine, type Identity } from "./onboarding.ts";
 import { fail, readOptions, type Options } from "./options.ts";
 
@@ -112,6 +122,13 @@ async function main(): Promise<void> {
 	process.stdout.write(`${identities.length} vendors onboarded and active\n`);
 	for (const [index, { id, owner }] of identities.entries()) {
 		vendors.push({ index, id, owner, motion: createMotion(rng, motion), publisher: undefined });
+	}
+	const driven = vendors[0];
+	if (opts.driveTo && driven) {
+		const { point, fromM } = opts.driveTo;
+		driven.motion = driveTo(rng, point, fromM, motion);
+		const arriveS = Math.round(fromM / driven.motion.speed);
+		process.stdout.write(`vendor ${driven.id} drives to ${point.lat},${point.lng} from ${fromM} m away (there in ~${arriveS} s)\n`);
 	}
 
 	// Each vendor sends on its own phase of the period, so load is spread over the second.

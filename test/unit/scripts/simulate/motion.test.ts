@@ -5,6 +5,7 @@ import {
 	createMotion,
 	DEFAULT_CITY_BBOX,
 	DEFAULT_MOTION,
+	driveTo,
 	fix,
 	offsetPoint,
 	seededRng,
@@ -145,5 +146,26 @@ describe("vendor motion model", () => {
 			}
 		}
 		expect(sawMoving && sawStopped).toBe(true);
+	});
+});
+
+describe("driveTo (--drive-to)", () => {
+	it("starts the given distance away, closes in every step, then stays at the point and never goes offline", () => {
+		const rng = seededRng(7);
+		const point = { lat: 52.52, lng: 13.405 };
+		const noisy = { ...opts, offlinePerHour: 3600 };
+		let m = driveTo(rng, point, 800, noisy);
+		expect(distanceM(m, point)).toBeCloseTo(800, 0);
+		let last = distanceM(m, point);
+		for (let s = 0; s < 120; s++) {
+			m = advance(m, 1, rng, noisy);
+			expect(m.phase).not.toBe("offline");
+			const d = distanceM(m, point);
+			expect(d).toBeLessThanOrEqual(last + 1e-6);
+			last = d;
+		}
+		expect(m.phase).toBe("stopped");
+		expect(distanceM(m, point)).toBeLessThan(1);
+		expect(fix(m, rng)).not.toBeNull();
 	});
 });
