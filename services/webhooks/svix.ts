@@ -1,6 +1,7 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { svixSign } from "../../lib/standard-webhooks.ts";
 
-/** Svix (Standard Webhooks) signing, as Clerk uses it. */
+/** Svix (Standard Webhooks) verification, as Clerk uses it (the signing itself: lib/standard-webhooks.ts). */
 
 /** Svix refuses messages whose timestamp is further than this from now, either way. */
 export const SVIX_TOLERANCE_S = 5 * 60;
@@ -27,17 +28,6 @@ export function svixHeaders(headers: HeaderBag): SvixHeaders | undefined {
 		if (id && timestamp && signature) return { id, timestamp, signature };
 	}
 	return undefined;
-}
-
-/** The HMAC key: the secret without its `whsec_` prefix, base64-decoded. */
-export function svixKey(secret: string): Buffer {
-	return Buffer.from(secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret, "base64");
-}
-
-/** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` — what a sender puts in the signature header. */
-export function svixSign(secret: string, id: string, timestamp: number | string, body: string | Buffer): string {
-	const mac = createHmac("sha256", svixKey(secret)).update(`${id}.${timestamp}.`).update(body).digest("base64");
-	return `v1,${mac}`;
 }
 
 function sameText(a: string, b: string): boolean {

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { svixSign } from "../../services/webhooks/svix.ts";
+import { svixSign } from "../../lib/standard-webhooks.ts";
 import { uniqueNamespace } from "./engine.ts";
 import { assertMatchesSpec } from "./openapi.ts";
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createHmac } from "node:crypto";
-import { svixKey, verifySvix } from "../../../../services/webhooks/svix.ts";
+import { svixKey } from "../../../../lib/standard-webhooks.ts";
+import { verifySvix } from "../../../../services/webhooks/svix.ts";
 import { newWhsec, svixHeaders } from "../../../helpers/webhooks.ts";
 
 describe("Svix signature verification", () => {
