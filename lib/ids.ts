@@ -10,3 +10,7 @@ export const userIdParam = { type: "string", pattern: USER_ID } as const;
 export const vendorIdParam = { type: "string", min: 1, max: 64, pattern: VENDOR_ID } as const;
 
 export const isVendorId = (value: unknown): value is string => typeof value === "string" && VENDOR_ID.test(value);
+
+/** An alert or zone id (`alr_` / `zon_` + 16 base64url characters, made by the alerts service). */
+export const FENCE_ID = /^(alr|zon)_[\w-]{16}$/;
+export const fenceIdParam = { type: "string", pattern: FENCE_ID } as const;

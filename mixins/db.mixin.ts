@@ -21,6 +21,7 @@ type NeDbFile = {
 	stopAutocompaction(): void;
 	compactDatafileAsync(): Promise<void>;
 	update: (query: object, change: object, options: object) => unknown;
+	removeAsync(query: object, options: { multi: boolean }): Promise<number>;
 };
 /** What we use of a Mongo database and collection. */
 type MongoDb = { command(cmd: object): Promise<unknown> };
@@ -42,6 +43,8 @@ export type Store = {
 	insert<T extends object = Doc>(entity: object): Promise<T>;
 	updateById<T extends object = Doc>(id: string, update: object): Promise<T | null>;
 	updateMany(query: object, update: object): Promise<number>;
+	/** Deletes what matches; answers how many. */
+	removeMany(query: object): Promise<number>;
 	/** Set when connected: the NeDB datastore, or the Mongo database (and its collection). */
 	db?: NeDbFile | MongoDb;
 	collection?: MongoCollection;
@@ -79,6 +82,11 @@ class EmbeddedAdapter extends MemoryAdapter {
 				update.call(db, query, change, options, (err: Error | null, ...results: unknown[]) => (err ? reject(err) : resolve(results)))
 			);
 		return loaded;
+	}
+
+	/** moleculer-db's calls NeDB's callback-style `remove` without a callback, so it answers nothing. */
+	override removeMany(query: object): Promise<number> {
+		return (this.db as NeDbFile).removeAsync(query, { multi: true });
 	}
 }
 

@@ -4,7 +4,8 @@
  * socket's `alert` frame. Dependency-free: the alerts service, the geo evaluator, the live
  * gateway and the outbound webhooks speak these types.
  */
-import type { LatLng } from "../../lib/geo.ts";
+import { LAT_LNG_SCHEMA, type LatLng } from "../../lib/geo.ts";
+import { DATE_TIME } from "../../lib/openapi.ts";
 
 /** Most alerts one user may own. */
 export const MAX_ALERTS_PER_USER = 20;
@@ -39,7 +40,11 @@ export type FenceShape =
 	| { type: "polygon"; points: PolygonPoints }
 	| { type: "cells"; cells: string[] };
 
-/** Which vendors a fence is about; empty = every vendor. Favourites are resolved to ids by the alerts service. */
+/**
+ * Which vendors a fence is about: a vendor must pass every field given; `{}` = every vendor.
+ * Favourites are resolved to ids by the alerts service, so `vendorIds: []` (a user without
+ * favourites) matches no vendor.
+ */
 export type VendorFilter = { vendorIds?: string[]; categories?: string[] };
 
 export type Transition = "enter" | "exit" | "dwell";
@@ -108,3 +113,113 @@ export type AlertFired = {
 	position: { lat: number; lng: number; ts: number };
 };
 /* The socket frames (`alert` out, `here` in) are protocol: packages/client/src/protocol/frames.ts. */
+
+/* REST and internal calls of the alerts service. */
+
+/** `POST /api/me/alerts`: the fields of either kind, flat (the service checks which belong to `kind`). */
+export type CreateAlertParams = {
+	kind: AlertInput["kind"];
+	vendor?: { id: string } | { favorites: true } | { category: string };
+	radius?: number;
+	at?: LatLng | "here";
+	filter?: { categories?: string[]; favorites?: boolean };
+	area?: FenceShape;
+	on?: ("enter" | "exit")[];
+	minIntervalS?: number;
+};
+export type CreateZoneParams = ZoneInput;
+export type IdParams = { id: string };
+export type AlertList = { rows: Alert[]; total: number };
+export type ZoneList = { rows: Zone[]; total: number };
+
+const POINTS_SCHEMA = {
+	type: "array",
+	description: "[lng, lat] pairs (GeoJSON order), not closed.",
+	items: { type: "array", prefixItems: [{ type: "number" }, { type: "number" }], minItems: 2, maxItems: 2 },
+} as const;
+const INTERVAL_SCHEMA = { type: "integer", minimum: MIN_ALERT_INTERVAL_S } as const;
+const OWNED = { id: { type: "string" }, userId: { type: "string" }, createdAt: DATE_TIME } as const;
+
+const SHAPE_SCHEMA = {
+	oneOf: [
+		{
+			type: "object",
+			required: ["type", "center", "radius"],
+			properties: { type: { const: "circle" }, center: LAT_LNG_SCHEMA, radius: { type: "number" } },
+		},
+		{ type: "object", required: ["type", "points"], properties: { type: { const: "polygon" }, points: POINTS_SCHEMA } },
+		{
+			type: "object",
+			required: ["type", "cells"],
+			properties: { type: { const: "cells" }, cells: { type: "array", items: { type: "string" } } },
+		},
+	],
+} as const;
+
+/** Alert as JSON Schema (defaults filled in: `minIntervalS`, an area's `filter` and `on`). */
+export const ALERT_SCHEMA = {
+	title: "Alert",
+	oneOf: [
+		{
+			type: "object",
+			additionalProperties: false,
+			required: ["id", "userId", "createdAt", "kind", "vendor", "radius", "at", "minIntervalS"],
+			properties: {
+				...OWNED,
+				kind: { const: "vendor_nearby" },
+				vendor: { type: "object", description: "{ id } | { favorites: true } | { category }" },
+				radius: { type: "number", minimum: MIN_ALERT_RADIUS_M, maximum: MAX_ALERT_RADIUS_M },
+				at: { anyOf: [LAT_LNG_SCHEMA, { const: "here" }] },
+				minIntervalS: INTERVAL_SCHEMA,
+			},
+		},
+		{
+			type: "object",
+			additionalProperties: false,
+			required: ["id", "userId", "createdAt", "kind", "filter", "area", "on", "minIntervalS"],
+			properties: {
+				...OWNED,
+				kind: { const: "area" },
+				filter: {
+					type: "object",
+					properties: { categories: { type: "array", items: { type: "string" } }, favorites: { type: "boolean" } },
+				},
+				area: SHAPE_SCHEMA,
+				on: { type: "array", items: { enum: ["enter", "exit"] } },
+				minIntervalS: INTERVAL_SCHEMA,
+			},
+		},
+	],
+} as const;
+
+export const ALERT_LIST_SCHEMA = {
+	title: "AlertList",
+	type: "object",
+	additionalProperties: false,
+	required: ["rows", "total"],
+	properties: { rows: { type: "array", items: ALERT_SCHEMA }, total: { type: "integer", minimum: 0 } },
+} as const;
+
+/** Zone as JSON Schema (defaults filled in: `on`). */
+export const ZONE_SCHEMA = {
+	title: "Zone",
+	type: "object",
+	additionalProperties: false,
+	required: ["id", "name", "points", "on", "createdAt"],
+	properties: {
+		id: { type: "string" },
+		name: { type: "string" },
+		points: POINTS_SCHEMA,
+		on: { type: "array", items: { enum: ["enter", "exit", "dwell"] } },
+		dwellS: { type: "integer", minimum: 1 },
+		createdAt: DATE_TIME,
+	},
+} as const;
+
+export const ZONE_LIST_SCHEMA = {
+	title: "ZoneList",
+	type: "object",
+	additionalProperties: false,
+	required: ["rows", "total"],
+	properties: { rows: { type: "array", items: ZONE_SCHEMA }, total: { type: "integer", minimum: 0 } },
+} as const;
