@@ -7,6 +7,10 @@ declare module "moleculer" {
 		/** The route's entry in /openapi.json (a `rest` action's answers; see gateways/api/openapi). */
 		openapi?: RestDoc;
 	}
+	interface ServiceSchema<TSettings, TMethods, TVars, TThis> {
+		/** Moleculer's `merged` hook (not in its typings): the schema may still be changed, `this.broker` is known. */
+		merged?: (this: TThis, schema: ServiceSchema<TSettings, TMethods, TVars, TThis>) => void;
+	}
 }
 
 /** Settings every Venta service receives: the validated config (never published to other nodes). */

@@ -96,6 +96,7 @@ export class SocketAuth {
 		}
 		ud.user = found.user;
 		ud.tokenExpiresAt = found.expiresAt;
+		this.#deps.hub.users.add(ws);
 		if (ud.awaitingVendorId) {
 			ud.vendorId = ud.awaitingVendorId;
 			ud.awaitingVendorId = null;

@@ -23,6 +23,8 @@ export type LiveStats = {
 	slowSockets: number;
 	backpressureDrops: number;
 	slowConsumersClosed: number;
+	/** Alert frames sent to this node's sockets. */
+	alertsSent: number;
 	watchedCells: number;
 	routingSubjects: string[];
 	counters: { positionsIn: number; positionsDropped: number; routedIn: number; deliveries: number };
@@ -42,4 +44,5 @@ export const LIVE_METRICS = {
 	positionsDropped: "venta.live.positions.dropped.total",
 	routedIn: "venta.live.routed.in.total",
 	deliveries: "venta.live.deliveries.total",
+	alertsSent: "venta.live.alerts.sent.total",
 } as const;

@@ -8,6 +8,7 @@ import { CLOSE_CODES } from "./protocol/codes.ts";
 import type { CellRouter } from "./router.ts";
 import { SlowConsumers } from "./slow-consumers.ts";
 import type { LiveSocket } from "./socket.ts";
+import { UserSockets } from "./user-sockets.ts";
 
 /**
  * What became of one `pos` frame from a vendor socket: every frame has exactly one outcome, and
@@ -25,6 +26,8 @@ export type LiveCounters = { positionsIn: number; positionsDropped: number; rout
 export class LiveHub {
 	readonly sockets = new Set<LiveSocket>();
 	readonly vendorSockets = new Map<string, LiveSocket>();
+	/** Signed-in sockets by user (alerts go to all of a user's sockets). */
+	readonly users = new UserSockets();
 	readonly counters: LiveCounters = { positionsIn: 0, positionsDropped: 0, routedIn: 0, deliveries: 0 };
 	readonly slow = new SlowConsumers(
 		(ws, code, reason) => this.close(ws, code, reason),
@@ -57,6 +60,7 @@ export class LiveHub {
 	/** A socket opened. */
 	add(ws: LiveSocket): void {
 		this.sockets.add(ws);
+		this.users.add(ws);
 		this.registerVendor(ws);
 	}
 
@@ -101,6 +105,7 @@ export class LiveHub {
 		ud.cells.clear();
 		ud.missed.clear();
 		this.sockets.delete(ws);
+		this.users.remove(ws);
 		if (ud.vendorId && this.vendorSockets.get(ud.vendorId) === ws) this.vendorSockets.delete(ud.vendorId);
 	}
 
@@ -159,7 +164,7 @@ export class LiveHub {
 	}
 
 	closeUser(userId: string, code: number, reason: string): void {
-		for (const ws of [...this.sockets]) if (ws.getUserData().user?.id === userId) this.close(ws, code, reason);
+		for (const ws of [...this.users.of(userId)]) this.close(ws, code, reason);
 	}
 
 	/** Shutdown: what the fan-out window holds goes out, then every client is told to reconnect elsewhere; vendors stay online meanwhile. */
@@ -181,6 +186,7 @@ export class LiveHub {
 			slowSockets: this.slow.size,
 			backpressureDrops: this.slow.drops,
 			slowConsumersClosed: this.slowConsumersClosed,
+			alertsSent: this.users.alertsSent,
 			watchedCells: this.#cellRefs.size,
 			routingSubjects: this.#routingRefs.size,
 			counters: { ...this.counters },

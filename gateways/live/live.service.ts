@@ -8,10 +8,13 @@ import { vendorIdParam } from "../../lib/ids.ts";
 import { natsConnectionOptions } from "../../runtime/nats.ts";
 import type { PositionChange, VendorOffline } from "../../services/geo/contract.ts";
 import type { VendorStatusChanged } from "../../services/vendors/contract.ts";
+import type { AlertFired } from "../../services/alerts/contract.ts";
+import { alertFrame, inNodeGroup } from "./alerts.ts";
 import type { KickParams, LiveStats, StatsParams } from "./contract.ts";
 import { serveHttp } from "./http.ts";
 import { LiveHub } from "./hub.ts";
 import { LiveMetrics } from "./metrics.ts";
+import { encode } from "./protocol/codec.ts";
 import { CLOSE_CODES } from "./protocol/codes.ts";
 import { CellRouter } from "./router.ts";
 import { LiveSessions } from "./session.ts";
@@ -32,7 +35,12 @@ type ListenOnHost = (host: string, port: number, options: ListenOptions, cb: (so
 
 type VendorDisconnect = { vendorId: string; code: number; reason: string };
 
-type LiveMethods = { listen(): Promise<us_listen_socket>; stopAccepting(): void; checkReady(): Promise<void> };
+type LiveMethods = {
+	listen(): Promise<us_listen_socket>;
+	stopAccepting(): void;
+	checkReady(): Promise<void>;
+	deliverAlert(event: DomainEvent<AlertFired>): void;
+};
 type LiveVars = {
 	hub: LiveHub;
 	metrics: LiveMetrics;
@@ -117,6 +125,18 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 			this.hub.publish({ vendorId, cell });
 		},
 
+		/** A customer's alert fired: every socket of that user on this node gets the frame (each live node is its own group). */
+		"location.proximity_alert": {
+			handler(ctx: Context<DomainEvent<AlertFired>>) {
+				this.deliverAlert(ctx.params);
+			},
+		},
+		"location.geofence_triggered": {
+			handler(ctx: Context<DomainEvent<AlertFired>>) {
+				this.deliverAlert(ctx.params);
+			},
+		},
+
 		"live.vendor_disconnect"(ctx: Context<VendorDisconnect>) {
 			this.hub.closeVendor(ctx.params.vendorId, ctx.params.code, ctx.params.reason);
 		},
@@ -127,6 +147,11 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 	},
 
 	methods: {
+		deliverAlert(event: DomainEvent<AlertFired>): void {
+			const alert = alertFrame(event);
+			if (alert) this.hub.users.send(alert.userId, encode.alert(alert.frame));
+		},
+
 		/** Shutdown begins (runtime/lifecycle.ts): new upgrades are refused from this moment. */
 		stopAccepting(): void {
 			this.hub.draining = true;
@@ -146,6 +171,10 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 				);
 			});
 		},
+	},
+
+	merged(schema) {
+		schema.events = inNodeGroup(schema.events, this.broker.nodeID) as typeof schema.events;
 	},
 
 	created() {
@@ -192,7 +221,7 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 		this.timer = setInterval(() => {
 			const now = Date.now();
 			this.hub.slow.sweep(now);
-			this.sessions.sweepExpired(now);
+			this.sessions.tick(now);
 			this.metrics.sync(this.hub);
 		}, 1_000);
 		this.metrics.start(this.hub);

@@ -28,6 +28,7 @@ const COUNTER_METRICS: [string, Reading, string][] = [
 	[LIVE_METRICS.deliveries, s => s.counters.deliveries, "Messages sent to watchers"],
 	[LIVE_METRICS.backpressureDrops, s => s.backpressureDrops, "Frames refused for watchers over the backpressure limit"],
 	[LIVE_METRICS.slowConsumersClosed, s => s.slowConsumersClosed, "Watchers closed as slow consumers (4009)"],
+	[LIVE_METRICS.alertsSent, s => s.alertsSent, "Alert frames sent to users' sockets on this node"],
 ];
 
 /**

@@ -11,7 +11,8 @@ import { estimateWatchCells, TooManyCellsError, watchCells } from "./cells.ts";
 import type { LiveHub } from "./hub.ts";
 import { encode, parseFrame, positionView } from "./protocol/codec.ts";
 import { CLOSE_CODES, ERROR_CODES, STANDARD_CLOSE_CODES, type ErrorCode } from "./protocol/codes.ts";
-import type { PosFrame, WatchFrame } from "./protocol/frames.ts";
+import type { HereFrame, PosFrame, WatchFrame } from "./protocol/frames.ts";
+import { SharedPositions } from "./here.ts";
 import { SnapshotReader } from "./snapshots.ts";
 import type { LiveSocket, SocketData } from "./socket.ts";
 import { VendorStreams } from "./positions.ts";
@@ -51,6 +52,7 @@ export class LiveSessions {
 	readonly #vendors: VendorStreams;
 	readonly #auth: SocketAuth;
 	readonly #snapshots: SnapshotReader;
+	readonly #shared: SharedPositions;
 	/** Sockets with a watch waiting for its turn, in arrival order (each socket's latest watch only). */
 	readonly #watchQueue = new Set<LiveSocket>();
 	#watchTurnScheduled = false;
@@ -59,6 +61,7 @@ export class LiveSessions {
 		this.#deps = deps;
 		this.#vendors = new VendorStreams({ ...deps, tellVendor: (vendorId, message) => this.#tellVendor(vendorId, message) });
 		this.#snapshots = new SnapshotReader(deps.broker);
+		this.#shared = new SharedPositions(deps.broker, deps.hub);
 		this.#auth = new SocketAuth({
 			...deps,
 			graceMs: deps.config.authGraceS * 1000,
@@ -66,9 +69,10 @@ export class LiveSessions {
 		});
 	}
 
-	/** Closes sockets whose token expired beyond the grace (called every second). */
-	sweepExpired(now: number): void {
+	/** Every second: closes sockets whose token expired beyond the grace, sends shared positions that waited. */
+	tick(now: number): void {
 		this.#auth.sweep(now);
+		this.#shared.flush(now);
 	}
 
 	/** The uWS callbacks of an open socket, each guarded: a fault closes that socket (1011), never the process. */
@@ -83,6 +87,7 @@ export class LiveSessions {
 				this.#guard(ws, "close", () => {
 					const { vendorId, keepOnline } = ws.getUserData();
 					hub.remove(ws);
+					this.#shared.closed(ws);
 					if (vendorId && !keepOnline) void this.#vendors.close(vendorId);
 				}),
 		};
@@ -121,6 +126,9 @@ export class LiveSessions {
 				return;
 			case "watch":
 				this.#queueWatch(ws, frame);
+				return;
+			case "here":
+				if (this.#spend(ws, 1)) this.#here(ws, frame);
 				return;
 			case "auth":
 				if (this.#spend(ws, AUTH_COST)) this.#auth.onFrame(ws, frame).catch(err => this.#failed(ws, "auth", err));
@@ -264,6 +272,12 @@ export class LiveSessions {
 			return;
 		}
 		this.#vendors.accept(ud.vendorId, check.position);
+	}
+
+	/** A shared position: signed-in sockets only (any user; it follows their own alerts). */
+	#here(ws: LiveSocket, frame: HereFrame): void {
+		if (ws.getUserData().user) this.#shared.onFrame(ws, frame);
+		else this.#strike(ws, ERROR_CODES.UNAUTHORIZED, 'Sign in to share your position: send {"op":"auth","token":…} first');
 	}
 
 	#tellVendor(vendorId: string, message: string): void {

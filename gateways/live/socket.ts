@@ -44,6 +44,9 @@ export type SocketData = SocketIdentity & {
 	missed: Map<string, string>;
 	/** Taken off its uWS topics while slow (fed from `missed` instead). */
 	offTopics: boolean;
+	/** The position this (customer's) socket shares with `here` (null: not sharing), and when it last went to geo. */
+	here: { lat: number; lng: number } | null;
+	hereSentAt: number;
 	/** Closed by the server without taking the vendor offline (replaced by a newer socket, shutdown). */
 	keepOnline: boolean;
 	closed: boolean;
@@ -79,6 +82,8 @@ export function createSocketData(identity: SocketIdentity, budgets: SocketBudget
 		slowSince: 0,
 		missed: new Map(),
 		offTopics: false,
+		here: null,
+		hereSentAt: 0,
 		keepOnline: false,
 		closed: false,
 	};

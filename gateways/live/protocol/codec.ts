@@ -4,7 +4,7 @@ import { jsonNestsDeeperThan } from "../../../lib/json.ts";
 import type { Position } from "../../../lib/position.ts";
 import { isCellAtRes } from "../cells.ts";
 import { ERROR_CODES, type ErrorCode } from "./codes.ts";
-import type { ClientFrame, ErrorFrame, VendorPositionView, WatchFrame } from "./frames.ts";
+import type { AlertFrame, ClientFrame, ErrorFrame, HereFrame, VendorPositionView, WatchFrame } from "./frames.ts";
 
 const bad = (message: string, code: ErrorCode = ERROR_CODES.BAD_REQUEST): ErrorFrame => ({ op: "error", code, message });
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -43,6 +43,8 @@ export function parseFrame(data: ArrayBuffer, isBinary: boolean, opts: { res: nu
 			if (typeof msg.token !== "string" || msg.token.length === 0 || msg.token.length > MAX_TOKEN_LENGTH)
 				return bad(`auth needs a token: a string of at most ${MAX_TOKEN_LENGTH} characters`);
 			return { op: "auth", token: msg.token };
+		case "here":
+			return parseHere(msg);
 		default:
 			return bad(`Unknown op ${quote(msg.op)}`);
 	}
@@ -74,6 +76,15 @@ function parseWatch(msg: Record<string, unknown>, { res, maxCells }: { res: numb
 	return { op: "watch", near: { lat: near.lat, lng: near.lng, radius: near.radius } };
 }
 
+/** `{"op":"here","lat","lng"}` (lat/lng in range, like a position's) or `{"op":"here","stop":true}`. */
+function parseHere(msg: Record<string, unknown>): HereFrame | ErrorFrame {
+	if (msg.stop === true) return { op: "here", stop: true };
+	const { lat, lng } = msg;
+	if (!finite(lat) || lat < -90 || lat > 90) return bad("lat must be a finite number in [-90, 90]");
+	if (!finite(lng) || lng < -180 || lng > 180) return bad("lng must be a finite number in [-180, 180]");
+	return { op: "here", lat, lng };
+}
+
 /** Outbound frames: each is serialised once and the same string goes to every receiver. */
 export const encode = {
 	pong: JSON.stringify({ op: "pong" }),
@@ -88,6 +99,7 @@ export const encode = {
 	gone: (id: string, cell: string): string => JSON.stringify({ op: "gone", id, cell }),
 	authed: (user: string, expiresAt: number): string => JSON.stringify({ op: "authed", user, exp: Math.floor(expiresAt / 1000) }),
 	snapshot: (cells: readonly string[], vendors: VendorPositionView[]): string => JSON.stringify({ op: "snapshot", cells, vendors }),
+	alert: (frame: AlertFrame): string => JSON.stringify(frame),
 };
 
 /** The watcher-facing fields of a stored position (accuracy stays private to the vendor). */

@@ -1,9 +1,11 @@
 import { closeAction, type CloseAction } from "../protocol/codes.ts";
 import type {
+	AlertFrame,
 	AuthedFrame,
 	ClientFrame,
 	ErrorFrame,
 	GoneFrame,
+	HereFrame,
 	PositionFrame,
 	ServerFrame,
 	SnapshotFrame,
@@ -72,6 +74,8 @@ export type LiveEvents = {
 	gone: GoneFrame;
 	error: ErrorFrame;
 	authed: AuthedFrame;
+	/** One of the signed-in user's alerts fired (`eventId` is the same on every socket of the user). */
+	alert: AlertFrame;
 	/** A watch frame went on the wire (after watch(), and again on every reconnect). */
 	watch: WatchFrame;
 };
@@ -80,6 +84,8 @@ const OPEN = 1;
 /** An `auth` frame not answered by `authed` within this time is sent again (the server may have answered UNAVAILABLE). */
 const AUTH_RETRY_MS = 5_000;
 const CLOSE_TIMEOUT_MS = 3_000;
+/** A shared position is sent again this often while sharing: the engine forgets one after 10 minutes without news. */
+const HERE_REFRESH_MS = 5 * 60_000;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -94,8 +100,9 @@ export class LiveClient extends Emitter<LiveEvents> {
 	#socket: SocketLike | undefined;
 	#state: LiveState = "connecting";
 	#watch: WatchFrame | undefined;
+	#here: HereFrame | undefined;
 	#authed = false;
-	#timers: { ping?: Timer; refresh?: Timer; authRetry?: Timer; reconnect?: Timer; connect?: Timer; closing?: Timer } = {};
+	#timers: { ping?: Timer; refresh?: Timer; authRetry?: Timer; reconnect?: Timer; connect?: Timer; closing?: Timer; here?: Timer } = {};
 	#closed: Array<() => void> = [];
 	#online = () => this.#networkReturned();
 
@@ -120,6 +127,23 @@ export class LiveClient extends Emitter<LiveEvents> {
 	watch(spec: WatchSpec): void {
 		this.#watch = { op: "watch", ...spec } as WatchFrame;
 		if (this.send(this.#watch)) this.emit("watch", this.#watch);
+	}
+
+	/**
+	 * Shares the signed-in user's own position (for alerts "near me"): sent once the socket is signed
+	 * in, again after every reconnect and every few minutes until stopSharing(). Never stored nor shown to others.
+	 */
+	shareHere(lat: number, lng: number): void {
+		this.#here = { op: "here", lat, lng };
+		if (this.#authed) this.#sendHere();
+	}
+
+	/** Stops sharing: the engine forgets the position at once. */
+	stopSharing(): void {
+		if (!this.#here) return;
+		this.#here = undefined;
+		clearInterval(this.#timers.here);
+		if (this.#authed) this.send({ op: "here", stop: true });
 	}
 
 	/** Sends a frame if the socket is open; false when it is not (nothing is queued). */
@@ -187,6 +211,8 @@ export class LiveClient extends Emitter<LiveEvents> {
 			return; // Not JSON: the server's bug; the stream goes on.
 		}
 		if (frame.op === "authed") {
+			// The first `authed` of a socket: a shared position may go now (before it, it would be refused).
+			if (!this.#authed && this.#here) this.#sendHere();
 			this.#authed = true;
 			clearTimeout(this.#timers.authRetry);
 			this.#scheduleRefresh(socket, frame.exp);
@@ -205,6 +231,12 @@ export class LiveClient extends Emitter<LiveEvents> {
 			clearTimeout(this.#timers.authRetry);
 			this.#timers.authRetry = setTimeout(() => void this.#signIn(socket), AUTH_RETRY_MS);
 		}
+	}
+
+	#sendHere(): void {
+		clearInterval(this.#timers.here);
+		if (!this.#here || !this.send(this.#here)) return;
+		this.#timers.here = setInterval(() => this.#here && this.send(this.#here), HERE_REFRESH_MS);
 	}
 
 	/** After `authed`: the next refresh ahead of `exp` (epoch seconds). */

@@ -17,7 +17,12 @@ export type PosFrame = { op: "pos"; lat?: unknown; lng?: unknown; ts?: unknown; 
 export type PingFrame = { op: "ping" };
 /** Client → server: sign the socket in (first frame, instead of `?token=`) or refresh its token (same user). */
 export type AuthFrame = { op: "auth"; token: string };
-export type ClientFrame = WatchFrame | PosFrame | PingFrame | AuthFrame;
+/**
+ * Client → server, signed-in sockets: the customer's own position, for their alerts that follow
+ * them (`at: "here"`); kept in memory only, never stored nor shown to anyone. `stop` ends sharing.
+ */
+export type HereFrame = { op: "here"; lat: number; lng: number } | { op: "here"; stop: true };
+export type ClientFrame = WatchFrame | PosFrame | PingFrame | AuthFrame | HereFrame;
 
 /** A vendor position as watchers see it (the wire shape of `pos` and snapshot entries; accuracy stays private). */
 export type VendorPositionView = { id: string; lat: number; lng: number; cell: string; ts: number; hdg?: number; spd?: number };
@@ -30,4 +35,22 @@ export type ErrorFrame = { op: "error"; code: ErrorCode; message: string };
 export type PongFrame = { op: "pong" };
 /** The answer to `auth`: who the socket is now and until when its token holds (`exp`, epoch seconds). */
 export type AuthedFrame = { op: "authed"; user: string; exp: number };
-export type ServerFrame = SnapshotFrame | PositionFrame | GoneFrame | ErrorFrame | PongFrame | AuthedFrame;
+/**
+ * One of the user's alerts fired (sent to every open socket of that user, on any node). `eventId`
+ * is the domain event's id: the same alert on two sockets, or again after a retry, has one id.
+ */
+export type AlertFrame = {
+	op: "alert";
+	eventId: string;
+	/** The alert's id (`/api/me/alerts`). */
+	fenceId: string;
+	kind: "vendor_nearby" | "area";
+	name?: string;
+	vendorId: string;
+	transition: "enter" | "exit" | "dwell";
+	/** Metres from the alert's center (a circle), 0 inside an area. */
+	distance: number;
+	/** The vendor's position that fired it (`ts` epoch ms). */
+	position: { lat: number; lng: number; ts: number };
+};
+export type ServerFrame = SnapshotFrame | PositionFrame | GoneFrame | ErrorFrame | PongFrame | AuthedFrame | AlertFrame;

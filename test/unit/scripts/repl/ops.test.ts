@@ -18,6 +18,7 @@ describe("REPL rates and boxes (pure)", () => {
 			slowSockets: 0,
 			backpressureDrops: 0,
 			slowConsumersClosed: 0,
+			alertsSent: 0,
 			watchedCells: 7,
 			routingSubjects: ["841f1d5ffffffff"],
 			counters: { positionsIn: 0, positionsDropped: 0, routedIn: 0, deliveries: 0, ...counters },
