@@ -1,0 +1,116 @@
+import { randomUUID } from "node:crypto";
+import { ServiceBroker } from "moleculer";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ALERT_EVENTS } from "../../gateways/live/alerts.ts";
+import { mintDevToken } from "../../lib/auth.ts";
+import type { DomainEvent } from "../../lib/events.ts";
+import type { AlertFired } from "../../services/alerts/contract.ts";
+import { testEnv, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
+import { LiveClient } from "../helpers/live.ts";
+import { freePort } from "../helpers/ports.ts";
+import { spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
+
+type Node = { name: string; proc: NodeProcess; livePort: number };
+
+/** A fired alert in the envelope geo emits it in. */
+function alertEvent(userId: string): DomainEvent<AlertFired> {
+	return {
+		context: { userId, vendorId: "ven_cluster01" },
+		meta: {
+			eventId: randomUUID(),
+			source: "geo@test",
+			timestamp: new Date().toISOString(),
+			version: 1,
+			correlationId: null,
+			domain: "location",
+			subdomain: "proximity",
+		},
+		data: {
+			fenceId: "alr_cluster01",
+			kind: "vendor_nearby",
+			userId,
+			vendorId: "ven_cluster01",
+			transition: "enter",
+			distance: 321,
+			position: { lat: 52.52, lng: 13.405, ts: Date.now() },
+		},
+	};
+}
+
+/**
+ * Two live processes over real NATS (A also runs users, for sign-in) and this test's own broker,
+ * which emits the alert event as geo would: the user's sockets on both nodes get it, once each.
+ */
+describe("alert frames across live nodes", () => {
+	const namespace = uniqueNamespace("alerts");
+	const nodes: Record<"a" | "b", Node> = {} as never;
+	const clients: LiveClient[] = [];
+	const emitter = new ServiceBroker({ namespace, nodeID: `${namespace}-emitter`, transporter: NATS_URL, logger: false });
+	const liveUrl = (n: Node, query = "") => `ws://127.0.0.1:${n.livePort}/live${query}`;
+	const open = async (n: Node, query = "") => {
+		const c = await LiveClient.open(liveUrl(n, query));
+		clients.push(c);
+		return c;
+	};
+
+	beforeAll(async () => {
+		const start = async (name: "a" | "b", services: string) => {
+			const env = await testEnv({
+				NATS_URL,
+				NAMESPACE: namespace,
+				NODE_ID: `${namespace}-${name}`,
+				SERVICES: services,
+				PORT: String(await freePort()),
+				LIVE_PORT: String(await freePort()),
+			});
+			nodes[name] = { name, proc: spawnNode("server.ts", env), livePort: Number(env.LIVE_PORT) };
+		};
+		await start("a", "users,live");
+		await start("b", "live");
+		for (const n of Object.values(nodes))
+			await waitForHttp(`http://127.0.0.1:${n.livePort}/health/ready`, 30_000).catch(err => {
+				throw new Error(`${n.name} did not start: ${err.message}\n${n.proc.output()}`);
+			});
+		await emitter.start();
+		await waitFor(() => emitter.registry.getNodeList({ onlyAvailable: true, withServices: false }).length === 3, {
+			timeout: 20_000,
+			what: "the emitter sees both live nodes",
+		});
+	});
+
+	afterAll(async () => {
+		for (const c of clients) c.close();
+		await emitter.stop();
+		await Promise.all(Object.values(nodes).map(n => n.proc.kill()));
+	});
+
+	it("reaches every socket of the user on both nodes, once each, and no other user's", async () => {
+		const onA = await open(nodes.a, `?token=${await mintDevToken(TEST_DEV_SECRET, "user_cluster_alert")}`);
+		// B signs its sockets in through users on A (over the mesh): retry until B knows the users service.
+		const signIn = (c: LiveClient, sub: string) =>
+			waitFor(
+				async () => {
+					c.send({ op: "auth", token: await mintDevToken(TEST_DEV_SECRET, sub) });
+					return (await c.next(f => f.op === "authed" || f.op === "error")).op === "authed";
+				},
+				{ timeout: 15_000, interval: 200, what: `${sub} signed in on B` }
+			);
+		const onB = await open(nodes.b);
+		await signIn(onB, "user_cluster_alert");
+		const otherOnB = await open(nodes.b);
+		await signIn(otherOnB, "user_cluster_other");
+
+		const event = alertEvent("user_cluster_alert");
+		await emitter.emit(ALERT_EVENTS[0], event);
+		const expected = { op: "alert", eventId: event.meta.eventId, fenceId: "alr_cluster01", kind: "vendor_nearby", distance: 321 };
+		expect(await onA.nextOp("alert")).toMatchObject(expected);
+		expect(await onB.nextOp("alert")).toMatchObject(expected);
+
+		// The other user's alert, emitted after: it reaching B proves the first had its time to arrive.
+		const other = alertEvent("user_cluster_other");
+		await emitter.emit(ALERT_EVENTS[1], other);
+		expect(await otherOnB.nextOp("alert")).toMatchObject({ eventId: other.meta.eventId });
+		await new Promise(r => setTimeout(r, 300));
+		for (const c of [onA, onB, otherOnB]) expect(c.frames.filter(f => f.op === "alert")).toHaveLength(1);
+	});
+});
