@@ -2,7 +2,7 @@ import { z } from "zod";
 import { resolveDevSecret } from "./dev-secret.ts";
 
 /** Everything a process can run, by the name `SERVICES` uses. */
-export const ROLE_NAMES = ["users", "vendors", "discovery", "geo", "webhooks", "api", "live"] as const;
+export const ROLE_NAMES = ["users", "vendors", "discovery", "geo", "webhooks", "alerts", "api", "live"] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;

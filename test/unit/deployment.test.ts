@@ -72,7 +72,7 @@ const ROLE_ONLY: Record<string, string> = {
 	AUTH_GRACE_S: "live",
 };
 /** Roles whose stores live in MongoDB when MONGO_URL is set. */
-const MONGO_ROLES = ["users", "vendors", "webhooks"];
+const MONGO_ROLES = ["users", "vendors", "webhooks", "alerts"];
 
 describe("docker-compose.yml against the code", () => {
 	it("runs every role of the engine somewhere, with the infrastructure it names", () => {

@@ -18,6 +18,7 @@ const TAGS: Record<string, string> = {
 	users: "The caller's profile and favourites (`/api/me`)",
 	vendors: "Onboarding, profiles, lifecycle, reviews, locations",
 	discovery: "Nearby search and the heatmap",
+	alerts: "Customers' alerts (`/api/me/alerts`) and operators' zones (`/api/zones`), docs/alerts.md",
 	webhooks: "Clerk and RevenueCat deliveries (docs/webhooks.md)",
 	gateway: "Health, metrics, the map page's config, this document",
 };

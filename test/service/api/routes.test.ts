@@ -12,6 +12,7 @@ function accessOf(actionName: string | undefined, schema: ActionSchema | undefin
 	if (!actionName) return "public";
 	if (actionName.startsWith("webhooks.")) return "signature";
 	if (schema?.owns) return "owner";
+	if (schema?.roles) return schema.roles.join(" or ");
 	if (schema?.auth === "required") return "token";
 	return "public";
 }
