@@ -16,6 +16,8 @@ export const DOMAIN_EVENTS = [
 	"location.vendor_online",
 	"location.vendor_offline",
 	"location.vendor_location_updated",
+	"location.proximity_alert",
+	"location.geofence_triggered",
 	"payments.subscription_changed",
 	"communication.webhook_received",
 ] as const;

@@ -27,6 +27,7 @@ import {
 	type UpdateResult,
 	type VendorLocation,
 } from "./contract.ts";
+import { alertingPart, type AlertingMethods, type AlertingVars } from "./alerting.ts";
 import { MemoryGeoStore } from "./memory.store.ts";
 import { RedisGeoStore } from "./redis.store.ts";
 import type { GeoStore } from "./store.ts";
@@ -35,11 +36,11 @@ import { GeoWriter } from "./writer.ts";
 /** Vendors taken offline per sweep at most. */
 const EXPIRY_BATCH = 500;
 
-type GeoMethods = {
+type GeoMethods = AlertingMethods & {
 	announce(ctx: Context | null, change: PositionChange): Promise<void>;
 	checkStore(): Promise<void>;
 };
-type GeoVars = {
+type GeoVars = AlertingVars & {
 	store: GeoStore;
 	writer: GeoWriter;
 	timers: NodeJS.Timeout[];
@@ -47,10 +48,12 @@ type GeoVars = {
 
 /**
  * Live positions: the latest per vendor, online/offline, history, nearby and per-cell reads.
- * Writes go through `GeoWriter`; the store is Redis with REDIS_URL, in-process otherwise.
+ * Writes go through `GeoWriter`; the store is Redis with REDIS_URL, in-process otherwise. Every
+ * accepted position is tested against the alerts' fences (alerting.ts, mixed in).
  */
 const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 	name: "geo",
+	mixins: [alertingPart],
 
 	hooks: {
 		error: {
@@ -192,6 +195,7 @@ const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 			h3Res: config.h3Res,
 			maxAgeMs: config.vendorOfflineAfterS * 1000,
 			emit: (ctx, name, data, context) => emitDomainEvent(this, ctx, name, data, context),
+			fences: this.fenceWatcher,
 		});
 		this.timers = [];
 	},

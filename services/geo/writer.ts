@@ -23,6 +23,15 @@ export type GeoWriterOptions = {
 	/** A position older than this is not live (VENDOR_OFFLINE_AFTER_S). */
 	maxAgeMs: number;
 	emit: Emit;
+	/** Tests every accepted position against the alerts' fences and ends a vendor's stays when it goes offline. */
+	fences: PositionWatcher;
+};
+
+/** What the writer hands accepted positions and offline vendors to (the fence evaluator); it never fails a write. */
+export type PositionWatcher = {
+	/** Undefined when nothing was to be tested (no promise on the hot path). */
+	evaluate(ctx: Context | null, position: StoredPosition): Promise<void> | undefined;
+	offline(vendorId: string, lastTs: number): Promise<void>;
 };
 
 /**
@@ -30,7 +39,8 @@ export type GeoWriterOptions = {
  * vendors offline. One write per vendor at a time on this node, in arrival order; the store
  * makes each write atomic across nodes. It emits `location.vendor_online` and
  * `location.vendor_offline` as the writes decide them, and coalesces
- * `location.vendor_location_updated` until `flushLocationEvents`.
+ * `location.vendor_location_updated` until `flushLocationEvents`. Every accepted position goes
+ * to the fence evaluator before the write answers (so a vendor's positions are tested in order).
  */
 export class GeoWriter {
 	readonly #opts: GeoWriterOptions;
@@ -111,6 +121,7 @@ export class GeoWriter {
 			this.#dirty.delete(vendorId);
 			const data: VendorOffline = { vendorId, cell: position.cell, lastTs: position.ts };
 			await this.#opts.emit(ctx, "location.vendor_offline", data, { vendorId });
+			await this.#opts.fences.offline(vendorId, position.ts);
 			return position;
 		});
 	}
@@ -156,6 +167,8 @@ export class GeoWriter {
 			);
 		}
 		this.#dirty.set(vendorId, position);
+		const evaluated = this.#opts.fences.evaluate(ctx, position);
+		if (evaluated) events.push(evaluated);
 		return { applied: true, location: { ...position, online: true }, previous: result.previous };
 	}
 }

@@ -2,16 +2,18 @@ import { describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
 import type { Context } from "moleculer";
 import { MemoryGeoStore } from "../../../../services/geo/memory.store.ts";
-import { GeoWriter, type Emit } from "../../../../services/geo/writer.ts";
+import { GeoWriter, type Emit, type PositionWatcher } from "../../../../services/geo/writer.ts";
 
 const RES = 8;
 const ctx = {} as Context;
+/** This suite is about the writes; the fences have their own (test/unit/services/geo/fences/). */
+const NO_FENCES: PositionWatcher = { evaluate: () => undefined, offline: async () => undefined };
 
 function writer() {
 	const events: { name: string; data: Record<string, unknown> }[] = [];
 	const emit: Emit = async (_ctx, name, data) => void events.push({ name, data: data as Record<string, unknown> });
 	const store = new MemoryGeoStore(RES);
-	return { geo: new GeoWriter({ store, h3Res: RES, maxAgeMs: 60_000, emit }), store, events };
+	return { geo: new GeoWriter({ store, h3Res: RES, maxAgeMs: 60_000, emit, fences: NO_FENCES }), store, events };
 }
 
 describe("GeoWriter (every write of the geo service)", () => {

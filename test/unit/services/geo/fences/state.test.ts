@@ -1,0 +1,4 @@
+import { MemoryFenceState } from "../../../../../services/geo/fences/state.ts";
+import { fenceStateSuite } from "../../../../helpers/fences.ts";
+
+fenceStateSuite("memory", () => new MemoryFenceState());
