@@ -1,10 +1,10 @@
 import type { EventSchema } from "moleculer";
-import type { DomainEvent } from "../../lib/events.ts";
+import type { DomainEvent, DomainEventName } from "../../lib/events.ts";
 import type { AlertFired } from "../../services/alerts/contract.ts";
 import type { AlertFrame } from "./protocol/frames.ts";
 
 /** The domain events whose alerts go to their user's sockets. */
-export const ALERT_EVENTS = ["location.proximity_alert", "location.geofence_triggered"] as const;
+export const ALERT_EVENTS = ["location.proximity_alert", "location.geofence_triggered"] as const satisfies readonly DomainEventName[];
 
 /**
  * Each live node takes the alert events as a group of its own, so every node receives every alert

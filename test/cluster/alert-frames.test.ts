@@ -45,7 +45,12 @@ describe("alert frames across live nodes", () => {
 	const namespace = uniqueNamespace("alerts");
 	const nodes: Record<"a" | "b", Node> = {} as never;
 	const clients: LiveClient[] = [];
-	const emitter = new ServiceBroker({ namespace, nodeID: `${namespace}-emitter`, transporter: NATS_URL, logger: false });
+	const emitter = new ServiceBroker({
+		namespace,
+		nodeID: `${namespace}-emitter`,
+		transporter: { type: "NATS", options: { url: NATS_URL } },
+		logger: false,
+	});
 	const liveUrl = (n: Node, query = "") => `ws://127.0.0.1:${n.livePort}/live${query}`;
 	const open = async (n: Node, query = "") => {
 		const c = await LiveClient.open(liveUrl(n, query));
