@@ -2,7 +2,7 @@ import { z } from "zod";
 import { resolveDevSecret } from "./dev-secret.ts";
 
 /** Everything a process can run, by the name `SERVICES` uses. */
-export const ROLE_NAMES = ["users", "vendors", "discovery", "geo", "webhooks", "alerts", "api", "live"] as const;
+export const ROLE_NAMES = ["users", "vendors", "discovery", "geo", "webhooks", "outbound", "alerts", "api", "live"] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
@@ -60,6 +60,8 @@ export type Config = {
 	metricsToken: string | undefined;
 	/** Moleculer's tracer: the exporter, the Zipkin base URL (spans go to `<endpoint>/api/v2/spans`), the share of traces kept. */
 	tracing: { exporter: TracingExporter; endpoint: string; sampleRate: number };
+	/** Outbound webhooks: seconds before each retry after a failed attempt (its length is the number of retries), and each attempt's timeout. */
+	outbound: { retryScheduleS: number[]; timeoutMs: number };
 };
 
 /** Files that secure a NATS connection; user/password or a token may also be in NATS_URL. */
@@ -122,6 +124,14 @@ const commaList = optionalString.transform(v =>
 				.map(s => s.trim())
 				.filter(Boolean)
 );
+
+/** Seconds before each retry of an outbound webhook: RevenueCat's own schedule (5, 10, 20, 40, 80 minutes) unless set. */
+const retrySchedule = commaList.transform((items, ctx) => {
+	const seconds = items.length === 0 ? [300, 600, 1_200, 2_400, 4_800] : items.map(Number);
+	if (seconds.length <= 20 && seconds.every(n => Number.isInteger(n) && n >= 1 && n <= 86_400)) return seconds;
+	ctx.addIssue({ code: "custom", message: `must be 1 to 20 comma-separated whole seconds from 1 to 86400, got "${items.join(",")}"` });
+	return z.NEVER;
+});
 
 const envSchema = z.object({
 	NODE_ENV: optionalString.transform(v => v ?? "development"),
@@ -194,6 +204,8 @@ const envSchema = z.object({
 		.refine(v => (TRACING_EXPORTERS as readonly string[]).includes(v), `must be one of ${TRACING_EXPORTERS.join(", ")}`),
 	TRACING_ENDPOINT: urlWithScheme(["http", "https"]).transform(v => (v ?? "http://localhost:9411").replace(/\/+$/, "")),
 	TRACING_SAMPLE_RATE: positive(1, 1),
+	OUTBOUND_RETRY_SCHEDULE_S: retrySchedule,
+	OUTBOUND_TIMEOUT_MS: integer(10_000, 100, 60_000),
 });
 
 /** Whether a NATS URL carries credentials itself (`nats://user:pass@…` or `nats://token@…`). */
@@ -276,6 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		rateLimit: { readsPerMin: e.RATE_LIMIT_READS_PER_MIN, writesPerMin: e.RATE_LIMIT_WRITES_PER_MIN },
 		metricsToken: e.METRICS_TOKEN,
 		tracing: { exporter: e.TRACING as TracingExporter, endpoint: e.TRACING_ENDPOINT, sampleRate: e.TRACING_SAMPLE_RATE },
+		outbound: { retryScheduleS: e.OUTBOUND_RETRY_SCHEDULE_S, timeoutMs: e.OUTBOUND_TIMEOUT_MS },
 	};
 }
 

@@ -16,6 +16,7 @@ const catalog: Record<RoleName, () => Promise<SchemaModule>> = {
 	vendors: () => import("../services/vendors/vendors.service.ts"),
 	discovery: () => import("../services/discovery/discovery.service.ts"),
 	webhooks: () => import("../services/webhooks/webhooks.service.ts"),
+	outbound: () => import("../services/outbound/outbound.service.ts"),
 	geo: () => import("../services/geo/geo.service.ts"),
 	alerts: () => import("../services/alerts/alerts.service.ts"),
 	live: () => import("../gateways/live/live.service.ts"),

@@ -4,6 +4,42 @@
  */
 
 export interface paths {
+    "/api/admin/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Access: role: admin. */
+        get: operations["outbound.listEndpoints"];
+        put?: never;
+        /** @description Access: role: admin. */
+        post: operations["outbound.createEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/webhook-endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Access: role: admin. */
+        delete: operations["outbound.removeEndpoint"];
+        options?: never;
+        head?: never;
+        /** @description Access: role: admin. */
+        patch: operations["outbound.updateEndpoint"];
+        trace?: never;
+    };
     "/api/discovery/heatmap": {
         parameters: {
             query?: never;
@@ -460,6 +496,22 @@ export interface components {
             rows: components["schemas"]["Alert"][];
             total: number;
         };
+        /** CreatedWebhookEndpoint */
+        CreatedWebhookEndpoint: {
+            id: string;
+            /** Format: uri */
+            url: string;
+            /** @description Domain event names this endpoint receives */
+            events: string[];
+            enabled: boolean;
+            description: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The admin who created it */
+            createdBy: string;
+            /** @description `whsec_<base64>`: shown only in this answer */
+            secret: string;
+        };
         /** Deleted */
         Deleted: {
             id: string;
@@ -710,6 +762,31 @@ export interface components {
             reason: ("older_than_current" | "user_deleted" | "future_timestamp" | "event_type_not_used" | "test" | "unknown_type" | "no_user") | null;
             duplicate: boolean;
         };
+        /** WebhookEndpoint */
+        WebhookEndpoint: {
+            id: string;
+            /** Format: uri */
+            url: string;
+            /** @description Domain event names this endpoint receives */
+            events: string[];
+            enabled: boolean;
+            description: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The admin who created it */
+            createdBy: string;
+        };
+        /** WebhookEndpointDeleted */
+        WebhookEndpointDeleted: {
+            id: string;
+            /** @constant */
+            deleted: true;
+        };
+        /** WebhookEndpointList */
+        WebhookEndpointList: {
+            rows: components["schemas"]["WebhookEndpoint"][];
+            total: number;
+        };
         /** Zone */
         Zone: {
             id: string;
@@ -851,6 +928,153 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "outbound.listEndpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    "outbound.createEndpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    url: string;
+                    events: ("marketplace.user_registered" | "marketplace.user_updated" | "marketplace.user_deleted" | "marketplace.vendor_onboarded" | "marketplace.vendor_updated" | "marketplace.vendor_status_changed" | "marketplace.review_submitted" | "location.vendor_online" | "location.vendor_offline" | "location.vendor_location_updated" | "location.proximity_alert" | "location.geofence_triggered" | "payments.subscription_changed" | "communication.webhook_received")[];
+                    secret?: string;
+                    enabled?: boolean;
+                    description?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created (the Location header names it) */
+            201: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    /** @description Where the created resource is */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    "outbound.removeEndpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointDeleted"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    "outbound.updateEndpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    enabled: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
     "discovery.heatmap": {
         parameters: {
             query: {

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ServiceSchema } from "moleculer";
+import { emitDomainEvent } from "../../../lib/events.ts";
+import type { AlertFired } from "../../../services/alerts/contract.ts";
+import type { CreatedEndpoint, Delivery } from "../../../services/outbound/contract.ts";
+import { AS_OPERATOR, startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
+import { waitForRoutes } from "../../helpers/live.ts";
+import { restClient } from "../../helpers/rest.ts";
+import { startReceiver, type Receiver } from "../../helpers/webhook-receiver.ts";
+
+const ALERT: AlertFired = {
+	fenceId: "al_1",
+	kind: "vendor_nearby",
+	userId: "user_ann",
+	vendorId: "v_taco",
+	transition: "enter",
+	distance: 420,
+	position: { lat: 52.52, lng: 13.405, ts: Date.now() },
+};
+
+/** Emits domain events as the geo evaluator would (this part does not depend on it). */
+const FIXTURE: ServiceSchema = {
+	name: "alert-fixture",
+	actions: {
+		fire: {
+			handler(ctx) {
+				return emitDomainEvent(this, ctx, "location.proximity_alert", ctx.params, { userId: "user_ann" });
+			},
+		},
+	},
+};
+
+describe("outbound webhooks (embedded outbox)", () => {
+	let engine: TestEngine;
+	let api: ReturnType<typeof restClient>;
+	let admin: string;
+	let receiver: Receiver;
+	let secret = "";
+	beforeAll(async () => {
+		engine = await startTestEngine({ OUTBOUND_RETRY_SCHEDULE_S: "1,1" }, [FIXTURE]);
+		api = restClient(engine.baseUrl);
+		await waitForRoutes(engine.baseUrl);
+		admin = await engine.token("root");
+		await api.get("/api/me", admin);
+		await engine.broker.call("users.setRole", { id: "root", role: "admin" }, AS_OPERATOR);
+		receiver = await startReceiver(() => secret);
+	});
+	afterAll(async () => {
+		await engine.stop();
+		await receiver.close();
+	});
+
+	const deliveries = (params: object = {}) => engine.broker.call<Delivery[], object>("outbound.deliveries", params, AS_OPERATOR);
+
+	it("endpoints are admin-only: anonymous 401, a customer 403; bad URLs and unknown events 422, nothing stored", async () => {
+		const body = { url: "https://hooks.example.com/venta", events: ["location.proximity_alert"] };
+		expect((await api.post("/api/admin/webhook-endpoints", body)).status).toBe(401);
+		const customer = await engine.token("ivy");
+		expect((await api.post("/api/admin/webhook-endpoints", body, customer)).status).toBe(403);
+		expect((await api.get("/api/admin/webhook-endpoints", customer)).status).toBe(403);
+		expect((await api.get("/api/admin/webhook-endpoints")).status).toBe(401);
+		for (const url of [
+			"ftp://hooks.example.com/x",
+			"not a url",
+			"/relative",
+			"https://user:pw@hooks.example.com/",
+			`https://x.example.com/${"a".repeat(2100)}`,
+		]) {
+			const res = await api.post("/api/admin/webhook-endpoints", { ...body, url }, admin);
+			expect(res.status, url).toBe(422);
+		}
+		expect((await api.post("/api/admin/webhook-endpoints", { ...body, events: ["location.nope"] }, admin)).status).toBe(422);
+		expect((await api.post("/api/admin/webhook-endpoints", { ...body, events: [] }, admin)).status).toBe(422);
+		expect((await api.post("/api/admin/webhook-endpoints", { ...body, secret: "hunter2" }, admin)).status).toBe(422);
+		expect((await api.get("/api/admin/webhook-endpoints", admin)).body).toEqual({ rows: [], total: 0 });
+	});
+
+	it("signs each event with the endpoint's secret (svix verifies it), retries a failing receiver, dead-letters after the last retry, and replays", async () => {
+		const created = await api.post<CreatedEndpoint>(
+			"/api/admin/webhook-endpoints",
+			{ url: receiver.url, events: ["location.proximity_alert"] },
+			admin
+		);
+		expect(created.status).toBe(201);
+		expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]+={0,2}$/);
+		secret = created.body.secret;
+		const listed = await api.get("/api/admin/webhook-endpoints", admin);
+		expect(listed.body.rows).toEqual([{ ...created.body, secret: undefined }].map(({ secret: _s, ...rest }) => rest));
+		expect(JSON.stringify(listed.body)).not.toContain(secret);
+
+		// Healthy receiver: one delivery, verified, the envelope as body.
+		await engine.broker.call("alert-fixture.fire", ALERT);
+		await waitFor(() => receiver.delivered().length === 1, { what: "the first delivery" });
+		const first = receiver.received[0]!;
+		expect(first.verified).toBe(true);
+		const payload = JSON.parse(first.body);
+		expect(payload).toMatchObject({ type: "location.proximity_alert", data: ALERT, context: { userId: "user_ann" } });
+		expect(first.id).toMatch(/^msg_/);
+
+		// Down for good: 1 + 2 retries (schedule 1,1), then dead.
+		receiver.answer(500);
+		await engine.broker.call("alert-fixture.fire", { ...ALERT, transition: "exit" });
+		const dead = await waitFor(async () => (await deliveries({ status: "dead" }))[0], { timeout: 15_000, what: "the dead delivery" });
+		expect(dead).toMatchObject({ attempts: 3, lastStatus: 500, endpointId: created.body.id, event: "location.proximity_alert" });
+		expect(dead.lastError!.length).toBeLessThanOrEqual(220);
+		const tries = receiver.received.filter(r => r.id === dead.id);
+		expect(tries).toHaveLength(3);
+		expect(tries.every(t => t.verified)).toBe(true);
+		expect(tries[2]!.headers["webhook-timestamp"]).not.toBe(tries[0]!.headers["webhook-timestamp"]);
+
+		// Up again: the operator replays it, same webhook-id, delivered once.
+		receiver.answer(200);
+		expect(await engine.broker.call("outbound.replay", { id: dead.id }, AS_OPERATOR)).toEqual({ replayed: [dead.id] });
+		await waitFor(async () => (await deliveries({ status: "delivered" })).length === 2, { what: "the replayed delivery" });
+		expect(receiver.delivered().sort()).toEqual([first.id, dead.id].sort());
+		await expect(engine.broker.call("outbound.replay", { id: dead.id })).rejects.toMatchObject({ code: 401 });
+		await expect(engine.broker.call("outbound.replay", { id: dead.id }, AS_OPERATOR)).rejects.toMatchObject({ code: 404 });
+
+		const metrics = await (await fetch(`${engine.baseUrl}/metrics`)).text();
+		expect(metrics).toMatch(
+			new RegExp(`venta_outbound_deliveries_total\\{[^}]*endpoint="${created.body.id}"[^}]*outcome="dead"[^}]*\\} 1`)
+		);
+		expect(metrics).toMatch(/venta_outbound_delivery_lag_seconds_bucket\{[^}]*le="\+Inf"\} 2/);
+	});
+});
