@@ -27,7 +27,7 @@ export function parsePoints(text: string): PolygonPoints {
 }
 
 export async function zoneList(broker: ServiceBroker, operator: Caller): Promise<ZoneRow[]> {
-	return (await broker.call<ZoneList>("alerts.listZones", {}, asOperator(operator))).rows.map(row);
+	return (await broker.call<ZoneList, object>("alerts.listZones", {}, asOperator(operator))).rows.map(row);
 }
 
 export async function zoneAdd(broker: ServiceBroker, operator: Caller, zone: CreateZoneParams): Promise<ZoneRow> {

@@ -25,7 +25,7 @@ describe("alerts and zones over REST", () => {
 	let api: ReturnType<typeof restClient>;
 	const tokens: Record<string, string> = {};
 	const token = async (sub: string) => (tokens[sub] ??= await engine.token(sub));
-	const fences = () => engine.broker.call<Fence[]>("alerts.fences", {}, { meta: { user: serviceCaller("geo") } });
+	const fences = () => engine.broker.call<Fence[], object>("alerts.fences", {}, { meta: { user: serviceCaller("geo") } });
 	const listOf = async (sub: string) => (await api.get("/api/me/alerts", await token(sub))).body;
 	let vendorId: string;
 	let otherVendorId: string;
