@@ -6,11 +6,12 @@ import { mintDevToken } from "../../lib/auth.ts";
 import type { DomainEvent } from "../../lib/events.ts";
 import type { AlertFired } from "../../services/alerts/contract.ts";
 import { testEnv, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
-import { LiveClient } from "../helpers/live.ts";
+import { activeVendor, LiveClient } from "../helpers/live.ts";
 import { freePort } from "../helpers/ports.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
 
-type Node = { name: string; proc: NodeProcess; livePort: number };
+type Node = { name: string; proc: NodeProcess; port: number; livePort: number };
+const SPOT = { lat: 52.52, lng: 13.405 };
 
 /** A fired alert in the envelope geo emits it in. */
 function alertEvent(userId: string): DomainEvent<AlertFired> {
@@ -38,8 +39,8 @@ function alertEvent(userId: string): DomainEvent<AlertFired> {
 }
 
 /**
- * Two live processes over real NATS (A also runs users, for sign-in) and this test's own broker,
- * which emits the alert event as geo would: the user's sockets on both nodes get it, once each.
+ * Two live processes over real NATS (A also runs the REST gateway, users, vendors, alerts and geo),
+ * and this test's own broker, which emits alert events as geo would.
  */
 describe("alert frames across live nodes", () => {
 	const namespace = uniqueNamespace("alerts");
@@ -68,9 +69,9 @@ describe("alert frames across live nodes", () => {
 				PORT: String(await freePort()),
 				LIVE_PORT: String(await freePort()),
 			});
-			nodes[name] = { name, proc: spawnNode("server.ts", env), livePort: Number(env.LIVE_PORT) };
+			nodes[name] = { name, proc: spawnNode("server.ts", env), port: Number(env.PORT), livePort: Number(env.LIVE_PORT) };
 		};
-		await start("a", "users,live");
+		await start("a", "api,users,vendors,alerts,geo,live");
 		await start("b", "live");
 		for (const n of Object.values(nodes))
 			await waitForHttp(`http://127.0.0.1:${n.livePort}/health/ready`, 30_000).catch(err => {
@@ -118,4 +119,65 @@ describe("alert frames across live nodes", () => {
 		await new Promise(r => setTimeout(r, 300));
 		for (const c of [onA, onB, otherOnB]) expect(c.frames.filter(f => f.op === "alert")).toHaveLength(1);
 	});
+
+	it("the real path: a customer on B sets an alert over REST, a vendor on A drives in, B's socket gets the frame", async () => {
+		const api = `http://127.0.0.1:${nodes.a.port}`;
+		const owner = await mintDevToken(TEST_DEV_SECRET, "user_cluster_truck");
+		const customer = await mintDevToken(TEST_DEV_SECRET, "user_cluster_customer");
+		const vendorId = await activeVendor(api, owner);
+		const created = await fetch(`${api}/api/me/alerts`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json", Authorization: `Bearer ${customer}` },
+			body: JSON.stringify({ kind: "vendor_nearby", vendor: { id: vendorId }, radius: 500, at: SPOT }),
+		});
+		expect(created.status).toBe(201);
+		const alert = (await created.json()) as { id: string };
+
+		const onB = await open(nodes.b, `?token=${customer}`);
+		const vendor = await open(nodes.a, `?token=${owner}&vendor=${vendorId}`);
+		// Far away first (outside), then 300 m from the point: one enter. geo may take a moment to have the fence.
+		vendor.send({ op: "pos", lat: SPOT.lat + 0.05, lng: SPOT.lng });
+		const frame = await waitFor(
+			async () => {
+				vendor.send({ op: "pos", lat: SPOT.lat + 0.05, lng: SPOT.lng });
+				await new Promise(r => setTimeout(r, 150));
+				vendor.send({ op: "pos", lat: SPOT.lat + 0.0027, lng: SPOT.lng });
+				return await onB.nextOp("alert", 1_000).catch(() => undefined);
+			},
+			{ timeout: 20_000, interval: 300, what: "the alert frame on B" }
+		);
+		expect(frame).toMatchObject({ op: "alert", fenceId: alert.id, kind: "vendor_nearby", vendorId, transition: "enter" });
+		expect(frame.distance as number).toBeGreaterThan(250);
+		expect(frame.distance as number).toBeLessThan(350);
+	});
+
+	it("follows the customer: `here` shared on B re-centers the alert that geo on A evaluates", async () => {
+		const api = `http://127.0.0.1:${nodes.a.port}`;
+		const owner = await mintDevToken(TEST_DEV_SECRET, "user_cluster_cart");
+		const customer = await mintDevToken(TEST_DEV_SECRET, "user_cluster_walker");
+		const vendorId = await activeVendor(api, owner, "Coffee Cart");
+		const created = await fetch(`${api}/api/me/alerts`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json", Authorization: `Bearer ${customer}` },
+			body: JSON.stringify({ kind: "vendor_nearby", vendor: { id: vendorId }, radius: 500, at: "here" }),
+		});
+		expect(created.status).toBe(201);
+		const alert = (await created.json()) as { id: string };
+
+		const walker = { lat: SPOT.lat - 0.1, lng: SPOT.lng + 0.1 };
+		const onB = await open(nodes.b, `?token=${customer}`);
+		const vendor = await open(nodes.a, `?token=${owner}&vendor=${vendorId}`);
+		const frame = await waitFor(
+			async () => {
+				onB.send({ op: "here", ...walker });
+				vendor.send({ op: "pos", lat: walker.lat + 0.05, lng: walker.lng });
+				await new Promise(r => setTimeout(r, 1_100));
+				vendor.send({ op: "pos", lat: walker.lat + 0.0018, lng: walker.lng });
+				return await onB.nextOp("alert", 1_000).catch(() => undefined);
+			},
+			{ timeout: 25_000, interval: 100, what: "the roaming alert's frame on B" }
+		);
+		expect(frame).toMatchObject({ op: "alert", fenceId: alert.id, vendorId, transition: "enter" });
+		expect(frame.distance as number).toBeLessThan(250);
+	}, 40_000);
 });
