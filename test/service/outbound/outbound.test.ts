@@ -3,7 +3,9 @@ import type { ServiceSchema } from "moleculer";
 import { emitDomainEvent } from "../../../lib/events.ts";
 import type { AlertFired } from "../../../services/alerts/contract.ts";
 import type { CreatedEndpoint, Delivery } from "../../../services/outbound/contract.ts";
-import { AS_OPERATOR, startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
+import { connect, type JetStreamManager } from "nats";
+import { jetStreamNames } from "../../../services/outbound/jetstream.ts";
+import { AS_OPERATOR, startTestEngine, TEST_NATS_URL, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { waitForRoutes } from "../../helpers/live.ts";
 import { restClient } from "../../helpers/rest.ts";
 import { startReceiver, type Receiver } from "../../helpers/webhook-receiver.ts";
@@ -30,14 +32,34 @@ const FIXTURE: ServiceSchema = {
 	},
 };
 
-describe("outbound webhooks (embedded outbox)", () => {
+/** Deletes a test's JetStream streams from the shared NATS server. */
+async function withStreams<T>(
+	namespace: string,
+	use: (jsm: JetStreamManager, names: ReturnType<typeof jetStreamNames>) => Promise<T>
+): Promise<T> {
+	const nc = await connect({ servers: TEST_NATS_URL });
+	try {
+		return await use(await nc.jetstreamManager(), jetStreamNames(namespace));
+	} finally {
+		await nc.close();
+	}
+}
+const deleteStreams = (namespace: string) =>
+	withStreams(namespace, async (jsm, names) => {
+		for (const stream of [names.stream, names.deadStream]) await jsm.streams.delete(stream).catch(() => false);
+	});
+
+describe.each([
+	["the embedded outbox", {}],
+	["JetStream", { NATS_URL: TEST_NATS_URL }],
+])("outbound webhooks through %s", (_mode, env: Record<string, string>) => {
 	let engine: TestEngine;
 	let api: ReturnType<typeof restClient>;
 	let admin: string;
 	let receiver: Receiver;
 	let secret = "";
 	beforeAll(async () => {
-		engine = await startTestEngine({ OUTBOUND_RETRY_SCHEDULE_S: "1,1" }, [FIXTURE]);
+		engine = await startTestEngine({ OUTBOUND_RETRY_SCHEDULE_S: "1,1", ...env }, [FIXTURE]);
 		api = restClient(engine.baseUrl);
 		await waitForRoutes(engine.baseUrl);
 		admin = await engine.token("root");
@@ -48,6 +70,7 @@ describe("outbound webhooks (embedded outbox)", () => {
 	afterAll(async () => {
 		await engine.stop();
 		await receiver.close();
+		if (env.NATS_URL) await deleteStreams(engine.config.namespace);
 	});
 
 	const deliveries = (params: object = {}) => engine.broker.call<Delivery[], object>("outbound.deliveries", params, AS_OPERATOR);
@@ -107,6 +130,13 @@ describe("outbound webhooks (embedded outbox)", () => {
 		expect(tries).toHaveLength(3);
 		expect(tries.every(t => t.verified)).toBe(true);
 		expect(tries[2]!.headers["webhook-timestamp"]).not.toBe(tries[0]!.headers["webhook-timestamp"]);
+		if (env.NATS_URL) {
+			const deadLetters = await withStreams(
+				engine.config.namespace,
+				async (jsm, names) => (await jsm.streams.info(names.deadStream)).state.messages
+			);
+			expect(deadLetters).toBe(1);
+		}
 
 		// Up again: the operator replays it, same webhook-id, delivered once.
 		receiver.answer(200);
