@@ -130,6 +130,28 @@ describe("LiveHub", () => {
 		expect(anonymous.data.keepOnline).toBe(true);
 	});
 
+	it("indexes signed-in sockets by user across sign-in, refresh and close; an alert goes to that user's open sockets only", () => {
+		const { app, hub } = hubWith();
+		const phone = app.socket({ user: { id: "u1", role: "customer" }, vendorId: null });
+		const laptop = app.socket();
+		const other = app.socket({ user: { id: "u2", role: "customer" }, vendorId: null });
+		const anonymous = app.socket();
+		for (const ws of [phone, laptop, other, anonymous]) hub.add(ws.asLive);
+		// The laptop signs in by its first auth frame, then refreshes its token (same user): indexed once.
+		laptop.data.user = { id: "u1", role: "customer" };
+		hub.users.add(laptop.asLive);
+		hub.users.add(laptop.asLive);
+		expect(hub.users.send("u1", '{"op":"alert"}')).toBe(2);
+		expect([phone.sent, laptop.sent, other.sent, anonymous.sent]).toEqual([['{"op":"alert"}'], ['{"op":"alert"}'], [], []]);
+		expect(hub.stats().alertsSent).toBe(2);
+		hub.remove(phone.asLive);
+		expect(hub.users.send("u1", '{"op":"alert"}')).toBe(1);
+		hub.remove(laptop.asLive);
+		expect(hub.users.of("u1").size).toBe(0);
+		expect(hub.users.send("u1", '{"op":"alert"}')).toBe(0);
+		expect(hub.stats().alertsSent).toBe(3);
+	});
+
 	it("feeds a slow watcher latest-wins off its topics, back on them once it drains, and closes it if it stays behind", async () => {
 		vi.useFakeTimers({ toFake: ["Date"] });
 		const { app, hub } = hubWith();

@@ -21,6 +21,13 @@ describe("live protocol codec", () => {
 		expect(parseFrame(frame({ op: "ping" }), false, opts)).toEqual({ op: "ping" });
 	});
 
+	it("parses here frames: lat/lng in range, or stop; anything else is BAD_REQUEST", () => {
+		expect(parseFrame(frame({ op: "here", lat: 52.5, lng: 13.4, extra: 1 }), false, opts)).toEqual({ op: "here", lat: 52.5, lng: 13.4 });
+		expect(parseFrame(frame({ op: "here", stop: true }), false, opts)).toEqual({ op: "here", stop: true });
+		for (const bad of [{}, { lat: 91, lng: 0 }, { lat: 0, lng: -181 }, { lat: "52", lng: 13 }, { lat: 52 }, { stop: "yes" }])
+			expect(parseFrame(frame({ op: "here", ...bad }), false, opts)).toMatchObject({ op: "error", code: ERROR_CODES.BAD_REQUEST });
+	});
+
 	it("parses auth frames with a bounded token, and answers them with the token's exp in seconds", () => {
 		expect(parseFrame(frame({ op: "auth", token: "a.b.c" }), false, opts)).toEqual({ op: "auth", token: "a.b.c" });
 		for (const token of [undefined, "", 42, "x".repeat(MAX_TOKEN_LENGTH + 1)])
