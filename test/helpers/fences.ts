@@ -50,7 +50,7 @@ export function fenceStateSuite(label: string, open: () => FenceStateStore) {
 			await state.close();
 		});
 
-		it("fires at most once per minimum interval, fires a dwell once per stay, and ignores an older position", async () => {
+		it("fires enter and exit at most once per minimum interval, a dwell once per stay, and ignores an older position", async () => {
 			const state = open();
 			const { fence: f, vendor } = ids("g");
 			const t = 5_000_000;
@@ -60,7 +60,8 @@ export function fenceStateSuite(label: string, open: () => FenceStateStore) {
 			expect(await run("out", t + 10_000)).toBe(null); // within the interval: moves the state, fires nothing
 			expect(await run("in", t + 20_000)).toBe(null);
 			expect(await run("in", t + 15_000)).toBe(null); // older than the last one seen
-			expect(await run("in", t + 70_000)).toBe("dwell"); // inside since t + 20 s, interval over
+			expect(await run("in", t + 45_000)).toBe(null); // inside since t + 20 s: 25 s
+			expect(await run("in", t + 50_000)).toBe("dwell"); // 30 s, within the interval: a dwell is no flap
 			expect(await run("in", t + 200_000)).toBe(null);
 			expect(await run("off", t + 210_000)).toBe(null); // offline: the stay ends silently
 			expect(await state.insideOf(vendor)).not.toContain(f);

@@ -145,7 +145,11 @@ export class FenceEvaluator {
 		});
 	}
 
-	/** `vendorIds` and `categories` both hold when both are given; an empty filter matches every vendor. */
+	/**
+	 * `vendorIds`, when given, lists the only vendors (none: a favourites alert of a user without
+	 * favourites); `categories`, when not empty, wants one of them; both hold when both are given.
+	 * A filter with neither matches every vendor.
+	 */
 	#matches(live: Live, vendorId: string): boolean {
 		if (live.vendorIds && !live.vendorIds.has(vendorId)) return false;
 		const wanted = live.fence.filter.categories ?? NO_FENCES;
@@ -166,7 +170,7 @@ export class FenceEvaluator {
 			fence,
 			shape,
 			rule: { on: fence.on, minIntervalMs: fence.minIntervalS * 1000, dwellMs: (fence.dwellS ?? 0) * 1000 },
-			vendorIds: ids && ids.length > 0 ? new Set(ids) : null,
+			vendorIds: ids ? new Set(ids) : null,
 		};
 		const old = this.#fences.get(fence.id);
 		if (old) this.#index.delete(old);

@@ -25,10 +25,10 @@ if (not inside) and side == 'in' then
 elseif inside and (side == 'out' or side == 'off') then
   inside = false
   if side == 'out' and canFire and math.floor(mask / 2) % 2 == 1 then fired = 'exit' end
-elseif inside and dwellMs > 0 and (not dwelled) and ts - since >= dwellMs and canFire and math.floor(mask / 4) % 2 == 1 then
+elseif inside and dwellMs > 0 and (not dwelled) and ts - since >= dwellMs and math.floor(mask / 4) % 2 == 1 then
   dwelled = true; fired = 'dwell'
 end
-if fired ~= '' then last = ts end
+if fired == 'enter' or fired == 'exit' then last = ts end
 redis.call('HSET', KEYS[1], 'i', inside and 1 or 0, 's', since, 'f', last or '', 'd', dwelled and 1 or 0, 't', ts)
 redis.call('PEXPIRE', KEYS[1], ttl)
 if inside then redis.call('SADD', KEYS[2], ARGV[1]) else redis.call('SREM', KEYS[2], ARGV[1]) end

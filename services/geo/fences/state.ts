@@ -24,8 +24,9 @@ export const ruleMask = (on: readonly Transition[]): number => on.reduce((m, t) 
 /**
  * The one transition rule (the Redis script in redis.state.ts is the same, line for line):
  * enter on `in` when outside, exit on `out` when inside, `band` keeps the state (hysteresis),
- * `off` ends a stay silently; dwell fires once per stay after `dwellMs` inside. Whatever fires,
- * at most once per `minIntervalMs` per (fence, vendor); a suppressed transition still moves the state.
+ * `off` ends a stay silently. Enter and exit fire at most once per `minIntervalMs` per (fence,
+ * vendor) between them (a suppressed one still moves the state); dwell fires once per stay, after
+ * `dwellMs` inside, whatever the interval (it is no flap: a stay begins only with an entry).
  */
 export function step(
 	prev: FenceVendorState | undefined,
@@ -46,11 +47,11 @@ export function step(
 	} else if (s.inside && (side === "out" || side === "off")) {
 		s.inside = false;
 		if (side === "out" && canFire && rule.on.includes("exit")) fired = "exit";
-	} else if (s.inside && rule.dwellMs > 0 && !s.dwelled && ts - s.since >= rule.dwellMs && canFire && rule.on.includes("dwell")) {
+	} else if (s.inside && rule.dwellMs > 0 && !s.dwelled && ts - s.since >= rule.dwellMs && rule.on.includes("dwell")) {
 		s.dwelled = true;
 		fired = "dwell";
 	}
-	if (fired) s.lastFire = ts;
+	if (fired === "enter" || fired === "exit") s.lastFire = ts;
 	return { state: s, fired };
 }
 

@@ -123,6 +123,15 @@ describe("FenceEvaluator", () => {
 		expect(transitions()).toEqual(["al_4:ven_a:enter"]);
 	});
 
+	it("a favourites alert of a user without favourites fires for no vendor; a fence without a filter for any", async () => {
+		const { at, transitions } = setup([
+			fence({ id: "al_7", filter: { vendorIds: [] }, minIntervalS: 0 }),
+			fence({ id: "al_8", filter: {}, minIntervalS: 0 }),
+		]);
+		await at("ven_a", MITTE);
+		expect(transitions()).toEqual(["al_8:ven_a:enter"]);
+	});
+
 	it("a category filter fetches the vendor's categories once, in the background, and fires from its next position", async () => {
 		const coffee = fence({ id: "al_5", filter: { categories: ["coffee"] }, minIntervalS: 0 });
 		const { at, asked, transitions } = setup([coffee], { ven_a: ["coffee", "cake"], ven_b: ["tacos"] });
