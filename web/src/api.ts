@@ -1,4 +1,5 @@
 /** REST calls of the page (relative URLs, so the page also works behind a path prefix). */
+import type { TokenProvider } from "@venta/client";
 import type { NearbyAnswer, NearbyVendor } from "../../services/discovery/contract.ts";
 import type { HeatmapResult } from "../../services/geo/contract.ts";
 import type { Vendor } from "../../services/vendors/contract.ts";
@@ -32,6 +33,25 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
 	const body = (await res.json().catch(() => null)) as ({ message?: string; type?: string } & T) | null;
 	if (!res.ok) throw new ApiError(res.status, body?.message ?? `${res.status} ${res.statusText}`, body?.type);
 	return body as T;
+}
+
+/** The page session's token now; null when there is none or the source fails. */
+export async function askToken(getToken: TokenProvider): Promise<string | null> {
+	try {
+		return (await getToken()) ?? null;
+	} catch {
+		return null;
+	}
+}
+
+/** A call as the signed-in customer (bearer token from the page's session); the body, if any, as JSON. */
+export async function sendJson<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
+	const headers: Record<string, string> = { Accept: "application/json", Authorization: `Bearer ${token}` };
+	if (body !== undefined) headers["Content-Type"] = "application/json";
+	const res = await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
+	const answer = (await res.json().catch(() => null)) as ({ message?: string; type?: string } & T) | null;
+	if (!res.ok) throw new ApiError(res.status, answer?.message ?? `${res.status} ${res.statusText}`, answer?.type);
+	return answer as T;
 }
 
 export const loadPageConfig = () => getJson<PageConfig>("config.json");

@@ -1,12 +1,18 @@
 import { ApiError, getVendor, type Vendor } from "./api.ts";
 import { formatAge, h } from "./dom.ts";
 import type { VendorInView } from "@venta/client";
+import { favoriteButton, type Favorites } from "./favorites.ts";
 
 /**
  * The vendor card: profile from REST (name, categories, rating, subscription) plus the age of
  * the live position, ticking every second while the card is open.
  */
-export function createVendorCard(el: HTMLElement, livePosition: (id: string) => VendorInView | undefined, onClose: () => void) {
+export function createVendorCard(
+	el: HTMLElement,
+	livePosition: (id: string) => VendorInView | undefined,
+	onClose: () => void,
+	favorites: () => Favorites | undefined
+) {
 	let current: string | undefined;
 	let ticker: ReturnType<typeof setInterval> | undefined;
 
@@ -36,7 +42,8 @@ export function createVendorCard(el: HTMLElement, livePosition: (id: string) => 
 			h("p", { class: "categories" }, ...v.categories.map(c => h("span", { class: "chip" }, c))),
 			h("p", { class: "rating" }, stars),
 			h("p", { class: "description" }, v.description ?? ""),
-			h("p", { class: "age" })
+			h("p", { class: "age" }),
+			...favoriteButton(favorites(), v.id)
 		);
 		el.querySelector(".close")!.addEventListener("click", () => {
 			hide();

@@ -3,10 +3,12 @@ import "./style.css";
 import * as L from "leaflet";
 import { connect, VendorsInView, type LiveClient, type StateChange } from "@venta/client";
 import { DEFAULT_CITY_BBOX } from "../../scripts/simulate/motion.ts";
-import { heatmap, loadPageConfig, type NearbyVendor, type PageConfig } from "./api.ts";
+import { createAlertsPanel } from "./alerts.ts";
+import { getVendor, heatmap, loadPageConfig, type NearbyVendor, type PageConfig } from "./api.ts";
 import { createVendorCard } from "./card.ts";
 import { createCellLayers, type CellLayers } from "./cells.ts";
 import { debounce } from "./dom.ts";
+import { loadFavorites, type Favorites } from "./favorites.ts";
 import { clerkSessionToken } from "./live.ts";
 import { createVendorMarkers, type VendorMarkers } from "./markers.ts";
 import { createNearbyList } from "./nearby.ts";
@@ -134,10 +136,12 @@ async function start(): Promise<void> {
 	const config = await loadPageConfig();
 	const map = createMap(config);
 	const markers = createVendorMarkers(map, id => select(id));
+	let favorites: Favorites | undefined;
 	const card = createVendorCard(
 		$("vendor-card"),
 		id => vendors.get(id),
-		() => markers.select(undefined)
+		() => markers.select(undefined),
+		() => favorites
 	);
 	const view: LiveView = {
 		markers,
@@ -178,6 +182,19 @@ async function start(): Promise<void> {
 		select(v.id);
 	});
 	view.renderCounts();
+
+	favorites = await loadFavorites(clerkSessionToken).catch(() => undefined);
+	await createAlertsPanel($("alerts"), {
+		live,
+		getToken: clerkSessionToken,
+		centre: () => map.getCenter(),
+		vendorName: id =>
+			getVendor(id).then(
+				v => v.name,
+				() => id
+			),
+		onPick: id => select(id),
+	});
 }
 
 start().catch(err => showBanner(`The map could not start: ${(err as Error).message}`));
