@@ -31,6 +31,10 @@ export type JetStreamOptions = { connection: ConnectionOptions; namespace: strin
 
 /** Messages a sender holds at once (each one HTTP attempt at most). */
 const MAX_IN_FLIGHT = 64;
+/** How long one pull request waits for messages. */
+const PULL_EXPIRES_MS = 5_000;
+/** An attempt holds its message at most its timeout plus this (the store writes around the HTTP call). */
+const ACK_MARGIN_MS = 10_000;
 /** A failure of our own (the store down) before any answer: try again in this long. */
 const INTERNAL_RETRY_MS = 5_000;
 
@@ -76,13 +80,14 @@ export class JetStreamQueue implements DeliveryQueue {
 				durable_name: n.consumer,
 				ack_policy: AckPolicy.Explicit,
 				// Longer than one attempt may take; a message unacked this long is handed out again.
-				ack_wait: nanos(this.#opts.timeoutMs + 30_000),
+				ack_wait: nanos(this.#opts.timeoutMs + ACK_MARGIN_MS),
 				max_ack_pending: 1_000,
 			})
 		);
 		this.#js = this.#nc.jetstream();
 		const consumer = await this.#js.consumers.get(n.stream, n.consumer);
-		this.#messages = await consumer.consume({ max_messages: MAX_IN_FLIGHT });
+		// Short pulls: a pull left open by a sender that died would take the redeliveries meant for the others until it expires.
+		this.#messages = await consumer.consume({ max_messages: MAX_IN_FLIGHT, expires: PULL_EXPIRES_MS });
 		void this.#pull(this.#messages);
 	}
 
