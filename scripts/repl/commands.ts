@@ -5,6 +5,7 @@ import { inboxList, inboxReplay, kickVendor, setUserRole, setVendorStatus, vendo
 import { checkCell, parseBBox } from "./ops/common.ts";
 import { socketList, socketsReport } from "./ops/live.ts";
 import { busiestCells, nearby, onlineVendors } from "./ops/where.ts";
+import { OUTBOUND_COMMANDS } from "./outbound-commands.ts";
 import { ZONE_COMMANDS } from "./zone-commands.ts";
 
 /**
@@ -233,6 +234,7 @@ export const REPL_COMMANDS: Spec[] = [
 		},
 	},
 	...ZONE_COMMANDS,
+	...OUTBOUND_COMMANDS,
 ];
 
 /** The custom commands for `replOptions.customCommands`; `operator` is the identity privileged commands act as. */

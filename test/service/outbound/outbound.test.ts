@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServiceSchema } from "moleculer";
 import { emitDomainEvent } from "../../../lib/events.ts";
+import { operatorCaller } from "../../../lib/identity.ts";
+import { Output, runCommand } from "../../../scripts/repl/cli.ts";
+import { REPL_COMMANDS } from "../../../scripts/repl/commands.ts";
 import type { AlertFired } from "../../../services/alerts/contract.ts";
 import type { CreatedEndpoint, Delivery } from "../../../services/outbound/contract.ts";
 import { connect, type JetStreamManager } from "nats";
@@ -73,6 +76,15 @@ describe.each([
 		if (env.NATS_URL) await deleteStreams(engine.config.namespace);
 	});
 
+	/** Runs a REPL command as an operator against this engine; answers what it printed. */
+	const repl = async (name: string, args: string[] = [], options: Record<string, string | boolean> = {}) => {
+		const lines: string[] = [];
+		const spec = REPL_COMMANDS.find(c => c.command.split(" ")[0] === name)!;
+		expect(
+			await runCommand(spec, engine.broker, { args, options, operator: operatorCaller("tester") }, new Output(null, t => lines.push(t)))
+		).toBe(true);
+		return lines.join("\n");
+	};
 	const deliveries = (params: object = {}) => engine.broker.call<Delivery[], object>("outbound.deliveries", params, AS_OPERATOR);
 
 	it("endpoints are admin-only: anonymous 401, a customer 403; bad URLs and unknown events 422, nothing stored", async () => {
@@ -110,6 +122,9 @@ describe.each([
 		const listed = await api.get("/api/admin/webhook-endpoints", admin);
 		expect(listed.body.rows).toEqual([{ ...created.body, secret: undefined }].map(({ secret: _s, ...rest }) => rest));
 		expect(JSON.stringify(listed.body)).not.toContain(secret);
+		const hooks = await repl("hooks");
+		expect(hooks).toContain(created.body.id);
+		expect(hooks).not.toContain(secret);
 
 		// Healthy receiver: one delivery, verified, the envelope as body.
 		await engine.broker.call("alert-fixture.fire", ALERT);
@@ -140,7 +155,9 @@ describe.each([
 
 		// Up again: the operator replays it, same webhook-id, delivered once.
 		receiver.answer(200);
-		expect(await engine.broker.call("outbound.replay", { id: dead.id }, AS_OPERATOR)).toEqual({ replayed: [dead.id] });
+		expect(await repl("deliveries", [], { dead: true })).toContain(dead.id);
+		expect(await repl("deliveries", [], { failed: true })).toBe("No deliveries.");
+		expect(await repl("deliveries", ["replay", dead.id])).toBe(`Replayed 1: ${dead.id}`);
 		await waitFor(async () => (await deliveries({ status: "delivered" })).length === 2, { what: "the replayed delivery" });
 		expect(receiver.delivered().sort()).toEqual([first.id, dead.id].sort());
 		await expect(engine.broker.call("outbound.replay", { id: dead.id })).rejects.toMatchObject({ code: 401 });

@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import { Webhook } from "svix";
 import { ConfigError, loadConfig } from "../../../../config/index.ts";
 import { newSecret, signedHeaders } from "../../../../lib/standard-webhooks.ts";
+import { OUTBOUND_METRICS } from "../../../../services/outbound/contract.ts";
 import { deliveryId } from "../../../../services/outbound/deliveries.ts";
 import { urlProblem } from "../../../../services/outbound/endpoints.ts";
+import { doc, tableAfter } from "../../../helpers/docs.ts";
 
 const env = (extra: Record<string, string>) => ({ NODE_ENV: "test", AUTH_DEV_SECRET: "x".repeat(32), ...extra });
 
@@ -41,5 +43,14 @@ describe("outbound webhooks", () => {
 		for (const bad of ["0", "1.5", "a,b", "90000", Array(21).fill("1").join(",")]) {
 			expect(() => loadConfig(env({ OUTBOUND_RETRY_SCHEDULE_S: bad })), bad).toThrow(ConfigError);
 		}
+	});
+
+	it("documents the metrics it registers in docs/operations.md, and no other", () => {
+		const documented = tableAfter(doc("operations.md"), "### Outbound webhook metrics").map(([name]) => name);
+		expect(documented.sort()).toEqual(
+			Object.values(OUTBOUND_METRICS)
+				.map(m => m.replaceAll(".", "_"))
+				.sort()
+		);
 	});
 });
