@@ -70,9 +70,11 @@ const ROLE_ONLY: Record<string, string> = {
 	LIVE_OPS_PER_S: "live",
 	LIVE_MAX_SOCKETS_PER_IP: "live",
 	AUTH_GRACE_S: "live",
+	OUTBOUND_RETRY_SCHEDULE_S: "outbound",
+	OUTBOUND_TIMEOUT_MS: "outbound",
 };
 /** Roles whose stores live in MongoDB when MONGO_URL is set. */
-const MONGO_ROLES = ["users", "vendors", "webhooks", "alerts"];
+const MONGO_ROLES = ["users", "vendors", "webhooks", "alerts", "outbound"];
 
 describe("docker-compose.yml against the code", () => {
 	it("runs every role of the engine somewhere, with the infrastructure it names", () => {
