@@ -23,6 +23,15 @@ export type DispatcherDeps = {
 /** Seconds from an event to its delivery: healthy receivers land in the first buckets. */
 const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3_600, 14_400];
 
+/** The request id that caused the event (its `meta.correlationId`), for the log lines of its deliveries. */
+function correlationOf(work: Work): string | null {
+	try {
+		return (JSON.parse(work.body) as { meta?: { correlationId?: string | null } }).meta?.correlationId ?? null;
+	} catch {
+		return null;
+	}
+}
+
 export function registerOutboundMetrics(metrics: Metrics): void {
 	if (metrics.getMetric(OUTBOUND_METRICS.deliveries)) return;
 	metrics.register({
@@ -76,7 +85,16 @@ export class Dispatcher {
 		await log.failed(work._id, attempt, { status, error }, retryInMs);
 		this.#count(work.endpointId, retryInMs === null ? "dead" : "retried");
 		logger.warn(
-			{ delivery: work._id, endpoint: work.endpointId, event: work.event, attempt, status, error, retryInS: delayS ?? null },
+			{
+				requestId: correlationOf(work),
+				delivery: work._id,
+				endpoint: work.endpointId,
+				event: work.event,
+				attempt,
+				status,
+				error,
+				retryInS: delayS ?? null,
+			},
 			retryInMs === null ? "Outbound webhook dead-lettered" : "Outbound webhook attempt failed; retrying"
 		);
 		return retryInMs === null ? { kind: "dead", error } : { kind: "retry", retryInMs };
