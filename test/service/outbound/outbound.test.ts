@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
 import { emitDomainEvent } from "../../../lib/events.ts";
 import { operatorCaller } from "../../../lib/identity.ts";
 import { Output, runCommand } from "../../../scripts/repl/cli.ts";
@@ -10,6 +10,7 @@ import { connect, type JetStreamManager } from "nats";
 import { jetStreamNames } from "../../../services/outbound/jetstream.ts";
 import { AS_OPERATOR, startTestEngine, TEST_NATS_URL, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { waitForRoutes } from "../../helpers/live.ts";
+import { freePort } from "../../helpers/ports.ts";
 import { restClient } from "../../helpers/rest.ts";
 import { startReceiver, type Receiver } from "../../helpers/webhook-receiver.ts";
 
@@ -23,13 +24,14 @@ const ALERT: AlertFired = {
 	position: { lat: 52.52, lng: 13.405, ts: Date.now() },
 };
 
-/** Emits domain events as the geo evaluator would (this part does not depend on it). */
+/** Emits the alert events as the geo evaluator does (vendor_nearby → proximity_alert, else geofence_triggered), without depending on it. */
 const FIXTURE: ServiceSchema = {
 	name: "alert-fixture",
 	actions: {
 		fire: {
-			handler(ctx) {
-				return emitDomainEvent(this, ctx, "location.proximity_alert", ctx.params, { userId: "user_ann" });
+			handler(ctx: Context<AlertFired>) {
+				const name = ctx.params.kind === "vendor_nearby" ? "location.proximity_alert" : "location.geofence_triggered";
+				return emitDomainEvent(this, ctx, name, ctx.params, { userId: "user_ann" });
 			},
 		},
 	},
@@ -168,5 +170,29 @@ describe.each([
 			new RegExp(`venta_outbound_deliveries_total\\{[^}]*endpoint="${created.body.id}"[^}]*outcome="dead"[^}]*\\} 1`)
 		);
 		expect(metrics).toMatch(/venta_outbound_delivery_lag_seconds_bucket\{[^}]*le="\+Inf"\} 2/);
+	});
+
+	it("retries a receiver that is down (no answer: status null), and dead-letters what is still queued for an endpoint an admin disabled", async () => {
+		const down = `http://127.0.0.1:${await freePort()}/hooks`;
+		const created = await api.post<CreatedEndpoint>(
+			"/api/admin/webhook-endpoints",
+			{ url: down, events: ["location.geofence_triggered"] },
+			admin
+		);
+		await engine.broker.call("alert-fixture.fire", { ...ALERT, kind: "area" });
+		const mine = async () => (await deliveries({ endpointId: created.body.id }))[0];
+		const retrying = await waitFor(async () => ((await mine())?.status === "retrying" ? mine() : undefined), {
+			what: "a retrying delivery",
+		});
+		expect(retrying).toMatchObject({ lastStatus: null, event: "location.geofence_triggered" });
+		expect(retrying!.lastError).toMatch(/ECONNREFUSED/);
+		expect(retrying!.nextAttemptAt).not.toBeNull();
+
+		const disabled = await api.patch(`/api/admin/webhook-endpoints/${created.body.id}`, { enabled: false }, admin);
+		expect(disabled.body).toMatchObject({ id: created.body.id, enabled: false });
+		const dead = await waitFor(async () => ((await mine())?.status === "dead" ? mine() : undefined), { what: "the dead delivery" });
+		expect(dead).toMatchObject({ lastError: "endpoint disabled", nextAttemptAt: null });
+		expect((await api.del(`/api/admin/webhook-endpoints/${created.body.id}`, admin)).body).toEqual({ id: created.body.id, deleted: true });
+		expect((await api.del(`/api/admin/webhook-endpoints/${created.body.id}`, admin)).status).toBe(404);
 	});
 });
