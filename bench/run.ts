@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only live,cluster,nearby,everyday-ingest,downtown,rush,rest] [-- --profile]`
+ * `npm run bench [-- --quick] [-- --only live,cluster,nearby,everyday-ingest,downtown,rush,rest,alerts] [-- --profile]`
  *
  * Starts the real engine (server.ts) and the two competitors written here (a `ws` server with
  * an in-memory map, a bare uWS pub/sub loop), drives each with the same load generators in
@@ -21,8 +21,10 @@ import { COMPETITOR_KEYS, placeVendors, startCompetitor, type Competitor, type C
 import { connectVendors, connectWatchers, drainDeliveries, forkClient, maxCpu, sampleClients } from "./lib/load.ts";
 import { measureFanout, measureIngest } from "./lib/phases.ts";
 import { atMost, med, printTable, shortMark, verdict, type Row } from "./lib/table.ts";
-import { EVERYDAY_STAGES, everydayRows, everydayStages, type EverydayFigures } from "./stages/everyday.ts";
+import { EVERYDAY_STAGES, everydayRows, everydayStages, FRESH_SERVER_WARM_MS, type EverydayFigures } from "./stages/everyday.ts";
 import type { NearbyResult, NearbyRun } from "./clients/nearby.ts";
+import { alertsStage } from "./stages/alerts.ts";
+import { alertsRows } from "./stages/alerts-rows.ts";
 
 const { values: args } = parseArgs({
 	options: {
@@ -80,7 +82,7 @@ const INGEST_TARGET_VS_UWS = 1.5;
 const INGEST_TARGET_MAIN_THREAD = 0.85;
 const FANOUT_TARGET_VS_UWS = 1.2;
 
-const ALL_STAGES = ["live", "cluster", "nearby", ...EVERYDAY_STAGES];
+const ALL_STAGES = ["live", "cluster", "nearby", ...EVERYDAY_STAGES, "alerts"];
 const stages = new Set((args.only ?? ALL_STAGES.join(",")).split(",").map(s => s.trim()));
 const unknown = [...stages].filter(s => !ALL_STAGES.includes(s));
 if (unknown.length) {
@@ -334,7 +336,7 @@ async function nearbyStage(out: Results): Promise<void> {
 
 function buildTable(): Row[] {
 	const f = results.figures;
-	return [...(f.live || f.cluster || f.nearby ? liveRows(f) : []), ...everydayRows(f)];
+	return [...(f.live || f.cluster || f.nearby ? liveRows(f) : []), ...everydayRows(f), ...alertsRows(f.alerts)];
 }
 
 /** Figures 1–6: the live, cluster and nearby stages. */
@@ -480,6 +482,8 @@ results.load = {
 	downtown: "200 vendors × 1 Hz in 1.5 km², 200 watchers of the whole area = 40 000 deliveries/s (and with LIVE_FLUSH_MS=50)",
 	rush: "200 vendors online in 6 km × 6 km, 500 watchers connect at once and watch a 3 km × 3 km box each",
 	rest: "200 vendors online, 32 connections: /health/live, /api/discovery/nearby r = 1 km, /api/vendors/:id",
+	alerts:
+		"200 vendors × 10 Hz with 0, 10 000, 100 000 alerts; then 100 drive vendors crossing circles at 1 Hz, 320 customer sockets, one webhook endpoint",
 	rounds: MODE.rounds,
 	windowMs: MODE.windowMs,
 };
@@ -511,6 +515,11 @@ try {
 		Object.assign(results.figures, figures);
 		const pace = { ...ctx, windowMs: MODE.everydayWindowMs, warmMs: MODE.everydayWarmMs };
 		await everydayStages(pace, everyday, competitors, figures as EverydayFigures);
+	}
+	if (stages.has("alerts") && competitors.includes("engine")) {
+		results.figures.alerts = { ingest: [] };
+		const pace = { ...ctx, windowMs: MODE.everydayWindowMs, warmMs: MODE.everydayWarmMs };
+		await ctx.attempt("alerts", () => alertsStage(pace, results.figures.alerts, Math.max(MODE.everydayWarmMs, FRESH_SERVER_WARM_MS)));
 	}
 } finally {
 	killAllChildren();

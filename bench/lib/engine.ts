@@ -29,8 +29,13 @@ export async function waitForHttp(url: string, proc: Proc, timeoutMs = 30_000): 
 
 export type EngineNode = { proc: Proc; name: string; port: number; livePort: number; baseUrl: string; liveUrl: string; services: string };
 
-/** The real engine (`server.ts`, what `npm start` runs) as a child process. */
-export async function startEngine(name: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<EngineNode> {
+/** The real engine (`server.ts`, what `npm start` runs) as a child process; `readyTimeoutMs`: how long its start may take. */
+export async function startEngine(
+	name: string,
+	env: Record<string, string>,
+	nodeArgs: string[] = [],
+	readyTimeoutMs = 30_000
+): Promise<EngineNode> {
 	const port = await freePort();
 	const livePort = await freePort();
 	const services = env.SERVICES ?? "";
@@ -54,11 +59,11 @@ export async function startEngine(name: string, env: Record<string, string>, nod
 		nodeArgs
 	);
 	const hasApi = services === "" || services.split(",").includes("api");
-	await waitForHttp(`http://127.0.0.1:${livePort}/health/ready`, proc);
+	await waitForHttp(`http://127.0.0.1:${livePort}/health/ready`, proc, readyTimeoutMs);
 	if (hasApi) {
-		await waitForHttp(`http://127.0.0.1:${port}/health/ready`, proc);
+		await waitForHttp(`http://127.0.0.1:${port}/health/ready`, proc, readyTimeoutMs);
 		// /health/ready can answer before moleculer-web has built the /api aliases (404 until then).
-		await waitForHttp(`http://127.0.0.1:${port}/api/vendors`, proc);
+		await waitForHttp(`http://127.0.0.1:${port}/api/vendors`, proc, readyTimeoutMs);
 	}
 	return { proc, name, port, livePort, baseUrl: `http://127.0.0.1:${port}`, liveUrl: `ws://127.0.0.1:${livePort}/live`, services };
 }

@@ -13,7 +13,7 @@ import { fmt, fmtSummary } from "../lib/stats.ts";
 import { atMost, med, shortMark, verdict, type Row } from "../lib/table.ts";
 
 /** Hamburg, 10 km × 10 km: away from the other scenarios' areas, so positions left behind never show up in their snapshots. */
-const AREA = boxAround(53.55, 9.99, 10_000);
+export const AREA = boxAround(53.55, 9.99, 10_000);
 const SEED = 14_001;
 /** Ascending in vendors: the second rate adds sockets to the first one's. */
 const RATES = [

@@ -30,7 +30,7 @@ export type EverydayFigures = {
  * after a start, JIT and heap growth put every server's CPU per position up to twice its later
  * figure, mostly on background threads (seen with `ws` and bare uWS alike).
  */
-const FRESH_SERVER_WARM_MS = 2500;
+export const FRESH_SERVER_WARM_MS = 2500;
 
 export async function everydayStages(
 	ctx: BenchContext,
