@@ -67,7 +67,9 @@ export class JetStreamQueue implements DeliveryQueue {
 	async start(): Promise<void> {
 		const n = this.#names;
 		this.#nc = await connect({ ...this.#opts.connection, name: this.#opts.name });
-		const jsm = await this.#nc.jetstreamManager();
+		const jsm = await this.#nc.jetstreamManager().catch((err: Error) => {
+			throw new Error(`The outbound role needs JetStream on NATS_URL (nats-server -js): ${err.message}`);
+		});
 		const streams = [
 			{ name: n.stream, subjects: [n.subject], retention: RetentionPolicy.Workqueue },
 			{ name: n.deadStream, subjects: [n.deadSubject], retention: RetentionPolicy.Limits },

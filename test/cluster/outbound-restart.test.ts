@@ -11,6 +11,7 @@ import type { CreatedEndpoint } from "../../services/outbound/contract.ts";
 import { jetStreamNames } from "../../services/outbound/jetstream.ts";
 import { AS_OPERATOR, startTestEngine, testEnv, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_NATS_URL } from "../helpers/engine.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
+import { startOwnNats } from "../helpers/servers.ts";
 import { startReceiver, type Receiver } from "../helpers/webhook-receiver.ts";
 
 /** Short retries so a test sees several attempts: every 2 s, six times. */
@@ -150,6 +151,19 @@ describe("a restart of the webhook sender mid-retry loses nothing", () => {
 			await expectEachDeliveredOnce(receiver, tried);
 		} finally {
 			await receiver.close();
+		}
+	});
+});
+
+describe("the outbound role on a NATS without JetStream", () => {
+	it("refuses to start, saying what it needs", async () => {
+		const nats = await startOwnNats();
+		try {
+			await expect(startTestEngine({ NATS_URL: nats.url, SERVICES: "outbound" })).rejects.toThrow(
+				/The outbound role needs JetStream on NATS_URL \(nats-server -js\)/
+			);
+		} finally {
+			await nats.stop();
 		}
 	});
 });

@@ -59,7 +59,7 @@ function ownServer(scheme: string, command: string, args: (port: number) => stri
 	});
 }
 
-/** A nats-server of the test's own (no JetStream: the engine does not use it); `args` add e.g. credentials or TLS. */
+/** A nats-server of the test's own (no JetStream: only the outbound role uses it); `args` add e.g. credentials or TLS. */
 export function startOwnNats(args: string[] = []): Promise<OwnServer> {
 	return ownServer("nats", "nats-server", port => ["-a", "127.0.0.1", "-p", String(port), ...args]);
 }
