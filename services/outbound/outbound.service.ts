@@ -28,8 +28,11 @@ import { EndpointStore } from "./endpoints.ts";
 import { JetStreamQueue } from "./jetstream.ts";
 import { Outbox, type DeliveryQueue } from "./outbox.ts";
 
-type OutboundMethods = { fanOut(name: DomainEventName, event: DomainEvent): Promise<void> };
-type OutboundVars = { endpoints: EndpointStore; log: DeliveryLog; queue: DeliveryQueue };
+type OutboundMethods = {
+	fanOut(name: DomainEventName, event: DomainEvent): Promise<void>;
+	queue(id: string, replay: boolean): Promise<boolean>;
+};
+type OutboundVars = { endpoints: EndpointStore; log: DeliveryLog; deliveryQueue: DeliveryQueue };
 type CreatedMeta = CallerMeta & { $statusCode?: number };
 
 const idParam = { type: "string", min: 1, max: 64 } as const;
@@ -136,9 +139,7 @@ const OutboundService: VentaServiceSchema<{ rest: string }, OutboundMethods & Db
 				const ids = id ? [id] : (await this.log.list({ status: "dead", endpointId }, DELIVERY_LIST_MAX)).map(d => d.id);
 				const replayed: string[] = [];
 				for (const one of ids) {
-					if ((await this.log.requeue(one)) === 0) continue;
-					await this.queue.replay(one);
-					replayed.push(one);
+					if ((await this.log.requeue(one)) > 0 && (await this.queue(one, true))) replayed.push(one);
 				}
 				if (id && replayed.length === 0) throw notFound(`No dead delivery ${id}`, { id });
 				this.logger.info({ requestId: ctx.requestID, replayed, by: (ctx.meta as CallerMeta).user?.id }, "Outbound deliveries replayed");
@@ -158,15 +159,20 @@ const OutboundService: VentaServiceSchema<{ rest: string }, OutboundMethods & Db
 			for (const endpoint of endpoints) {
 				const id = deliveryId(event.meta.eventId, endpoint._id);
 				const fields = { _id: id, endpointId: endpoint._id, event: name, eventId: event.meta.eventId, eventAt: event.meta.timestamp, body };
-				if (!(await this.log.record(fields))) continue;
-				try {
-					await this.queue.enqueue(id);
-				} catch (err) {
-					// Recorded but not queued: dead at once, so the operator sees it and can replay it.
-					const error = `not queued: ${(err as Error).message}`;
-					await this.log.failed(id, 0, { status: null, error }, null);
-					this.logger.error({ delivery: id, endpoint: endpoint._id, err: error }, "Outbound delivery could not be queued");
-				}
+				if (await this.log.record(fields)) await this.queue(id, false);
+			}
+		},
+
+		/** Hands a recorded delivery to the queue; one that could not be queued is dead at once, so the operator sees it and can replay it. */
+		async queue(id: string, replay: boolean): Promise<boolean> {
+			try {
+				await (replay ? this.deliveryQueue.replay(id) : this.deliveryQueue.enqueue(id));
+				return true;
+			} catch (err) {
+				const error = `not queued: ${(err as Error).message}`;
+				await this.log.failed(id, 0, { status: null, error }, null);
+				this.logger.error({ delivery: id, err: error }, "Outbound delivery could not be queued");
+				return false;
 			}
 		},
 	},
@@ -188,7 +194,7 @@ const OutboundService: VentaServiceSchema<{ rest: string }, OutboundMethods & Db
 			metrics: this.broker.metrics,
 			logger: this.logger,
 		});
-		this.queue = config.natsUrl
+		this.deliveryQueue = config.natsUrl
 			? new JetStreamQueue(
 					{
 						connection: natsConnectionOptions(config.natsUrl, config.nats),
@@ -201,11 +207,11 @@ const OutboundService: VentaServiceSchema<{ rest: string }, OutboundMethods & Db
 					this.logger
 				)
 			: new Outbox(this.log, dispatcher, timeoutMs, this.logger);
-		await this.queue.start();
+		await this.deliveryQueue.start();
 	},
 
 	async stopped() {
-		await this.queue?.stop();
+		await this.deliveryQueue?.stop();
 	},
 };
 
