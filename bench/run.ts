@@ -519,7 +519,9 @@ try {
 	if (stages.has("alerts") && competitors.includes("engine")) {
 		results.figures.alerts = { ingest: [] };
 		const pace = { ...ctx, windowMs: MODE.everydayWindowMs, warmMs: MODE.everydayWarmMs };
-		await ctx.attempt("alerts", () => alertsStage(pace, results.figures.alerts, Math.max(MODE.everydayWarmMs, FRESH_SERVER_WARM_MS)));
+		await ctx.attempt("alerts", () =>
+			alertsStage(pace, results.figures.alerts, Math.max(MODE.everydayWarmMs, FRESH_SERVER_WARM_MS), NATS_URL)
+		);
 	}
 } finally {
 	killAllChildren();

@@ -5,11 +5,15 @@
  * so each start loads them like a restarted deployment — then, on the 100 000-alert engine with the
  * ingest still running, drive vendors crossing circles for alert latency and webhook lag.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { connect } from "nats";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { latLngToCell } from "h3-js";
 import { mintDevToken } from "../../lib/auth.ts";
+import { MAX_ALERTS_PER_USER } from "../../services/alerts/contract.ts";
+import { jetStreamNames } from "../../services/outbound/jetstream.ts";
 import type { AlertsConnect, AlertsSample, DriveVendor } from "../clients/alerts.ts";
 import {
 	driveAlerts,
@@ -23,12 +27,14 @@ import {
 } from "../lib/alerts-seed.ts";
 import { placeVendors, startCompetitor, type Competitor, type VendorIdentity } from "../lib/competitors.ts";
 import { type BenchContext, LOCAL_ADDRESSES, StageError } from "../lib/context.ts";
-import { BENCH_SECRET, liveCounters, sleep, startEngine } from "../lib/engine.ts";
+import { SHORTFALL } from "../lib/checks.ts";
+import { BENCH_SECRET, liveCounters, sleep, startEngine, type EngineNode } from "../lib/engine.ts";
+import type { ClientProc } from "../lib/ipc.ts";
 import { connectVendors, forkClient } from "../lib/load.ts";
 import { measureIngest } from "../lib/phases.ts";
 import { boxAround, placesInBox } from "../lib/places.ts";
 import { fmt, latencyStats, summarize } from "../lib/stats.ts";
-import type { AlertsFigures, LatencyRound } from "./alerts-rows.ts";
+import type { AlertsFigures, LatencyFigures, LatencyRound } from "./alerts-rows.ts";
 import { AREA as INGEST_AREA } from "./everyday-ingest.ts";
 
 export const ALERT_LEVELS = [0, 10_000, 100_000] as const;
@@ -60,25 +66,32 @@ export async function fencesLoaded(livePort: number): Promise<number> {
 	return m ? Number(m[1]) : 0;
 }
 
-/** An engine on `dataDir` with the vendors already onboarded there; resolves once geo holds `fences`. */
-async function engineAt(ctx: BenchContext, stage: string, dataDir: string, identities: VendorIdentity[], fences: number) {
-	const startedAt = Date.now();
-	const nodeArgs = ctx.profile ? ["--cpu-prof", "--cpu-prof-dir=bench/profiles"] : [];
-	const engine = await startEngine(stage, { DATA_DIR: dataDir }, nodeArgs, FENCES_LOADED_TIMEOUT_MS);
+/** Polls the fence gauge until geo holds `fences` (a round counts only then). */
+async function untilFencesLoaded(engine: EngineNode, fences: number): Promise<void> {
 	const deadline = Date.now() + FENCES_LOADED_TIMEOUT_MS;
 	let loaded = await fencesLoaded(engine.livePort);
 	while (loaded !== fences && Date.now() < deadline) {
 		await sleep(250);
 		loaded = await fencesLoaded(engine.livePort);
 	}
-	if (loaded !== fences) {
+	if (loaded !== fences) throw new StageError(`the engine holds ${loaded} fences, ${fences} were written to its DATA_DIR`);
+}
+
+/** An engine on `dataDir` with the vendors already onboarded there; resolves once geo holds `fences`. */
+async function engineAt(ctx: BenchContext, stage: string, dataDir: string, identities: VendorIdentity[], fences: number) {
+	const startedAt = Date.now();
+	const nodeArgs = ctx.profile ? ["--cpu-prof", "--cpu-prof-dir=bench/profiles"] : [];
+	const engine = await startEngine(stage, { DATA_DIR: dataDir }, nodeArgs, FENCES_LOADED_TIMEOUT_MS);
+	try {
+		await untilFencesLoaded(engine, fences);
+	} catch (err) {
 		await engine.proc.stop(20_000);
-		throw new StageError(`the engine holds ${loaded} fences, ${fences} were written to its DATA_DIR`);
+		throw err;
 	}
 	const startS = (Date.now() - startedAt) / 1000;
 	ctx.log(
 		stage,
-		`engine up (pid ${engine.proc.pid}) with ${loaded} fences loaded (venta_alerts_fences) ${fmt(startS, 1)} s after its start`
+		`engine up (pid ${engine.proc.pid}) with ${fences} fences loaded (venta_alerts_fences) ${fmt(startS, 1)} s after its start`
 	);
 	const server: Competitor = {
 		key: "engine",
@@ -119,70 +132,102 @@ const driveVendors = (identities: VendorIdentity[]): DriveVendor[] =>
 		path: Array.from({ length: DRIVE.perVendor }, (_, j) => driveCenter(DRIVE, i, j)),
 	}));
 
-/** Alert frames and webhooks of the drive vendors' hops, in rounds, with the ingest going on. */
-async function latencyRounds(ctx: BenchContext, stage: string, server: Competitor, drive: VendorIdentity[], out: AlertsFigures) {
-	const { baseUrl, liveUrl } = server.engine!;
+/** The webhook endpoint, the circles' owners signed in and the drive vendors connected on one client process. */
+async function openDrive(ctx: BenchContext, stage: string, client: ClientProc, engine: EngineNode, drive: VendorIdentity[]) {
+	const { url } = await client.call<{ url: string }>("receive");
+	const admin = await mintDevToken(BENCH_SECRET, ADMIN, 3600);
+	await rest(engine.baseUrl, admin, "POST", "/api/admin/webhook-endpoints", { url, events: ["location.proximity_alert"] });
+	const owners = Math.ceil((DRIVE.vendors * DRIVE.perVendor) / MAX_ALERTS_PER_USER);
+	const customers = await Promise.all(
+		Array.from({ length: owners }, (_, k) =>
+			mintDevToken(BENCH_SECRET, driveOwner(k * MAX_ALERTS_PER_USER), 3600).then(token => ({ token }))
+		)
+	);
+	const connect: AlertsConnect = { url: engine.liveUrl, vendors: driveVendors(drive), customers, localAddresses: LOCAL_ADDRESSES };
+	await client.call("connect", connect, 120_000);
+	ctx.log(
+		stage,
+		`${owners} customer sockets (the circles' owners), ${drive.length} drive vendors hopping at ${DRIVE.hz} Hz; webhooks → ${url}`
+	);
+}
+
+function toRound(s: AlertsSample): LatencyRound {
+	return {
+		hops: s.hops,
+		alerts: s.alerts,
+		webhooks: s.webhookMs.length,
+		alert: latencyStats(s.alertMs),
+		webhook: latencyStats(s.webhookMs),
+		webhookFromEvent: latencyStats(s.webhookFromEventMs),
+		clientCpuPercent: s.cpuPercent,
+		errors: s.errors,
+	};
+}
+
+/** Alert frames and webhooks of the drive vendors' hops, in rounds; then what arrived in all against the hops. */
+async function latencyRounds(ctx: BenchContext, stage: string, engine: EngineNode, drive: VendorIdentity[]): Promise<LatencyFigures> {
 	const client = forkClient("alerts", "bench/clients/alerts.ts");
 	try {
-		const { url } = await client.call<{ url: string }>("receive");
-		const admin = await mintDevToken(BENCH_SECRET, ADMIN, 3600);
-		await rest(baseUrl, admin, "POST", "/api/admin/webhook-endpoints", { url, events: ["location.proximity_alert"] });
-		const owners = DRIVE.vendors * DRIVE.perVendor;
-		const customers = await Promise.all(
-			Array.from({ length: Math.ceil(owners / 20) }, (_, k) =>
-				mintDevToken(BENCH_SECRET, driveOwner(k * 20), 3600).then(token => ({ token }))
-			)
-		);
-		const connect: AlertsConnect = { url: liveUrl, vendors: driveVendors(drive), customers, localAddresses: LOCAL_ADDRESSES };
-		await client.call("connect", connect, 120_000);
-		ctx.log(
-			stage,
-			`${customers.length} customer sockets (the circles' owners) and ${drive.length} drive vendors hopping at ${DRIVE.hz} Hz; webhook endpoint → ${url}`
-		);
+		await openDrive(ctx, stage, client, engine, drive);
 		await client.call("drive", { hz: DRIVE.hz });
 		await sleep(ctx.quick ? 1000 : 3000);
 		await client.call("sample");
-		const roundMs = ctx.quick ? 2000 : 5000;
 		const rounds: LatencyRound[] = [];
 		for (let r = 0; r < ctx.rounds; r++) {
-			await sleep(roundMs);
-			const s = await client.call<AlertsSample>("sample");
-			const round = {
-				hops: s.hops,
-				alerts: s.alerts,
-				webhooks: s.webhookMs.length,
-				alert: latencyStats(s.alertMs),
-				webhook: latencyStats(s.webhookMs),
-				webhookFromEvent: latencyStats(s.webhookFromEventMs),
-				clientCpuPercent: s.cpuPercent,
-				errors: s.errors,
-			};
+			await sleep(ctx.quick ? 2000 : 5000);
+			const round = toRound(await client.call<AlertsSample>("sample"));
 			rounds.push(round);
+			const { alert, webhook } = round;
 			ctx.log(
 				stage,
-				`round ${r + 1}/${ctx.rounds}: ${s.hops} hops, ${s.alerts} alert frames p50 ${fmt(round.alert.p50)} p99 ${fmt(round.alert.p99)} max ${fmt(round.alert.max)} ms; ${round.webhooks} webhooks p50 ${fmt(round.webhook.p50, 0)} p99 ${fmt(round.webhook.p99, 0)} ms; client ${fmt(s.cpuPercent, 0)}%`
+				`round ${r + 1}/${ctx.rounds}: ${round.hops} hops, ${round.alerts} alert frames p50 ${fmt(alert.p50)} p99 ${fmt(alert.p99)} max ${fmt(alert.max)} ms; ${round.webhooks} webhooks p50 ${fmt(webhook.p50, 0)} p99 ${fmt(webhook.p99, 0)} ms; client ${fmt(round.clientCpuPercent, 0)}%`
 			);
 		}
 		await client.call("drive", { hz: 0 });
 		await sleep(1500); // alerts and webhooks in flight
-		const last = await client.call<AlertsSample>("sample");
-		const sum = (pick: (r: { hops: number; alerts: number; webhooks: number }) => number) =>
-			[...rounds, { ...last, webhooks: last.webhookMs.length }].reduce((a, r) => a + pick(r), 0);
-		out.latency = { rounds, hops: sum(r => r.hops), alerts: sum(r => r.alerts), webhooks: sum(r => r.webhooks) };
-		ctx.log(stage, `${out.latency.alerts} alert frames and ${out.latency.webhooks} webhooks for ${out.latency.hops} hops`);
-		if (out.latency.alerts < out.latency.hops) ctx.note(`${stage}: ${out.latency.alerts} alert frames for ${out.latency.hops} hops`);
+		const all = [...rounds, toRound(await client.call<AlertsSample>("sample"))];
+		const sum = (pick: (r: LatencyRound) => number) => all.reduce((a, r) => a + pick(r), 0);
+		const out = { rounds, hops: sum(r => r.hops), alerts: sum(r => r.alerts), webhooks: sum(r => r.webhooks) };
+		ctx.log(stage, `${out.alerts} alert frames and ${out.webhooks} webhooks for ${out.hops} hops`);
+		if (out.alerts < out.hops * SHORTFALL) ctx.note(`${stage}: ${out.alerts} alert frames for ${out.hops} hops`);
+		if (out.webhooks < out.hops * SHORTFALL) ctx.note(`${stage}: ${out.webhooks} webhooks for ${out.hops} hops`);
 		await client.call("close");
+		return out;
 	} finally {
 		await client.close();
 	}
 }
 
-export async function alertsStage(ctx: BenchContext, out: AlertsFigures, warmMs: number): Promise<void> {
-	const dataDir = mkdtempSync(join(tmpdir(), "venta-bench-alerts-"));
+/** The same drive on an engine with NATS_URL (webhooks on JetStream), holding the drive fences only; its streams are deleted after. */
+async function jetStreamRun(ctx: BenchContext, dataDir: string, drive: VendorIdentity[], natsUrl: string, out: AlertsFigures) {
+	const stage = "alerts/jetstream";
+	const namespace = `bench-${randomUUID().slice(0, 8)}`;
+	const fences = DRIVE.vendors * DRIVE.perVendor;
+	const env = { DATA_DIR: dataDir, NATS_URL: natsUrl, NAMESPACE: namespace, NODE_ID: `${namespace}-a` };
+	const engine = await startEngine(stage, env, [], FENCES_LOADED_TIMEOUT_MS);
 	try {
-		const first = await startCompetitor(ctx, "alerts/0", "engine", { vendors: INGEST.vendors + DRIVE.vendors, env: { DATA_DIR: dataDir } });
+		await untilFencesLoaded(engine, fences);
+		ctx.log(stage, `engine up over NATS (namespace ${namespace}) with ${fences} fences loaded, no ingest`);
+		out.latencyJetStream = await latencyRounds(ctx, stage, engine, drive);
+	} finally {
+		await engine.proc.stop(20_000);
+		const nc = await connect({ servers: natsUrl });
+		const jsm = await nc.jetstreamManager();
+		const names = jetStreamNames(namespace);
+		for (const stream of [names.stream, names.deadStream]) await jsm.streams.delete(stream).catch(() => false);
+		await nc.close();
+	}
+}
+
+export async function alertsStage(ctx: BenchContext, out: AlertsFigures, warmMs: number, natsUrl: string): Promise<void> {
+	const dataDir = mkdtempSync(join(tmpdir(), "venta-bench-alerts-"));
+	const jetStreamDir = `${dataDir}-jetstream`;
+	try {
+		const first = await startCompetitor(ctx, "alerts/0", "engine", {
+			vendors: INGEST.vendors + DRIVE.vendors,
+			env: { DATA_DIR: dataDir },
+		});
 		const identities = first.identities;
-		const ingestIds = identities.slice(0, INGEST.vendors).map(v => v.id);
 		const drive = identities.slice(INGEST.vendors);
 		try {
 			await rest(first.engine!.baseUrl, await mintDevToken(BENCH_SECRET, ADMIN, 3600), "GET", "/api/me"); // the admin-to-be exists
@@ -192,39 +237,70 @@ export async function alertsStage(ctx: BenchContext, out: AlertsFigures, warmMs:
 		} finally {
 			await first.stop();
 		}
+		await makeAdmin(dataDir, ADMIN);
+		cpSync(dataDir, jetStreamDir, { recursive: true }); // the same vendors and users; the drive fences only
 		const driveDocs = driveAlerts(
 			DRIVE,
 			drive.map(v => v.id)
 		);
-		const spread = spreadAlerts(ALERT_LEVELS[2] - driveDocs.length, SPREAD, ingestIds);
-		const cells = placesInBox(INGEST_AREA, INGEST.vendors, INGEST.seed).map(p => latLngToCell(p.lat, p.lng, H3_RES));
+		await writeAlerts(jetStreamDir, driveDocs);
+		const spread = spreadAlerts(
+			ALERT_LEVELS[2] - driveDocs.length,
+			SPREAD,
+			identities.slice(0, INGEST.vendors).map(v => v.id)
+		);
 		let written = 0;
 		for (const level of ALERT_LEVELS.slice(1)) {
-			const stage = `alerts/${level}`;
 			const docs = level === ALERT_LEVELS[2] ? [...spread.slice(written), ...driveDocs] : spread.slice(written, level);
 			await writeAlerts(dataDir, docs);
 			written += docs.length;
-			const perCell = fencesPerCell([...spread.slice(0, Math.min(written, spread.length))], INGEST_AREA, cells, H3_RES);
-			const s = summarize(perCell);
-			ctx.log(
-				stage,
-				`${written} alerts written to DATA_DIR; the ingest vendors' cells are each tested against ${fmt(s.median, 0)} fences (median; ${fmt(s.min, 0)}–${fmt(s.max, 0)})`
+			const { latency, ...figures } = await levelRun(
+				ctx,
+				`alerts/${level}`,
+				dataDir,
+				identities,
+				spread.slice(0, written),
+				written,
+				warmMs
 			);
-			if (level === ALERT_LEVELS[2]) await makeAdmin(dataDir, ADMIN);
-			const { server, startS } = await engineAt(ctx, stage, dataDir, identities, written);
-			try {
-				const { client, result } = await ingestAt(ctx, stage, server, warmMs);
-				out.ingest.push({ alerts: written, ...result, fencesPerCell: perCell, startS });
-				if (level === ALERT_LEVELS[2]) {
-					await client.call("rate", { perVendorHz: INGEST.hz }); // the ingest goes on under the alerts
-					await latencyRounds(ctx, `${stage}/latency`, server, drive, out);
-				}
-				await client.close();
-			} finally {
-				await server.stop();
-			}
+			out.ingest.push(figures);
+			if (latency) out.latency = latency;
 		}
+		await jetStreamRun(ctx, jetStreamDir, drive, natsUrl, out);
 	} finally {
 		rmSync(dataDir, { recursive: true, force: true });
+		rmSync(jetStreamDir, { recursive: true, force: true });
+	}
+}
+
+/** One level: the engine started on DATA_DIR holding `written` alerts, the ingest measured; at the last level, latency too. */
+async function levelRun(
+	ctx: BenchContext,
+	stage: string,
+	dataDir: string,
+	identities: VendorIdentity[],
+	spread: Parameters<typeof fencesPerCell>[0],
+	written: number,
+	warmMs: number
+) {
+	const cells = placesInBox(INGEST_AREA, INGEST.vendors, INGEST.seed).map(p => latLngToCell(p.lat, p.lng, H3_RES));
+	const perCell = fencesPerCell(spread, INGEST_AREA, cells, H3_RES);
+	const s = summarize(perCell);
+	ctx.log(
+		stage,
+		`${written} alerts in DATA_DIR; the ingest vendors' cells are each tested against ${fmt(s.median, 0)} fences (median; ${fmt(s.min, 0)}–${fmt(s.max, 0)})`
+	);
+	const { server, startS } = await engineAt(ctx, stage, dataDir, identities, written);
+	try {
+		const { client, result } = await ingestAt(ctx, stage, server, warmMs);
+		let latency: LatencyFigures | undefined;
+		if (written === ALERT_LEVELS[2]) {
+			await client.call("rate", { perVendorHz: INGEST.hz }); // the ingest goes on under the alerts
+			latency = await latencyRounds(ctx, `${stage}/latency`, server.engine!, identities.slice(INGEST.vendors));
+		}
+		await client.close();
+		return { alerts: written, ...result, fencesPerCell: perCell, startS, latency };
+	} finally {
+		await server.stop();
 	}
 }
