@@ -73,4 +73,18 @@ describe.skipIf(!hasChromium)("alerts on the map page", () => {
 			await page.close();
 		}
 	}, 90_000);
+
+	it("without Clerk on the page, signs in with a pasted session token (kept for the tab) and offers the alert", async () => {
+		const page = await browser!.newPage({ viewport: { width: 1000, height: 700 } });
+		try {
+			await page.goto(`${engine.baseUrl}/#${CENTRE.lat},${CENTRE.lng},16`);
+			await page.fill("#alerts .sign-in input", await engine.token("user_alerts_pasted", 600));
+			await page.click("#alerts .sign-in button");
+			await page.waitForSelector("#alerts .add-alert", { timeout: 15_000 });
+			await page.reload();
+			await page.waitForSelector("#alerts .add-alert", { timeout: 15_000 });
+		} finally {
+			await page.close();
+		}
+	}, 40_000);
 });

@@ -4,6 +4,7 @@ import type { Alert, AlertInput } from "../../services/alerts/contract.ts";
 import type { LatLng } from "../../lib/geo.ts";
 import { askToken, sendJson } from "./api.ts";
 import { formatDistance, h } from "./dom.ts";
+import { hasClerk, usePastedToken } from "./live.ts";
 
 /** "Tell me when a favourite is within 500 m." */
 export const FAVORITE_NEARBY_RADIUS_M = 500;
@@ -41,6 +42,23 @@ function describe(alert: Alert): string {
 	return `${who} within ${formatDistance(alert.radius)} ${where}`;
 }
 
+/** Without Clerk on the page: a field to paste a session token (in development, one from `npm run token`). */
+function pastedSignIn(): HTMLElement[] {
+	if (hasClerk()) return [];
+	const field = h("input", {
+		type: "password",
+		class: "token",
+		placeholder: "session token",
+		"aria-label": "Session token",
+	}) as HTMLInputElement;
+	const form = h("form", { class: "sign-in" }, field, h("button", { type: "submit" }, "Sign in"));
+	form.addEventListener("submit", event => {
+		event.preventDefault();
+		usePastedToken(field.value.trim());
+	});
+	return [form, h("p", { class: "hint" }, "Development: npm run token -- --sub user_me")];
+}
+
 /**
  * The side panel's alerts: set "a favourite within 500 m" (of the customer's own position when the
  * browser shares it — sent over the socket, never stored — else of the map's centre), list and
@@ -49,7 +67,7 @@ function describe(alert: Alert): string {
 export async function createAlertsPanel(el: HTMLElement, deps: AlertsDeps): Promise<void> {
 	const token = await askToken(deps.getToken);
 	if (!token) {
-		el.replaceChildren(h("p", { class: "hint" }, "Sign in to get alerts when your favourites come near."));
+		el.replaceChildren(h("p", { class: "hint" }, "Sign in to get alerts when your favourites come near."), ...pastedSignIn());
 		return;
 	}
 	const authed = async () => (await askToken(deps.getToken)) ?? token;

@@ -9,7 +9,7 @@ import { createVendorCard } from "./card.ts";
 import { createCellLayers, type CellLayers } from "./cells.ts";
 import { debounce } from "./dom.ts";
 import { loadFavorites, type Favorites } from "./favorites.ts";
-import { clerkSessionToken } from "./live.ts";
+import { sessionToken } from "./live.ts";
 import { createVendorMarkers, type VendorMarkers } from "./markers.ts";
 import { createNearbyList } from "./nearby.ts";
 
@@ -87,7 +87,7 @@ type LiveView = { markers: VendorMarkers; cells: CellLayers; watchedCells: numbe
  * sent again) and the vendors in view, drawn as markers.
  */
 function connectView(config: PageConfig, view: LiveView): { live: LiveClient; vendors: VendorsInView } {
-	const live = connect({ url: liveUrlOf(config), getToken: clerkSessionToken });
+	const live = connect({ url: liveUrlOf(config), getToken: sessionToken });
 	const vendors = new VendorsInView(live);
 	vendors.on("add", v => view.markers.add(v));
 	vendors.on("move", v => view.markers.move(v));
@@ -183,10 +183,10 @@ async function start(): Promise<void> {
 	});
 	view.renderCounts();
 
-	favorites = await loadFavorites(clerkSessionToken).catch(() => undefined);
+	favorites = await loadFavorites(sessionToken).catch(() => undefined);
 	await createAlertsPanel($("alerts"), {
 		live,
-		getToken: clerkSessionToken,
+		getToken: sessionToken,
 		centre: () => map.getCenter(),
 		vendorName: id =>
 			getVendor(id).then(
