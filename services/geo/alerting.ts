@@ -80,7 +80,7 @@ export const alertingPart = servicePart<object, AlertingMethods, AlertingVars>({
 			this.fenceChangesDuringLoad = [];
 			try {
 				const fences = await this.broker.call<Fence[], object>(FENCES_ACTION, {}, { meta: { user: serviceCaller("geo") } });
-				this.fences.load(fences);
+				await this.fences.load(fences);
 				for (const changes of this.fenceChangesDuringLoad) this.fences.apply(changes);
 				this.logger.info({ fences: fences.length }, "Fences loaded");
 			} catch (err) {

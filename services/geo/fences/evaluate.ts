@@ -4,11 +4,20 @@ import { HERE_TTL_S, type AlertFired, type Fence, type FencesChanged, type HereU
 import type { StoredPosition } from "../contract.ts";
 import type { VendorCategories } from "./categories.ts";
 import { FenceIndex, getOrCreate } from "./index.ts";
-import { compileShape, type CompiledShape } from "./shapes.ts";
+import { compileShape, type CompiledShape, type Side } from "./shapes.ts";
 import type { FenceStateStore, Rule } from "./state.ts";
 
 /** A fence with what evaluating it needs, computed once when it is loaded or re-centered. */
-type Live = { fence: Fence; shape: CompiledShape | null; rule: Rule; vendorIds: ReadonlySet<string> | null };
+type Live = {
+	fence: Fence;
+	shape: CompiledShape | null;
+	rule: Rule;
+	vendorIds: ReadonlySet<string> | null;
+	/** null: any category. */
+	categories: ReadonlySet<string> | null;
+	/** The last evaluation that tested it. */
+	run: number;
+};
 
 export type EvaluatorCounts = { evaluated: number; fired: Record<Fence["kind"], number> };
 
@@ -20,10 +29,17 @@ export type FenceEvaluatorOptions = {
 	fire(ctx: Context | null, fired: AlertFired): Promise<void>;
 };
 
-const NO_FENCES: readonly string[] = [];
+/** With shared (Redis) state, a vendor's stays are read again after this long on its clock. */
+const STAYS_REREAD_MS = 10_000;
+/** Fences indexed per event-loop turn while loading (~20 ms). */
+const LOAD_CHUNK = 1_000;
+const NO_IDS: readonly string[] = [];
+const NO_LIVE: readonly Live[] = [];
+const NOT_LOOKED_UP: readonly string[] = [];
 
 /**
- * Tests accepted positions against the fences of their cell and the fences the vendor is inside,
+ * Tests accepted positions against the fences of their cell that may want the vendor (about any
+ * vendor, about one of its categories, or listing it) and the fences the vendor is inside,
  * and fires enter/exit/dwell through the state store (hysteresis, minimum interval, dwell).
  * Roaming circles follow their owner's shared position and are indexed only while it is fresh.
  */
@@ -32,10 +48,14 @@ export class FenceEvaluator {
 	readonly #fences = new Map<string, Live>();
 	readonly #index: FenceIndex<Live>;
 	/** Per vendor, the fences it is inside as this node last saw (a vendor not here yet is asked of the state store once). */
-	readonly #inside = new Map<string, Set<string>>();
+	readonly #inside = new Map<string, { ids: Set<string>; readAt: number }>();
 	/** Roaming fences by owner, and the owners' shared positions with when they arrived. */
 	readonly #roaming = new Map<string, Set<string>>();
 	readonly #here = new Map<string, { at: LatLng; receivedAt: number }>();
+	/** The categories of the vendor whose position is being tested (looked up on the first category fence). */
+	#vendorCategories: readonly string[] = NOT_LOOKED_UP;
+	/** Counts evaluations: a fence remembers the last one that tested it. */
+	#run = 0;
 	readonly counts: EvaluatorCounts = { evaluated: 0, fired: { vendor_nearby: 0, area: 0, zone: 0 } };
 
 	constructor(opts: FenceEvaluatorOptions) {
@@ -53,12 +73,19 @@ export class FenceEvaluator {
 		return this.#fences.size;
 	}
 
-	/** Replaces every fence (a load of alerts.fences). */
-	load(fences: readonly Fence[]): void {
+	/**
+	 * Replaces every fence (a load of alerts.fences), LOAD_CHUNK at a time with the event loop
+	 * free in between (indexing 100 000 fences takes seconds): positions meanwhile meet the fences
+	 * loaded so far.
+	 */
+	async load(fences: readonly Fence[]): Promise<void> {
 		this.#fences.clear();
 		this.#index.clear();
 		this.#roaming.clear();
-		this.apply({ upsert: [...fences], remove: [] });
+		for (let i = 0; i < fences.length; i += LOAD_CHUNK) {
+			if (i > 0) await new Promise(resolve => setImmediate(resolve));
+			this.apply({ upsert: fences.slice(i, i + LOAD_CHUNK), remove: [] });
+		}
 	}
 
 	apply(changes: FencesChanged): void {
@@ -90,25 +117,40 @@ export class FenceEvaluator {
 		for (const [userId, here] of this.#here) if (now - here.receivedAt > HERE_TTL_S * 1000) this.here({ userId, at: null }, now);
 	}
 
-	/** Tests an accepted position; resolves when its transitions have fired. */
+	/**
+	 * Tests an accepted position; resolves when its transitions have fired. Geometry and filters are
+	 * tested here, synchronously; the state store is asked only where something can change (the
+	 * position is in, or the vendor is inside), so a position near many fences costs no promise each.
+	 */
 	evaluate(ctx: Context | null, p: StoredPosition): Promise<void> | undefined {
 		if (this.#fences.size === 0) return undefined;
+		const stays = this.#inside.get(p.vendorId);
+		// Shared state: read again now and then, in case another replica opened or closed a stay.
+		if (stays === undefined || (this.#opts.state.shared && p.ts - stays.readAt > STAYS_REREAD_MS))
+			return this.#loadInside(p.vendorId, p.ts).then(() => this.evaluate(ctx, p));
+		const inside = stays.ids;
 		const inCell = this.#index.candidates(p.cell);
-		const inside = this.#inside.get(p.vendorId);
-		if (inside === undefined) return this.#loadInside(p.vendorId).then(() => this.evaluate(ctx, p));
 		if (!inCell && inside.size === 0) return undefined;
-		const tests: Promise<void>[] = [];
-		for (const live of inCell ?? []) tests.push(this.#test(ctx, live, p));
+		const steps: Promise<void>[] = [];
+		const run = ++this.#run;
+		this.#vendorCategories = NOT_LOOKED_UP;
+		if (inCell) {
+			for (const live of inCell.any) this.#test(ctx, live, p, inside, steps, run);
+			for (const live of inCell.byVendor.get(p.vendorId) ?? NO_LIVE) this.#test(ctx, live, p, inside, steps, run);
+			if (inCell.byCategory.size > 0)
+				for (const category of this.#categoriesOf(p.vendorId))
+					for (const live of inCell.byCategory.get(category) ?? NO_LIVE) this.#test(ctx, live, p, inside, steps, run);
+		}
 		for (const id of inside) {
 			const live = this.#fences.get(id);
-			if (live && !inCell?.has(live)) tests.push(this.#test(ctx, live, p));
+			if (live) this.#test(ctx, live, p, inside, steps, run);
 		}
-		return Promise.all(tests).then(() => undefined);
+		return steps.length > 0 ? Promise.all(steps).then(() => undefined) : undefined;
 	}
 
 	/** The vendor went offline: its stays end without an exit (it did not drive out; we stopped knowing where it is). */
 	async offline(vendorId: string, ts: number): Promise<void> {
-		const inside = this.#inside.get(vendorId) ?? new Set(await this.#opts.state.insideOf(vendorId));
+		const inside = this.#inside.get(vendorId)?.ids ?? new Set(await this.#opts.state.insideOf(vendorId));
 		this.#inside.delete(vendorId);
 		await Promise.all([...inside].map(id => this.#opts.state.step(id, vendorId, "off", ts, this.#fences.get(id)?.rule ?? OFF_RULE)));
 	}
@@ -117,18 +159,28 @@ export class FenceEvaluator {
 		return this.#opts.state.close();
 	}
 
-	async #loadInside(vendorId: string): Promise<void> {
-		const ids = await this.#opts.state.insideOf(vendorId);
-		if (!this.#inside.has(vendorId)) this.#inside.set(vendorId, new Set(ids));
+	async #loadInside(vendorId: string, readAt: number): Promise<void> {
+		this.#inside.set(vendorId, { ids: new Set(await this.#opts.state.insideOf(vendorId)), readAt });
 	}
 
-	async #test(ctx: Context | null, live: Live, p: StoredPosition): Promise<void> {
-		const { fence, shape } = live;
-		if (!shape || !this.#matches(live, p.vendorId)) return;
+	/** Tests one fence; pushes its state step to `steps` when the position can change something. */
+	#test(ctx: Context | null, live: Live, p: StoredPosition, inside: ReadonlySet<string>, steps: Promise<void>[], run: number): void {
+		// A fence met twice for one position (in two of its categories, or the vendor is inside it) is tested once.
+		if (live.run === run) return;
+		live.run = run;
+		if (!live.shape || !this.#matches(live, p.vendorId)) return;
 		this.counts.evaluated++;
-		const side = shape.observe(p.lat, p.lng);
+		const side = live.shape.observe(p.lat, p.lng);
+		// Only an entry, an exit or a dwell changes the state: an outside vendor not in, or an inside
+		// one not out with no dwell to wait for, is left alone (most tests of a city full of fences).
+		const known = inside.has(live.fence.id);
+		if (known ? side === "out" || live.rule.dwellMs > 0 : side === "in") steps.push(this.#step(ctx, live, side, p));
+	}
+
+	async #step(ctx: Context | null, live: Live, side: Side, p: StoredPosition): Promise<void> {
+		const { fence, shape } = live;
 		const { fired, inside } = await this.#opts.state.step(fence.id, p.vendorId, side, p.ts, live.rule);
-		const stays = this.#inside.get(p.vendorId);
+		const stays = this.#inside.get(p.vendorId)?.ids;
 		if (inside) stays?.add(fence.id);
 		else stays?.delete(fence.id);
 		if (!fired) return;
@@ -140,7 +192,7 @@ export class FenceEvaluator {
 			...(fence.name === undefined ? {} : { name: fence.name }),
 			vendorId: p.vendorId,
 			transition: fired,
-			distance: Math.round(shape.distance(p.lat, p.lng)),
+			distance: Math.round(shape!.distance(p.lat, p.lng)),
 			position: { lat: p.lat, lng: p.lng, ts: p.ts },
 		});
 	}
@@ -152,11 +204,15 @@ export class FenceEvaluator {
 	 */
 	#matches(live: Live, vendorId: string): boolean {
 		if (live.vendorIds && !live.vendorIds.has(vendorId)) return false;
-		const wanted = live.fence.filter.categories ?? NO_FENCES;
-		if (wanted.length === 0) return true;
-		// Not known yet: fetched in the background, evaluated from the vendor's next position on.
-		const categories = this.#opts.categories.get(vendorId);
-		return categories !== undefined && wanted.some(c => categories.includes(c));
+		if (!live.categories) return true;
+		for (const c of this.#categoriesOf(vendorId)) if (live.categories.has(c)) return true;
+		return false;
+	}
+
+	/** Looked up once per position; not known yet: fetched in the background, evaluated from the vendor's next position on. */
+	#categoriesOf(vendorId: string): readonly string[] {
+		if (this.#vendorCategories === NOT_LOOKED_UP) this.#vendorCategories = this.#opts.categories.get(vendorId) ?? NO_IDS;
+		return this.#vendorCategories;
 	}
 
 	#put(fence: Fence): void {
@@ -166,16 +222,21 @@ export class FenceEvaluator {
 				? compileShape({ ...fence.shape, center: here?.at ?? null })
 				: compileShape(fence.shape);
 		const ids = fence.filter.vendorIds;
+		const categories = fence.filter.categories;
 		const live: Live = {
 			fence,
 			shape,
 			rule: { on: fence.on, minIntervalMs: fence.minIntervalS * 1000, dwellMs: (fence.dwellS ?? 0) * 1000 },
 			vendorIds: ids ? new Set(ids) : null,
+			categories: categories && categories.length > 0 ? new Set(categories) : null,
+			run: 0,
 		};
 		const old = this.#fences.get(fence.id);
 		if (old) this.#index.delete(old);
 		this.#fences.set(fence.id, live);
-		if (shape) this.#index.set(live, shape.bounds);
+		if (!shape) return;
+		const audience = ids ? { vendors: ids } : live.categories ? { categories: [...live.categories] } : "any";
+		this.#index.set(live, shape.bounds, audience);
 	}
 
 	#drop(id: string): void {

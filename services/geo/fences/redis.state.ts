@@ -55,6 +55,7 @@ type Scripts = {
 
 /** Fence state in Redis (REDIS_URL): shared by every geo replica, so any of them can take over. */
 export class RedisFenceState implements FenceStateStore {
+	readonly shared = true;
 	readonly #redis: Redis & Scripts;
 	readonly #prefix: string;
 	readonly #ttlMs: number;

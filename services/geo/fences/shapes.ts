@@ -36,9 +36,11 @@ export function compileShape(shape: FenceShape): CompiledShape | null {
 /** Entered at distance ≤ radius, left beyond radius × EXIT_RADIUS_FACTOR. */
 function circle(center: LatLng, radius: number): CompiledShape {
 	const exitAt = radius * EXIT_RADIUS_FACTOR;
+	const bounds = circleBounds(center, exitAt);
 	return {
-		bounds: circleBounds(center, exitAt),
+		bounds,
 		observe(lat, lng) {
+			if (!inBounds(bounds, lat, lng)) return "out";
 			const distance = distanceM(center.lat, center.lng, lat, lng);
 			return distance <= radius ? "in" : distance > exitAt ? "out" : "band";
 		},
@@ -58,7 +60,7 @@ function region(rings: Ring[], contains: ((lat: number, lng: number) => boolean)
 	return {
 		bounds,
 		observe(lat, lng) {
-			if (lat < bounds.south || lat > bounds.north || lng < bounds.west || lng > bounds.east) return "out";
+			if (!inBounds(bounds, lat, lng)) return "out";
 			if (inside(lat, lng)) return "in";
 			return toEdge(lat, lng) > EXIT_MARGIN_M ? "out" : "band";
 		},
@@ -76,6 +78,8 @@ function cells(list: readonly string[]): CompiledShape {
 	const rings = cellsToMultiPolygon([...set], true).flatMap(polygon => polygon.map(loop => openRing(loop as [number, number][])));
 	return region(rings, (lat, lng) => resolutions.some(res => set.has(latLngToCell(lat, lng, res))));
 }
+
+const inBounds = (b: Bounds, lat: number, lng: number) => lat >= b.south && lat <= b.north && lng >= b.west && lng <= b.east;
 
 function ringsBounds(rings: readonly Ring[]): Bounds {
 	const b = { south: 90, north: -90, west: 180, east: -180 };

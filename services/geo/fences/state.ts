@@ -60,8 +60,10 @@ export function step(
  * replica can take over. `step` is atomic per (fence, vendor), so two replicas never both fire.
  */
 export interface FenceStateStore {
+	/** Whether other geo replicas change this state too (a node then re-reads a vendor's stays now and then). */
+	readonly shared: boolean;
 	step(fenceId: string, vendorId: string, side: Step, ts: number, rule: Rule): Promise<StepResult>;
-	/** The fences the vendor is inside (a replica seeing the vendor for the first time asks once). */
+	/** The fences the vendor is inside (what a node reads when it first sees the vendor). */
 	insideOf(vendorId: string): Promise<string[]>;
 	/** Forgets every vendor's state for a removed fence. */
 	forget(fenceId: string): Promise<void>;
@@ -70,6 +72,7 @@ export interface FenceStateStore {
 
 /** State in this node's memory (no REDIS_URL: the one geo node). */
 export class MemoryFenceState implements FenceStateStore {
+	readonly shared = false;
 	readonly #states = new Map<string, Map<string, FenceVendorState>>();
 	readonly #inside = new Map<string, Set<string>>();
 

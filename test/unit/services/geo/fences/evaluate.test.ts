@@ -11,7 +11,7 @@ const RES = 8;
 const T0 = 1_750_000_000_000;
 
 /** An evaluator on memory state; `categories` answers as vendors.discoverable would. */
-function setup(fences: Fence[], categories: Record<string, string[]> = {}) {
+async function setup(fences: Fence[], categories: Record<string, string[]> = {}) {
 	const fired: AlertFired[] = [];
 	const asked: string[][] = [];
 	const source = async (ids: string[]) => {
@@ -26,7 +26,7 @@ function setup(fences: Fence[], categories: Record<string, string[]> = {}) {
 		positionRes: RES,
 		fire: async (_ctx, f) => void fired.push(f),
 	});
-	evaluator.load(fences);
+	await evaluator.load(fences);
 	let ts = T0;
 	/** A position of `vendorId` at `at`, `afterS` seconds after the previous one. */
 	const at = async (vendorId: string, point: LatLng, afterS = 1) => {
@@ -40,7 +40,7 @@ const settle = () => new Promise(r => setImmediate(r));
 
 describe("FenceEvaluator", () => {
 	it("fires a vendor_nearby enter once for a vendor jittering on the border, and the exit beyond radius × 1.1", async () => {
-		const { at, fired, transitions } = setup([fence({ id: "al_1", on: ["enter", "exit"], minIntervalS: 0 })]);
+		const { at, fired, transitions } = await setup([fence({ id: "al_1", on: ["enter", "exit"], minIntervalS: 0 })]);
 		await at("ven_a", offset(MITTE, 2_000));
 		for (const m of [495, 505, 498, 530, 499, 545, 497]) await at("ven_a", offset(MITTE, m)); // in, band, in, band …
 		expect(transitions()).toEqual(["al_1:ven_a:enter"]);
@@ -51,7 +51,7 @@ describe("FenceEvaluator", () => {
 	});
 
 	it("holds a fence back for its minimum interval per vendor", async () => {
-		const { at, transitions } = setup([fence({ id: "al_2", minIntervalS: 60 })]);
+		const { at, transitions } = await setup([fence({ id: "al_2", minIntervalS: 60 })]);
 		await at("ven_a", MITTE);
 		await at("ven_a", offset(MITTE, 900), 10);
 		await at("ven_a", MITTE, 10); // re-entered 20 s after the first enter: held back
@@ -71,7 +71,7 @@ describe("FenceEvaluator", () => {
 			on: ["enter", "exit"],
 			minIntervalS: 0,
 		});
-		const { at, transitions, fired } = setup([area]);
+		const { at, transitions, fired } = await setup([area]);
 		await at("ven_b", MITTE); // not in the filter
 		await at("ven_a", offset(MITTE, 250));
 		await at("ven_a", offset(MITTE, 150));
@@ -94,7 +94,7 @@ describe("FenceEvaluator", () => {
 			dwellS: 120,
 			minIntervalS: 0,
 		});
-		const { at, transitions, fired } = setup([zone]);
+		const { at, transitions, fired } = await setup([zone]);
 		await at("ven_a", MITTE);
 		for (let i = 0; i < 5; i++) await at("ven_a", offset(MITTE, i * 10), 30);
 		await at("ven_a", offset(MITTE, 800), 30);
@@ -104,7 +104,7 @@ describe("FenceEvaluator", () => {
 
 	it("a roaming alert follows its owner's shared position, and tests nothing without one", async () => {
 		const roaming = fence({ id: "al_4", roaming: true, shape: { type: "circle", center: null, radius: 300 }, minIntervalS: 0 });
-		const { evaluator, at, transitions } = setup([roaming]);
+		const { evaluator, at, transitions } = await setup([roaming]);
 		const far = offset(MITTE, 5_000);
 		await at("ven_a", far);
 		expect(evaluator.counts.evaluated).toBe(0);
@@ -124,7 +124,7 @@ describe("FenceEvaluator", () => {
 	});
 
 	it("a favourites alert of a user without favourites fires for no vendor; a fence without a filter for any", async () => {
-		const { at, transitions } = setup([
+		const { at, transitions } = await setup([
 			fence({ id: "al_7", filter: { vendorIds: [] }, minIntervalS: 0 }),
 			fence({ id: "al_8", filter: {}, minIntervalS: 0 }),
 		]);
@@ -132,9 +132,22 @@ describe("FenceEvaluator", () => {
 		expect(transitions()).toEqual(["al_8:ven_a:enter"]);
 	});
 
+	it("loads thousands of fences in chunks; a position meets only the fences of its cell that may want its vendor", async () => {
+		const many = Array.from({ length: 2_500 }, (_, i) => fence({ id: `al_m${i}`, filter: { vendorIds: [`ven_m${i}`] }, minIntervalS: 0 }));
+		const coffee = fence({ id: "al_cat", filter: { categories: ["coffee"] }, minIntervalS: 0 });
+		const { evaluator, at, transitions } = await setup([...many, coffee], { ven_m2400: ["tacos"] });
+		expect(evaluator.size).toBe(2_501);
+		await at("ven_m2400", MITTE);
+		await settle();
+		await at("ven_m2400", offset(MITTE, 10));
+		expect(transitions()).toEqual(["al_m2400:ven_m2400:enter"]);
+		// Of 2 501 fences there, one lists the vendor and none wants its category.
+		expect(evaluator.counts.evaluated).toBe(2);
+	});
+
 	it("a category filter fetches the vendor's categories once, in the background, and fires from its next position", async () => {
 		const coffee = fence({ id: "al_5", filter: { categories: ["coffee"] }, minIntervalS: 0 });
-		const { at, asked, transitions } = setup([coffee], { ven_a: ["coffee", "cake"], ven_b: ["tacos"] });
+		const { at, asked, transitions } = await setup([coffee], { ven_a: ["coffee", "cake"], ven_b: ["tacos"] });
 		await at("ven_a", offset(MITTE, 1_000));
 		await at("ven_b", offset(MITTE, 1_000));
 		await settle();
@@ -146,7 +159,7 @@ describe("FenceEvaluator", () => {
 	});
 
 	it("tests only the fences of the position's cell; a removed fence stops, offline ends a stay without an exit", async () => {
-		const { evaluator, at, transitions } = setup([fence({ id: "al_6", on: ["enter", "exit"], minIntervalS: 0 })]);
+		const { evaluator, at, transitions } = await setup([fence({ id: "al_6", on: ["enter", "exit"], minIntervalS: 0 })]);
 		await at("ven_a", offset(MITTE, 20_000));
 		expect(evaluator.counts.evaluated).toBe(0);
 		await at("ven_a", MITTE);
