@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DomainEvent } from "../../../lib/events.ts";
-import type { AlertFired } from "../../../services/alerts/contract.ts";
+import { HERE_EVENT, type AlertFired, type HereUpdate } from "../../../services/alerts/contract.ts";
 import { ALERT_METRICS } from "../../../services/geo/alerting.ts";
 import { AS_OPERATOR, startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { eventRecorder } from "../../helpers/event-recorder.ts";
@@ -117,16 +117,34 @@ describe("fences on the live stream: the embedded engine, state in memory", () =
 		});
 	});
 
+	it("a roaming alert (at: here) follows the customer's shared position", async () => {
+		const cara = await engine.token("cara");
+		const roaming = { kind: "vendor_nearby", vendor: { id: taco }, radius: 200, at: "here" };
+		const id = (await api.post("/api/me/alerts", roaming, cara)).body.id as string;
+		await waitFor(() => loadedFences(engine) === 4, { what: "the roaming fence" });
+		const mine = () => fired("location.proximity_alert").filter(e => e.data.fenceId === id);
+		const far = offset(MITTE, -6_000);
+		await drive(engine, clock, taco, [far]); // no shared position yet: tests nothing
+		await engine.broker.broadcast(HERE_EVENT, { userId: "cara", at: offset(far, 1_000) } satisfies HereUpdate);
+		await drive(engine, clock, taco, [offset(far, 10)]);
+		await engine.broker.broadcast(HERE_EVENT, { userId: "cara", at: offset(far, 150) } satisfies HereUpdate);
+		await drive(engine, clock, taco, [offset(far, 20)]);
+		await waitFor(() => mine().length === 1, { what: "the roaming alert" });
+		expect(mine()[0]).toMatchObject({ context: { userId: "cara" }, data: { transition: "enter", distance: 130 } });
+		await api.del(`/api/me/alerts/${id}`, cara);
+		await waitFor(() => loadedFences(engine) === 3, { what: "the roaming fence gone" });
+	});
+
 	it("a deleted alert stops firing; the metrics count the tests and the fires", async () => {
 		await api.del(`/api/me/alerts/${alertId}`, await engine.token("ana"));
 		await waitFor(() => loadedFences(engine) === 2, { what: "the removal to reach geo" });
 		await drive(engine, clock, taco, [offset(MITTE, 5_000), MITTE], { firstAfterS: 61 });
 		await new Promise(r => setTimeout(r, 200));
-		expect(fired("location.proximity_alert")).toHaveLength(1);
+		expect(fired("location.proximity_alert").filter(e => e.data.fenceId === alertId)).toHaveLength(1);
 		const value = (name: string, labels: Record<string, string>) =>
 			engine.broker.metrics.getMetric(name)?.get({ node: engine.broker.nodeID, ...labels })?.value ?? 0;
 		await waitFor(() => value(ALERT_METRICS.fired, { kind: "zone" }) === 3, { what: "the fired counter" });
-		expect(value(ALERT_METRICS.fired, { kind: "vendor_nearby" })).toBe(1);
+		expect(value(ALERT_METRICS.fired, { kind: "vendor_nearby" })).toBe(2);
 		expect(value(ALERT_METRICS.fired, { kind: "area" })).toBe(2);
 		expect(value(ALERT_METRICS.evaluated, {})).toBeGreaterThan(10);
 	});
