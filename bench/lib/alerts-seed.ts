@@ -147,7 +147,8 @@ export function fencesPerCell(docs: readonly AlertDoc[], box: BBox, cells: reado
 		if (!shape) continue;
 		const b = shape.bounds;
 		if (b.east < w || b.west > e || b.north < s || b.south > n) continue;
-		index.set(fence.id, b);
+		index.set(fence.id, b, "any");
 	}
-	return cells.map(cell => index.candidates(cell)?.size ?? 0);
+	// Every fence as "any vendor": the fences whose cells cover the place (a position meets only those that may want its vendor).
+	return cells.map(cell => index.candidates(cell)?.any.size ?? 0);
 }
