@@ -52,6 +52,8 @@ export class JetStreamQueue implements DeliveryQueue {
 	readonly #logger: Logger;
 	readonly #names: ReturnType<typeof jetStreamNames>;
 	readonly #inFlight = new Set<Promise<void>>();
+	/** Deliveries being attempted here: JetStream may hand out a message again while an attempt still runs (a redelivery after a crash, a nak racing an ack wait). */
+	readonly #attempting = new Set<string>();
 	#nc: NatsConnection | undefined;
 	#js: JetStreamClient | undefined;
 	#messages: ConsumerMessages | undefined;
@@ -139,6 +141,9 @@ export class JetStreamQueue implements DeliveryQueue {
 			msg.term();
 			return;
 		}
+		// A second copy while the first is attempted comes back later: by then the record says delivered, or the attempt's own nak stands.
+		if (this.#attempting.has(work._id)) return msg.nak(INTERNAL_RETRY_MS);
+		this.#attempting.add(work._id);
 		try {
 			const next = await this.#dispatcher.attempt(work, msg.info.deliveryCount);
 			if (next.kind === "retry") return msg.nak(next.retryInMs);
@@ -147,6 +152,8 @@ export class JetStreamQueue implements DeliveryQueue {
 		} catch (err) {
 			this.#logger.warn({ delivery: work._id, err: (err as Error).message }, "Outbound attempt failed to run; redelivering");
 			msg.nak(INTERNAL_RETRY_MS);
+		} finally {
+			this.#attempting.delete(work._id);
 		}
 	}
 }
