@@ -168,9 +168,15 @@ export class FenceEvaluator {
 		// A fence met twice for one position (in two of its categories, or the vendor is inside it) is tested once.
 		if (live.run === run) return;
 		live.run = run;
-		if (!live.shape || !this.#matches(live, p.vendorId)) return;
+		const shape = live.shape;
+		if (!shape) return;
+		// Most fences of a cell are elsewhere in it: outside their box, only a vendor inside one has anything to test.
+		const { south, north, west, east } = shape.bounds;
+		const away = p.lat < south || p.lat > north || p.lng < west || p.lng > east;
+		if (away && (inside.size === 0 || !inside.has(live.fence.id))) return;
+		if (!this.#matches(live, p.vendorId)) return;
 		this.counts.evaluated++;
-		const side = live.shape.observe(p.lat, p.lng);
+		const side = shape.observe(p.lat, p.lng);
 		// Only an entry, an exit or a dwell changes the state: an outside vendor not in, or an inside
 		// one not out with no dwell to wait for, is left alone (most tests of a city full of fences).
 		const known = inside.has(live.fence.id);
