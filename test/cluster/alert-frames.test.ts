@@ -1,9 +1,8 @@
-import { randomUUID } from "node:crypto";
 import { ServiceBroker } from "moleculer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALERT_EVENTS } from "../../gateways/live/alerts.ts";
 import { mintDevToken } from "../../lib/auth.ts";
-import type { DomainEvent } from "../../lib/events.ts";
+import { domainEvent, type DomainEvent } from "../../lib/events.ts";
 import type { AlertFired } from "../../services/alerts/contract.ts";
 import { testEnv, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_NATS_URL as NATS_URL } from "../helpers/engine.ts";
 import { activeVendor, LiveClient } from "../helpers/live.ts";
@@ -15,27 +14,16 @@ const SPOT = { lat: 52.52, lng: 13.405 };
 
 /** A fired alert in the envelope geo emits it in. */
 function alertEvent(userId: string): DomainEvent<AlertFired> {
-	return {
-		context: { userId, vendorId: "ven_cluster01" },
-		meta: {
-			eventId: randomUUID(),
-			source: "geo@test",
-			timestamp: new Date().toISOString(),
-			version: 1,
-			correlationId: null,
-			domain: "location",
-			subdomain: "proximity",
-		},
-		data: {
-			fenceId: "alr_cluster01",
-			kind: "vendor_nearby",
-			userId,
-			vendorId: "ven_cluster01",
-			transition: "enter",
-			distance: 321,
-			position: { lat: 52.52, lng: 13.405, ts: Date.now() },
-		},
+	const data: AlertFired = {
+		fenceId: "alr_cluster01",
+		kind: "vendor_nearby",
+		userId,
+		vendorId: "ven_cluster01",
+		transition: "enter",
+		distance: 321,
+		position: { lat: 52.52, lng: 13.405, ts: Date.now() },
 	};
+	return domainEvent("location.proximity_alert", data, { userId, vendorId: data.vendorId }, { source: "geo@test" });
 }
 
 /**

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +5,7 @@ import { ServiceBroker } from "moleculer";
 import { connect } from "nats";
 import { afterAll, describe, expect, it } from "vitest";
 import { mintDevToken } from "../../lib/auth.ts";
-import type { DomainEvent } from "../../lib/events.ts";
+import { domainEvent, type DomainEvent } from "../../lib/events.ts";
 import type { CreatedEndpoint } from "../../services/outbound/contract.ts";
 import { jetStreamNames } from "../../services/outbound/jetstream.ts";
 import { AS_OPERATOR, startTestEngine, testEnv, uniqueNamespace, waitFor, TEST_DEV_SECRET, TEST_NATS_URL } from "../helpers/engine.ts";
@@ -18,19 +17,8 @@ import { startReceiver, type Receiver } from "../helpers/webhook-receiver.ts";
 const SCHEDULE = "2,2,2,2,2,2";
 
 function alertEvent(n: number): DomainEvent {
-	return {
-		context: { userId: "user_ann", vendorId: `ven_${n}` },
-		meta: {
-			eventId: randomUUID(),
-			source: "geo@test",
-			timestamp: new Date().toISOString(),
-			version: 1,
-			correlationId: null,
-			domain: "location",
-			subdomain: "proximity",
-		},
-		data: { fenceId: "alr_1", kind: "vendor_nearby", userId: "user_ann", vendorId: `ven_${n}`, transition: "enter", distance: 100 },
-	};
+	const data = { fenceId: "alr_1", kind: "vendor_nearby", userId: "user_ann", vendorId: `ven_${n}`, transition: "enter", distance: 100 };
+	return domainEvent("location.proximity_alert", data, { userId: "user_ann", vendorId: `ven_${n}` }, { source: "geo@test" });
 }
 
 /** Starts the sender process and waits until it is ready; the same env restarts it on the same data. */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
 import { ALERT_EVENTS } from "../../../gateways/live/alerts.ts";
-import type { DomainEvent } from "../../../lib/events.ts";
+import { domainEvent, type DomainEvent } from "../../../lib/events.ts";
 import { HERE_EVENT, type AlertFired, type HereUpdate } from "../../../services/alerts/contract.ts";
 import { startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
 import { eventRecorder } from "../../helpers/event-recorder.ts";
@@ -11,7 +11,7 @@ import { LiveClient, metricValue } from "../../helpers/live.ts";
 const SPOT = { lat: 52.52, lng: 13.405 };
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-/** The envelope geo emits (lib/events.ts shape) around a fired alert. */
+/** The envelope geo emits (lib/events.ts) around a fired alert. */
 function alertEvent(data: Partial<AlertFired> & Pick<AlertFired, "userId">): DomainEvent<AlertFired> {
 	const fired: AlertFired = {
 		fenceId: `alr_${randomUUID().slice(0, 8)}`,
@@ -22,19 +22,7 @@ function alertEvent(data: Partial<AlertFired> & Pick<AlertFired, "userId">): Dom
 		position: { ...SPOT, ts: Date.now() },
 		...data,
 	};
-	return {
-		context: { userId: fired.userId, vendorId: fired.vendorId },
-		meta: {
-			eventId: randomUUID(),
-			source: "geo@test",
-			timestamp: new Date().toISOString(),
-			version: 1,
-			correlationId: null,
-			domain: "location",
-			subdomain: "proximity",
-		},
-		data: fired,
-	};
+	return domainEvent("location.proximity_alert", fired, { userId: fired.userId, vendorId: fired.vendorId }, { source: "geo@test" });
 }
 
 /** The alert frame a socket must get for `event`. */

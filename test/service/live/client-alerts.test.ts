@@ -1,8 +1,7 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALERT_EVENTS } from "../../../gateways/live/alerts.ts";
 import type { LiveHub } from "../../../gateways/live/hub.ts";
-import type { DomainEvent } from "../../../lib/events.ts";
+import { domainEvent } from "../../../lib/events.ts";
 import { HERE_EVENT, type AlertFired, type HereUpdate } from "../../../services/alerts/contract.ts";
 import { connect, type AlertFrame, type LiveClient, type StateChange } from "../../../packages/client/src/index.ts";
 import { CLOSE_CODES } from "../../../packages/client/src/protocol/codes.ts";
@@ -31,19 +30,7 @@ describe("@venta/client alerts and shareHere", () => {
 			distance: 0,
 			position: { ...SPOT, ts: Date.now() },
 		};
-		const event: DomainEvent<AlertFired> = {
-			context: { userId: USER },
-			meta: {
-				eventId: randomUUID(),
-				source: "geo@test",
-				timestamp: new Date().toISOString(),
-				version: 1,
-				correlationId: null,
-				domain: "location",
-				subdomain: "geofence",
-			},
-			data,
-		};
+		const event = domainEvent(ALERT_EVENTS[1], data, { userId: USER }, { source: "geo@test" });
 		await engine.broker.emit(ALERT_EVENTS[1], event);
 		return event;
 	};
