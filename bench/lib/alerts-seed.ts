@@ -12,7 +12,8 @@ import { compileShape } from "../../services/geo/fences/shapes.ts";
 import { createStore, type Store } from "../../mixins/db.mixin.ts";
 import type { Config } from "../../config/index.ts";
 import type { BBox } from "../servers/cells.ts";
-import { boxAround, seededRandom } from "./places.ts";
+import { boxAround } from "./places.ts";
+import { seededRng } from "../../scripts/simulate/motion.ts";
 
 /** What the store keeps per alert: the alert and its compiled fence (services/alerts/alerts.service.ts). */
 type AlertDoc = Omit<Alert, "id"> & { _id: string; fence: Fence };
@@ -78,7 +79,7 @@ function toDoc(id: string, userId: string, params: CreateAlertParams, favorites:
  * single-vendor alerts name the given vendors (the ingest vendors: what customers there would pick).
  */
 export function spreadAlerts(count: number, spread: Spread, vendorIds: readonly string[]): AlertDoc[] {
-	const random = seededRandom(spread.seed);
+	const random = seededRng(spread.seed);
 	const favoritesOf = new Map<string, string[]>();
 	return Array.from({ length: count }, (_, i) => {
 		const userId = `user_alerts_${Math.floor(i / MAX_ALERTS_PER_USER)}`;

@@ -5,24 +5,13 @@
  */
 import { latLngToCell } from "h3-js";
 import type { BBox } from "../servers/cells.ts";
+import { seededRng } from "../../scripts/simulate/motion.ts";
 
 const M_PER_DEG_LAT = 111_320;
 /** Vendors jitter by at most ~3 m; 15 m from every cell edge they stay in their cell. */
 const EDGE_MARGIN_M = 15;
 
 export type Place = { lat: number; lng: number; cell: string };
-
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-export function seededRandom(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 /** A box `widthM` × `heightM` metres centred on a point. */
 export function boxAround(lat: number, lng: number, widthM: number, heightM = widthM): BBox {
@@ -33,7 +22,7 @@ export function boxAround(lat: number, lng: number, widthM: number, heightM = wi
 
 /** `count` random points inside the box, each at least EDGE_MARGIN_M from the edge of its cell at `res`. */
 export function placesInBox([w, s, e, n]: BBox, count: number, seed: number, res = 8): Place[] {
-	const random = seededRandom(seed);
+	const random = seededRng(seed);
 	const places: Place[] = [];
 	while (places.length < count) {
 		const lat = s + random() * (n - s);
@@ -49,7 +38,7 @@ export function placesInBox([w, s, e, n]: BBox, count: number, seed: number, res
 
 /** `count` boxes `sideM` wide, each wholly inside `area`, centred at random. */
 export function boxesInside([w, s, e, n]: BBox, count: number, sideM: number, seed: number): BBox[] {
-	const random = seededRandom(seed);
+	const random = seededRng(seed);
 	const inner = boxAround((s + n) / 2, (w + e) / 2, sideM);
 	const [halfLng, halfLat] = [(inner[2] - inner[0]) / 2, (inner[3] - inner[1]) / 2];
 	if (2 * halfLng >= e - w || 2 * halfLat >= n - s) throw new Error(`a ${sideM} m box does not fit the area`);

@@ -11,7 +11,8 @@ import type { HttpLoadResult, HttpLoadRun } from "../clients/http-load.ts";
 import { type BenchContext, StageError } from "../lib/context.ts";
 import type { EngineNode } from "../lib/engine.ts";
 import { forkClient } from "../lib/load.ts";
-import { boxAround, seededRandom } from "../lib/places.ts";
+import { boxAround } from "../lib/places.ts";
+import { seededRng } from "../../scripts/simulate/motion.ts";
 import { cpuNsBetween, cpuSample, mainThreadShare } from "../lib/proc.ts";
 import { fmt, fmtSummary } from "../lib/stats.ts";
 import { med, verdict, type Row } from "../lib/table.ts";
@@ -43,7 +44,7 @@ export type RestFigures = { rounds?: RestRound[] };
 const nearbyPath = (lat: number, lng: number) => `/api/discovery/nearby?lat=${lat.toFixed(6)}&lng=${lng.toFixed(6)}&radius=${RADIUS_M}`;
 
 function endpointPaths(city: City): Record<Endpoint, string[]> {
-	const random = seededRandom(SEED);
+	const random = seededRng(SEED);
 	const [w, s, e, n] = QUERY_AREA;
 	return {
 		health: ["/health/live"],

@@ -94,6 +94,20 @@ export function watchCells(frame: WatchFrame, res: number, maxCells: number): re
 	return cellsNear(frame.near.lat, frame.near.lng, frame.near.radius, res, maxCells);
 }
 
+/** Every cell at `res` overlapping a box that does not cross the antimeridian (no cache, no cap). */
+export function boxCells([w, s, e, n]: BBox, res: number): string[] {
+	return polygonToCellsExperimental(
+		[
+			[s, w],
+			[s, e],
+			[n, e],
+			[n, w],
+		],
+		res,
+		POLYGON_TO_CELLS_FLAGS.containmentOverlapping
+	);
+}
+
 /** Every cell at `res` overlapping the bbox; refused (before any h3 work when the area says so) above `maxCells`. */
 export function cellsForBBox(bbox: BBox, res: number, maxCells: number): readonly string[] {
 	const estimate = cellsInArea(bboxAreaKm2(bbox), res);
@@ -101,18 +115,7 @@ export function cellsForBBox(bbox: BBox, res: number, maxCells: number): readonl
 	const key = `b${res}:${bbox.map(v => v.toFixed(KEY_DIGITS)).join(",")}`;
 	let cells = cache.get(key);
 	if (!cells) {
-		const parts = splitBBox(bbox).map(([w, s, e, n]) =>
-			polygonToCellsExperimental(
-				[
-					[s, w],
-					[s, e],
-					[n, e],
-					[n, w],
-				],
-				res,
-				POLYGON_TO_CELLS_FLAGS.containmentOverlapping
-			)
-		);
+		const parts = splitBBox(bbox).map(part => boxCells(part, res));
 		cells = parts.length === 1 ? parts[0]! : [...new Set(parts.flat())];
 		cache.set(key, cells);
 	}
