@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { resolveDevSecret } from "./dev-secret.ts";
+import { boolean, commaList, integer, optionalString, positive, retrySchedule, urlWithScheme } from "./parsers.ts";
 
 /** Everything a process can run, by the name `SERVICES` uses. */
 export const ROLE_NAMES = ["users", "vendors", "discovery", "geo", "webhooks", "outbound", "alerts", "api", "live"] as const;
@@ -62,6 +63,11 @@ export type Config = {
 	tracing: { exporter: TracingExporter; endpoint: string; sampleRate: number };
 	/** Outbound webhooks: seconds before each retry after a failed attempt (its length is the number of retries), and each attempt's timeout. */
 	outbound: { retryScheduleS: number[]; timeoutMs: number };
+	/**
+	 * Demand signals: counts of watchers below `minCount` are hidden from vendors (heatmap,
+	 * suggestions, interest frames); `floorHz` is the rate suggested to a vendor nobody watches.
+	 */
+	demand: { minCount: number; floorHz: number };
 };
 
 /** Files that secure a NATS connection; user/password or a token may also be in NATS_URL. */
@@ -74,64 +80,6 @@ export type NatsSecurity = {
 export class ConfigError extends Error {
 	override name = "ConfigError";
 }
-
-const optionalString = z
-	.string()
-	.optional()
-	.transform(v => (v === undefined || v.trim() === "" ? undefined : v.trim()));
-
-const urlWithScheme = (schemes: string[]) =>
-	optionalString.refine(
-		v => v === undefined || schemes.some(s => v.startsWith(`${s}://`)),
-		`must be a URL starting with ${schemes.map(s => `${s}://`).join(" or ")}`
-	);
-
-const integer = (fallback: number, min: number, max: number) =>
-	optionalString.transform((v, ctx) => {
-		if (v === undefined) return fallback;
-		const n = Number(v);
-		if (!Number.isInteger(n) || n < min || n > max) {
-			ctx.addIssue({ code: "custom", message: `must be an integer from ${min} to ${max}, got "${v}"` });
-			return z.NEVER;
-		}
-		return n;
-	});
-
-const positive = (fallback: number, max: number) =>
-	optionalString.transform((v, ctx) => {
-		if (v === undefined) return fallback;
-		const n = Number(v);
-		if (!Number.isFinite(n) || n <= 0 || n > max) {
-			ctx.addIssue({ code: "custom", message: `must be a number above 0 and at most ${max}, got "${v}"` });
-			return z.NEVER;
-		}
-		return n;
-	});
-
-const boolean = optionalString.transform((v, ctx) => {
-	if (v === undefined) return false;
-	if (/^(1|true|yes|on)$/i.test(v)) return true;
-	if (/^(0|false|no|off)$/i.test(v)) return false;
-	ctx.addIssue({ code: "custom", message: `must be true or false, got "${v}"` });
-	return z.NEVER;
-});
-
-const commaList = optionalString.transform(v =>
-	v === undefined
-		? []
-		: v
-				.split(",")
-				.map(s => s.trim())
-				.filter(Boolean)
-);
-
-/** Seconds before each retry of an outbound webhook: RevenueCat's own schedule (5, 10, 20, 40, 80 minutes) unless set. */
-const retrySchedule = commaList.transform((items, ctx) => {
-	const seconds = items.length === 0 ? [300, 600, 1_200, 2_400, 4_800] : items.map(Number);
-	if (seconds.length <= 20 && seconds.every(n => Number.isInteger(n) && n >= 1 && n <= 86_400)) return seconds;
-	ctx.addIssue({ code: "custom", message: `must be 1 to 20 comma-separated whole seconds from 1 to 86400, got "${items.join(",")}"` });
-	return z.NEVER;
-});
 
 const envSchema = z.object({
 	NODE_ENV: optionalString.transform(v => v ?? "development"),
@@ -206,6 +154,8 @@ const envSchema = z.object({
 	TRACING_SAMPLE_RATE: positive(1, 1),
 	OUTBOUND_RETRY_SCHEDULE_S: retrySchedule,
 	OUTBOUND_TIMEOUT_MS: integer(10_000, 100, 60_000),
+	DEMAND_MIN_COUNT: integer(3, 1, 1_000),
+	INTEREST_FLOOR_HZ: positive(0.1, 100),
 });
 
 /** Whether a NATS URL carries credentials itself (`nats://user:pass@…` or `nats://token@…`). */
@@ -223,6 +173,11 @@ function refuseUnsafeCombinations(e: z.infer<typeof envSchema>, production: bool
 	if (production && verifiesTokens && !e.CLERK_JWT_KEY) {
 		throw new ConfigError(
 			"Invalid configuration: CLERK_JWT_KEY is required when NODE_ENV=production (the api and live gateways verify tokens with it)"
+		);
+	}
+	if (e.INTEREST_FLOOR_HZ > e.POSITION_MAX_HZ || e.INTEREST_FLOOR_HZ * e.VENDOR_OFFLINE_AFTER_S < 2) {
+		throw new ConfigError(
+			"Invalid configuration: INTEREST_FLOOR_HZ must be at most POSITION_MAX_HZ and give at least two positions per VENDOR_OFFLINE_AFTER_S (a vendor nobody watches must not go offline)"
 		);
 	}
 	if (e.NATS_TLS_CERT !== undefined && e.NATS_TLS_KEY === undefined) {
@@ -289,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		metricsToken: e.METRICS_TOKEN,
 		tracing: { exporter: e.TRACING as TracingExporter, endpoint: e.TRACING_ENDPOINT, sampleRate: e.TRACING_SAMPLE_RATE },
 		outbound: { retryScheduleS: e.OUTBOUND_RETRY_SCHEDULE_S, timeoutMs: e.OUTBOUND_TIMEOUT_MS },
+		demand: { minCount: e.DEMAND_MIN_COUNT, floorHz: e.INTEREST_FLOOR_HZ },
 	};
 }
 

@@ -1,5 +1,5 @@
 /** What the discovery service takes and answers (dependency-free). */
-import type { LatLng } from "../../lib/geo.ts";
+import type { BBox, LatLng } from "../../lib/geo.ts";
 import { POSITION_PROPERTIES } from "../../lib/position.ts";
 import type { HeatmapResult } from "../geo/contract.ts";
 import { VENDOR_SCHEMA, type Vendor } from "../vendors/contract.ts";
@@ -65,3 +65,47 @@ export type { HeatmapResult };
 export const DEFAULT_RADIUS_M = 5_000;
 export const DEFAULT_NEARBY_LIMIT = 50;
 export const MAX_NEARBY_ROWS = 200;
+
+/** Watchers of one H3 cell: sockets watching it (at the coarse level: sockets watching any cell inside it). */
+export type CellWatchers = { cell: string; watchers: number };
+
+/**
+ * `live.demand` (privileged: raw counts, no privacy threshold): the watchers per cell inside a box
+ * at one of the two demand levels (lib/demand.ts demandLevels), across the cluster as the answering
+ * live node knows them (its own sockets, and every other live node's counts of the routing cells
+ * the box overlaps, within a couple of seconds). Cells with no watcher are left out.
+ */
+export type DemandCountsParams = { bbox: BBox | string; res?: number };
+export type DemandCounts = {
+	bbox: BBox;
+	res: number;
+	cells: CellWatchers[];
+	/** Live nodes whose counts are in the answer, this one included. */
+	nodes: number;
+};
+
+/** `GET /api/discovery/demand?bbox=w,s,e,n&res=` (vendors: near one of their vendors; admins: anywhere). */
+export type DemandQuery = { bbox: string; res?: number };
+/** Cells with fewer watchers than `minCount` (DEMAND_MIN_COUNT) are left out; `total` sums the cells shown. */
+export type DemandAnswer = { bbox: BBox; res: number; minCount: number; total: number; cells: CellWatchers[] };
+
+/** A vendor account reads the demand of boxes within this distance of one of its vendors' positions (live or fixed). */
+export const DEMAND_VENDOR_AREA_M = 10_000;
+
+/** `GET /api/vendors/:id/suggestions?radius=&limit=` (the vendor's owner or an admin). */
+export type SuggestionsParams = { id: string; radius?: number; limit?: number };
+/** A cell worth going to: its watchers, the online vendors sharing a category with this one there, and the ranking score watchers ÷ (vendors + 1). */
+export type Suggestion = LatLng & { cell: string; distance: number; watchers: number; vendors: number; score: number };
+export type SuggestionsAnswer = {
+	vendorId: string;
+	/** The vendor's position the ranking starts from (live, else the stall's fixed location). */
+	from: LatLng;
+	radius: number;
+	res: number;
+	minCount: number;
+	suggestions: Suggestion[];
+};
+export const DEFAULT_SUGGESTION_RADIUS_M = 3_000;
+export const MAX_SUGGESTION_RADIUS_M = 10_000;
+export const DEFAULT_SUGGESTIONS = 5;
+export const MAX_SUGGESTIONS = 20;

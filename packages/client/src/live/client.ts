@@ -1,6 +1,7 @@
 import { closeAction, type CloseAction } from "../protocol/codes.ts";
 import type {
 	AlertFrame,
+	InterestFrame,
 	AuthedFrame,
 	ClientFrame,
 	ErrorFrame,
@@ -76,6 +77,8 @@ export type LiveEvents = {
 	authed: AuthedFrame;
 	/** One of the signed-in user's alerts fired (`eventId` is the same on every socket of the user). */
 	alert: AlertFrame;
+	/** Vendor sockets: how many customers watch around the vendor, and the position rate suggested for them. */
+	interest: InterestFrame;
 	/** A watch frame went on the wire (after watch(), and again on every reconnect). */
 	watch: WatchFrame;
 };

@@ -53,4 +53,10 @@ export type AlertFrame = {
 	/** The vendor's position that fired it (`ts` epoch ms). */
 	position: { lat: number; lng: number; ts: number };
 };
-export type ServerFrame = SnapshotFrame | PositionFrame | GoneFrame | ErrorFrame | PongFrame | AuthedFrame | AlertFrame;
+/**
+ * Server → vendor sockets: how many customers watch the vendor's cell and its ring (the busiest of
+ * those seven cells; 0 below the privacy threshold) and the position rate that serves them. Sent
+ * when it changes meaningfully, at most every few seconds; following `suggestedHz` saves battery.
+ */
+export type InterestFrame = { op: "interest"; watchers: number; suggestedHz: number };
+export type ServerFrame = SnapshotFrame | PositionFrame | GoneFrame | ErrorFrame | PongFrame | AuthedFrame | AlertFrame | InterestFrame;
