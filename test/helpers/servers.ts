@@ -74,3 +74,60 @@ export function startOwnRedis(): Promise<OwnServer> {
 		() => rmSync(dir, { recursive: true, force: true })
 	);
 }
+
+/** A NATS cluster of the test's own: its servers (each stoppable by PID) and their client URLs. */
+export type OwnNatsCluster = {
+	servers: OwnServer[];
+	/** The servers' client URLs as one NATS_URL, beginning with server `first` (so nodes connect to different servers). */
+	url(first?: number): string;
+	/** Waits until every running server has a route to every other running one. */
+	routed(): Promise<void>;
+};
+
+const routeCount = async (monitorPort: number): Promise<number> => {
+	const res = await fetch(`http://127.0.0.1:${monitorPort}/routez`);
+	return ((await res.json()) as { num_routes: number }).num_routes;
+};
+
+/**
+ * `n` nats-servers routed to each other on loopback (one cluster name, every server listing the
+ * others' route ports), each with a monitoring port for /routez. A server started again
+ * counts as up once its routes are back, not merely when its client port opens.
+ */
+export async function startOwnNatsCluster(n = 3): Promise<OwnNatsCluster> {
+	const routePorts = await Promise.all(Array.from({ length: n }, () => freePort()));
+	const monitorPorts = await Promise.all(Array.from({ length: n }, () => freePort()));
+	const running = new Set<number>();
+	const routed = () =>
+		waitFor(
+			async () => {
+				const counts = await Promise.all([...running].map(i => routeCount(monitorPorts[i]!)));
+				return counts.every(count => count >= running.size - 1);
+			},
+			{ timeout: 15_000, interval: 100, what: "the NATS cluster's routes" }
+		).then(() => undefined);
+	const servers: OwnServer[] = [];
+	for (let i = 0; i < n; i++) {
+		const routes = routePorts.filter((_, j) => j !== i).map(p => `nats://127.0.0.1:${p}`);
+		const server = await ownServer("nats", "nats-server", port => [
+			...["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPorts[i])],
+			...["--cluster_name", "venta-test", "--cluster", `nats://127.0.0.1:${routePorts[i]}`, "--routes", routes.join(",")],
+		]);
+		running.add(i);
+		servers.push({
+			...server,
+			async stop() {
+				running.delete(i);
+				await server.stop();
+			},
+			async start() {
+				await server.start();
+				running.add(i);
+				await routed();
+			},
+		});
+	}
+	await routed();
+	const urls = servers.map(s => s.url);
+	return { servers, url: (first = 0) => [...urls.slice(first), ...urls.slice(0, first)].join(","), routed };
+}
