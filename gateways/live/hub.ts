@@ -2,12 +2,13 @@ import type { TemplatedApp } from "uWebSockets.js";
 import type { PositionChange } from "../../services/geo/contract.ts";
 import { routingCell } from "./cells.ts";
 import type { SocketView } from "./contract.ts";
+import { LocalDemand } from "./demand/counts.ts";
 import { CellFanout } from "./fanout.ts";
 import { encode, positionView } from "./protocol/codec.ts";
 import { CLOSE_CODES } from "./protocol/codes.ts";
 import type { CellRouter } from "./router.ts";
 import { SlowConsumers } from "./slow-consumers.ts";
-import type { LiveSocket } from "./socket.ts";
+import type { LiveSocket, SocketData } from "./socket.ts";
 import { UserSockets } from "./user-sockets.ts";
 
 /**
@@ -38,9 +39,8 @@ export class LiveHub {
 	draining = false;
 	/** Sockets (and upgrades under way) per client address. */
 	readonly #perAddress = new Map<string, number>();
-	/** Watching sockets per fine cell, and watched fine cells per routing cell. */
-	readonly #cellRefs = new Map<string, number>();
-	readonly #routingRefs = new Map<string, number>();
+	/** Watching sockets per cell at both demand levels, by routing cell (which drives the NATS subscriptions). */
+	readonly demand: LocalDemand;
 	readonly #res: number;
 	readonly #fanout: CellFanout;
 	#app: TemplatedApp | null = null;
@@ -49,6 +49,7 @@ export class LiveHub {
 	/** `flushMs`: LIVE_FLUSH_MS, the coalescing window of local delivery (0 = every frame at once). */
 	constructor(res: number, flushMs = 0) {
 		this.#res = res;
+		this.demand = new LocalDemand(res);
 		this.#fanout = new CellFanout(flushMs, (cell, frame) => this.#publishToTopic(cell, frame));
 	}
 
@@ -101,7 +102,7 @@ export class LiveHub {
 		ud.closed = true;
 		this.release(ud.address);
 		this.slow.forget(ws);
-		for (const cell of ud.cells) this.#release(cell);
+		for (const cell of ud.cells) this.#release(ud, cell);
 		ud.cells.clear();
 		ud.missed.clear();
 		this.sockets.delete(ws);
@@ -117,13 +118,13 @@ export class LiveHub {
 			if (next.has(cell)) continue;
 			if (ud.offTopics) this.slow.unwatch(ws, cell);
 			else ws.unsubscribe(cell);
-			this.#release(cell);
+			this.#release(ud, cell);
 		}
 		for (const cell of next) {
 			if (ud.cells.has(cell)) continue;
 			if (ud.offTopics) this.slow.watch(ws, cell);
 			else ws.subscribe(cell);
-			this.#retain(cell);
+			this.#retain(ud, cell);
 		}
 		ud.cells = next;
 	}
@@ -187,15 +188,15 @@ export class LiveHub {
 			backpressureDrops: this.slow.drops,
 			slowConsumersClosed: this.slowConsumersClosed,
 			alertsSent: this.users.alertsSent,
-			watchedCells: this.#cellRefs.size,
-			routingSubjects: this.#routingRefs.size,
+			watchedCells: this.demand.watchedCells,
+			routingSubjects: this.demand.areas,
 			counters: { ...this.counters },
 		};
 	}
 
 	/** Watching sockets per watched cell, busiest first. */
 	cellWatchers(): { cell: string; watchers: number }[] {
-		return [...this.#cellRefs]
+		return [...this.demand.fineCells()]
 			.map(([cell, watchers]) => ({ cell, watchers }))
 			.sort((a, b) => b.watchers - a.watchers || a.cell.localeCompare(b.cell));
 	}
@@ -236,32 +237,16 @@ export class LiveHub {
 	}
 
 	#wanted(cell: string): boolean {
-		return this.#router !== null || this.#cellRefs.has(cell);
+		return this.#router !== null || this.demand.fineCount(cell) > 0;
 	}
 
-	#retain(cell: string): void {
-		const n = (this.#cellRefs.get(cell) ?? 0) + 1;
-		this.#cellRefs.set(cell, n);
-		if (n !== 1) return;
-		const r = routingCell(cell, this.#res);
-		const m = (this.#routingRefs.get(r) ?? 0) + 1;
-		this.#routingRefs.set(r, m);
-		if (m === 1) this.#router?.subscribe(r);
+	#retain(ud: SocketData, cell: string): void {
+		const opened = this.demand.watch(ud.coarse, cell);
+		if (opened) this.#router?.subscribe(opened);
 	}
 
-	#release(cell: string): void {
-		const n = (this.#cellRefs.get(cell) ?? 0) - 1;
-		if (n > 0) {
-			this.#cellRefs.set(cell, n);
-			return;
-		}
-		this.#cellRefs.delete(cell);
-		const r = routingCell(cell, this.#res);
-		const m = (this.#routingRefs.get(r) ?? 0) - 1;
-		if (m > 0) this.#routingRefs.set(r, m);
-		else {
-			this.#routingRefs.delete(r);
-			this.#router?.unsubscribe(r);
-		}
+	#release(ud: SocketData, cell: string): void {
+		const emptied = this.demand.unwatch(ud.coarse, cell);
+		if (emptied) this.#router?.unsubscribe(emptied);
 	}
 }

@@ -4,12 +4,17 @@ import { App, us_listen_socket_close, type ListenOptions, type TemplatedApp, typ
 import type { VentaServiceSchema } from "../../config/settings.ts";
 import { createTokenVerifier } from "../../lib/auth.ts";
 import type { DomainEvent } from "../../lib/events.ts";
+import { demandLevels } from "../../lib/demand.ts";
+import { invalidBBox, validationError } from "../../lib/errors.ts";
+import { parseBBox } from "../../lib/geo.ts";
 import { vendorIdParam } from "../../lib/ids.ts";
 import { natsConnectionOptions } from "../../runtime/nats.ts";
 import type { PositionChange, VendorOffline } from "../../services/geo/contract.ts";
+import type { DemandCounts, DemandCountsParams } from "../../services/discovery/contract.ts";
 import type { VendorStatusChanged } from "../../services/vendors/contract.ts";
 import type { AlertFired } from "../../services/alerts/contract.ts";
 import { alertFrame, inNodeGroup } from "./alerts.ts";
+import { ClusterDemand } from "./demand/cluster.ts";
 import type { KickParams, LiveStats, StatsParams } from "./contract.ts";
 import { serveHttp } from "./http.ts";
 import { LiveHub } from "./hub.ts";
@@ -43,6 +48,7 @@ type LiveMethods = {
 };
 type LiveVars = {
 	hub: LiveHub;
+	demand: ClusterDemand;
 	metrics: LiveMetrics;
 	app: TemplatedApp;
 	listenSocket: us_listen_socket | null;
@@ -84,6 +90,29 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 					...(ctx.params.sockets ? { watchSets: this.hub.watchSets() } : {}),
 					...(ctx.params.cells ? { cellWatchers: this.hub.cellWatchers() } : {}),
 				};
+			},
+		},
+
+		/** Watchers per cell in a box, at the fine or the coarse demand level, across the cluster (raw counts: privileged). */
+		demand: {
+			roles: PRIVILEGED,
+			params: {
+				bbox: [
+					{ type: "string", max: 200 },
+					{ type: "array", items: "number", max: 4 },
+				],
+				res: "number|integer|optional|convert",
+			},
+			handler(ctx: Context<DemandCountsParams>): Promise<DemandCounts> {
+				const bbox = parseBBox(ctx.params.bbox);
+				if (!bbox) throw invalidBBox();
+				const { fine, coarse } = demandLevels(this.settings.config.h3Res);
+				const res = ctx.params.res ?? fine;
+				if (res !== fine && res !== coarse)
+					throw validationError(`res must be ${fine} (cells) or ${coarse} (neighbourhoods)`, [
+						{ type: "res", field: "res", message: `res must be ${fine} or ${coarse}` },
+					]);
+				return this.demand.counts(bbox, res);
 			},
 		},
 
@@ -179,6 +208,7 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 
 	created() {
 		this.hub = new LiveHub(this.settings.config.h3Res, this.settings.config.liveFlushMs);
+		this.demand = new ClusterDemand(this.hub.demand, this.settings.config.h3Res);
 		this.metrics = new LiveMetrics(this.broker);
 		this.listenSocket = null;
 		this.router = null;

@@ -1,6 +1,7 @@
 import type { WebSocket } from "uWebSockets.js";
 import type { Caller } from "../../lib/identity.ts";
 import { fullBucket, type Bucket } from "../../lib/token-bucket.ts";
+import type { CoarseWatch } from "./demand/counts.ts";
 import type { WatchFrame } from "./protocol/frames.ts";
 
 /** Who a socket belongs to, as the upgrade (or a later `auth` frame) established it. */
@@ -26,6 +27,8 @@ export type SocketData = SocketIdentity & {
 	authGen: number;
 	/** The H3 cells (topics) this socket watches. */
 	cells: Set<string>;
+	/** Its coarse demand cells, each with how many of `cells` lie inside (the coarse count holds each socket once). */
+	coarse: CoarseWatch;
 	/** Bumped by every watch; a snapshot answers only the latest one. */
 	watchGen: number;
 	/** Rate limit of `pos`: refills at POSITION_MAX_HZ up to one second's worth. */
@@ -71,6 +74,7 @@ export function createSocketData(identity: SocketIdentity, budgets: SocketBudget
 		tokenExpiresAt: identity.tokenExpiresAt,
 		address: identity.address,
 		cells: new Set(),
+		coarse: new Map(),
 		watchGen: 0,
 		positions: fullBucket(Math.max(1, budgets.positionMaxHz), now),
 		ops: fullBucket(2 * budgets.opsPerS, now),

@@ -100,6 +100,7 @@ export const encode = {
 	authed: (user: string, expiresAt: number): string => JSON.stringify({ op: "authed", user, exp: Math.floor(expiresAt / 1000) }),
 	snapshot: (cells: readonly string[], vendors: VendorPositionView[]): string => JSON.stringify({ op: "snapshot", cells, vendors }),
 	alert: (frame: AlertFrame): string => JSON.stringify(frame),
+	interest: (watchers: number, suggestedHz: number): string => JSON.stringify({ op: "interest", watchers, suggestedHz }),
 };
 
 /** The watcher-facing fields of a stored position (accuracy stays private to the vendor). */
