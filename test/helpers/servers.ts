@@ -82,6 +82,8 @@ export type OwnNatsCluster = {
 	url(first?: number): string;
 	/** Waits until every running server has a route to every other running one. */
 	routed(): Promise<void>;
+	/** Each server's monitoring endpoint (`/varz`, `/connz`, `/routez`), in the order of `servers`. */
+	monitorUrls: string[];
 };
 
 const routeCount = async (monitorPort: number): Promise<number> => {
@@ -129,5 +131,10 @@ export async function startOwnNatsCluster(n = 3): Promise<OwnNatsCluster> {
 	}
 	await routed();
 	const urls = servers.map(s => s.url);
-	return { servers, url: (first = 0) => [...urls.slice(first), ...urls.slice(0, first)].join(","), routed };
+	return {
+		servers,
+		url: (first = 0) => [...urls.slice(first), ...urls.slice(0, first)].join(","),
+		routed,
+		monitorUrls: monitorPorts.map(p => `http://127.0.0.1:${p}`),
+	};
 }
