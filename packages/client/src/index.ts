@@ -15,7 +15,15 @@ export type {
 } from "./live/client.ts";
 export { createBackoff, type Backoff, type BackoffOptions } from "./live/backoff.ts";
 export { VendorsInView, type VendorInView, type VendorsInViewEvents } from "./store.ts";
-export { connectVendor, VendorPublisher, type Position, type PublisherOptions, type PublisherStats } from "./publisher.ts";
+export {
+	connectVendor,
+	VendorPublisher,
+	type Position,
+	type PublisherEvents,
+	type PublisherOptions,
+	type PublisherRate,
+	type PublisherStats,
+} from "./publisher.ts";
 export { Emitter, type Listener } from "./emitter.ts";
 export * from "./protocol/codes.ts";
 export type * from "./protocol/frames.ts";
