@@ -70,6 +70,7 @@ const ROLE_ONLY: Record<string, string> = {
 	LIVE_OPS_PER_S: "live",
 	LIVE_MAX_SOCKETS_PER_IP: "live",
 	AUTH_GRACE_S: "live",
+	INTEREST_FLOOR_HZ: "live",
 	OUTBOUND_RETRY_SCHEDULE_S: "outbound",
 	OUTBOUND_TIMEOUT_MS: "outbound",
 };
