@@ -8,7 +8,9 @@ import { DEFAULT_CITY_BBOX, DEFAULT_MOTION } from "./motion.ts";
 export const USAGE = `usage: npm run simulate -- [--vendors 50] [--bbox w,s,e,n] [--hz 1] [--duration <seconds>]
        [--url http://127.0.0.1:3000] [--live-url ws://127.0.0.1:3001/live] [--token-secret <secret>]
        [--prefix sim] [--seed 1] [--offline-per-hour 2] [--wait 30] [--token-ttl 600]
-       [--drive-to lat,lng [--drive-from 1000]]   the first vendor drives from <drive-from> m away straight to lat,lng and stays`;
+       [--drive-to lat,lng [--drive-from 1000]]   the first vendor drives from <drive-from> m away straight to lat,lng and stays
+       [--ignore-interest]   send at --hz even where nobody watches (the engine's interest frames are followed by default)
+       [--report-every 60]   seconds between JSON lines of positions sent per vendor per minute (0: only at exit)`;
 
 export type Options = {
 	vendors: number;
@@ -27,6 +29,10 @@ export type Options = {
 	tokenTtlS: number;
 	/** The first vendor drives to this point (to try alerts: a favourite coming near). */
 	driveTo: { point: LatLng; fromM: number } | undefined;
+	/** Send at `hz` whatever the engine's interest frames suggest. */
+	ignoreInterest: boolean;
+	/** Seconds between two positions reports (0: only the one at exit). */
+	reportEveryS: number;
 };
 
 export function fail(message: string): never {
@@ -92,6 +98,8 @@ export function readOptions(): Options {
 			"token-ttl": { type: "string", default: "600" },
 			"drive-to": { type: "string" },
 			"drive-from": { type: "string", default: "1000" },
+			"ignore-interest": { type: "boolean", default: false },
+			"report-every": { type: "string", default: "60" },
 			help: { type: "boolean", short: "h" },
 		},
 	});
@@ -131,5 +139,7 @@ export function readOptions(): Options {
 		waitS: number(values.wait, "wait", 0, 3600),
 		tokenTtlS: number(values["token-ttl"], "token-ttl", 2, 7 * 24 * 3600, true),
 		driveTo: parseDriveTo(values["drive-to"], values["drive-from"]),
+		ignoreInterest: values["ignore-interest"],
+		reportEveryS: number(values["report-every"], "report-every", 0, 24 * 3600, true),
 	};
 }

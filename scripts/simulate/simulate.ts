@@ -3,8 +3,10 @@
  * moves them through a city (motion.ts). The sockets are the SDK's (@venta/client connectVendor):
  * each signs in with its first frame (no token in the URL), refreshes its token over the socket
  * before it expires, reconnects with backoff, and sends at most `--hz` positions a second, as an
- * app with short-lived session tokens does. Ctrl-C closes every socket, which takes the vendors
- * offline. Works against any running engine (`--url`, `--live-url`).
+ * app with short-lived session tokens does — slower where nobody watches, as the engine's interest
+ * frames suggest (unless `--ignore-interest`); a JSON line reports positions sent per vendor per
+ * minute, watched and unwatched. Ctrl-C closes every socket, which takes the vendors offline.
+ * Works against any running engine (`--url`, `--live-url`).
  */
 import { connectVendor, type VendorPublisher } from "@venta/client";
 import { mintDevToken } from "../../lib/auth.ts";
@@ -21,6 +23,7 @@ import {
 } from "./motion.ts";
 import { onboardAll, waitForEngine, type Identity } from "./onboarding.ts";
 import { fail, readOptions, type Options } from "./options.ts";
+import { SentLedger } from "./report.ts";
 
 /** A simulated vendor: its REST identity, its motion and, while it is online, its publisher. */
 type SimVendor = { index: number; id: string; owner: string; motion: VendorMotion; publisher: VendorPublisher | undefined };
@@ -29,6 +32,8 @@ const LOG_EVERY_S = 5;
 
 /** Counters behind the progress line (`sentBefore`: positions of publishers closed already). */
 const stats = { sentBefore: 0, sentAtLastReport: 0, errors: new Map<string, number>(), lastError: "" };
+/** Positions sent per vendor per minute, by what each vendor's latest interest frame said. */
+const ledger = new SentLedger();
 
 function countError(code: string, message: string): void {
 	stats.errors.set(code, (stats.errors.get(code) ?? 0) + 1);
@@ -40,6 +45,7 @@ function connect(opts: Options, v: SimVendor): VendorPublisher {
 		url: opts.liveUrl,
 		vendor: v.id,
 		maxHz: opts.hz,
+		followInterest: !opts.ignoreInterest,
 		getToken: () => mintDevToken(opts.secret, v.owner, opts.tokenTtlS),
 	});
 	publisher.live.on("error", frame => countError(frame.code, frame.message));
@@ -54,6 +60,7 @@ function goOffline(v: SimVendor): Promise<void> {
 	if (!publisher) return Promise.resolve();
 	v.publisher = undefined;
 	stats.sentBefore += publisher.stats.sent;
+	ledger.settle(publisher);
 	return publisher.close();
 }
 
@@ -76,6 +83,31 @@ function progressLine(vendors: SimVendor[]): string {
 	return `vendors connected ${connected}/${vendors.length} · positions/s ${sent - stats.sentAtLastReport} · sent ${sent} · errors ${errors}${byCode ? ` (${byCode})` : ""}`;
 }
 
+const onlinePublishers = (vendors: SimVendor[]) => vendors.flatMap(v => (v.publisher ? [v.publisher] : []));
+
+function positionsReport(opts: Options, vendors: SimVendor[]): string {
+	return JSON.stringify(ledger.report(vendors.length, !opts.ignoreInterest));
+}
+
+/**
+ * Every second: the progress line (a terminal gets it rewritten, a log every few seconds) and a
+ * sample of what each vendor sent; every `--report-every` seconds the positions report.
+ */
+function startReporter(opts: Options, vendors: SimVendor[]): NodeJS.Timeout {
+	const tty = process.stdout.isTTY;
+	let seconds = 0;
+	return setInterval(() => {
+		const line = progressLine(vendors);
+		stats.sentAtLastReport = sentTotal(vendors);
+		ledger.sample(onlinePublishers(vendors));
+		seconds++;
+		if (opts.reportEveryS > 0 && seconds % opts.reportEveryS === 0)
+			process.stdout.write(`${tty ? "\r\x1b[K" : ""}${positionsReport(opts, vendors)}\n`);
+		if (tty) process.stdout.write(`\r\x1b[K${line}`);
+		else if ((seconds - 1) % LOG_EVERY_S === 0) process.stdout.write(`${line}\n`);
+	}, 1000);
+}
+
 let stopping = false;
 
 async function main(): Promise<void> {
@@ -84,7 +116,7 @@ async function main(): Promise<void> {
 	const rng = seededRng(opts.seed);
 	const tty = process.stdout.isTTY;
 	process.stdout.write(
-		`simulating ${opts.vendors} vendors in ${opts.bbox.join(",")} at ${opts.hz} Hz against ${opts.url} and ${opts.liveUrl}\n`
+		`simulating ${opts.vendors} vendors in ${opts.bbox.join(",")} at ${opts.hz} Hz${opts.ignoreInterest ? " (ignoring interest)" : ""} against ${opts.url} and ${opts.liveUrl}\n`
 	);
 
 	const vendors: SimVendor[] = [];
@@ -104,8 +136,11 @@ async function main(): Promise<void> {
 		const open = vendors.filter(v => v.publisher?.live.state === "open").length;
 		const line = progressLine(vendors);
 		const sent = sentTotal(vendors);
+		ledger.sample(onlinePublishers(vendors));
 		await Promise.race([Promise.all(vendors.map(goOffline)), new Promise(r => setTimeout(r, 5000))]);
-		process.stdout.write(`${tty ? "\r\x1b[K" : ""}${line}\nstopped (${why}): ${open} vendor sockets closed, ${sent} positions sent\n`);
+		process.stdout.write(
+			`${tty ? "\r\x1b[K" : ""}${line}\n${positionsReport(opts, vendors)}\nstopped (${why}): ${open} vendor sockets closed, ${sent} positions sent\n`
+		);
 		stopped?.();
 	};
 	process.on("SIGINT", () => void stop("SIGINT"));
@@ -136,19 +171,13 @@ async function main(): Promise<void> {
 	const sliceMs = Math.max(10, Math.min(100, periodMs));
 	const slices = Math.max(1, Math.round(periodMs / sliceMs));
 	let slice = 0;
+	ledger.sample([]);
 	ticker = setInterval(() => {
 		for (let i = slice; i < vendors.length; i += slices) tick(opts, motion, rng, vendors[i]!, periodMs / 1000);
 		slice = (slice + 1) % slices;
 	}, periodMs / slices);
 
-	// A terminal gets one line rewritten every second; a log gets a line every few seconds.
-	let reports = 0;
-	reporter = setInterval(() => {
-		const line = progressLine(vendors);
-		stats.sentAtLastReport = sentTotal(vendors);
-		if (tty) process.stdout.write(`\r\x1b[K${line}`);
-		else if (reports++ % LOG_EVERY_S === 0) process.stdout.write(`${line}\n`);
-	}, 1000);
+	reporter = startReporter(opts, vendors);
 
 	if (opts.durationS !== undefined) setTimeout(() => void stop(`duration ${opts.durationS}s`), opts.durationS * 1000).unref();
 	return finished;
