@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { resolveDevSecret } from "./dev-secret.ts";
-import { boolean, commaList, integer, optionalString, positive, retrySchedule, urlWithScheme } from "./parsers.ts";
+import { boolean, commaList, integer, optionalString, positive, retrySchedule, urlListWithScheme, urlWithScheme } from "./parsers.ts";
 
 /** Everything a process can run, by the name `SERVICES` uses. */
 export const ROLE_NAMES = ["users", "vendors", "discovery", "geo", "webhooks", "outbound", "alerts", "api", "live"] as const;
@@ -87,7 +87,7 @@ const envSchema = z.object({
 	NAMESPACE: optionalString
 		.transform(v => v ?? "venta")
 		.refine(v => /^[\w.-]{1,64}$/.test(v), "letters, digits, '.', '-' and '_' only (at most 64)"),
-	NATS_URL: urlWithScheme(["nats", "tls"]),
+	NATS_URL: urlListWithScheme(["nats", "tls"]),
 	REDIS_URL: urlWithScheme(["redis", "rediss"]),
 	MONGO_URL: urlWithScheme(["mongodb", "mongodb+srv"]),
 	SERVICES: commaList.transform((names, ctx) => {
@@ -158,8 +158,8 @@ const envSchema = z.object({
 	INTEREST_FLOOR_HZ: positive(0.1, 100),
 });
 
-/** Whether a NATS URL carries credentials itself (`nats://user:pass@…` or `nats://token@…`). */
-export const natsUrlHasCredentials = (url: string) => new URL(url).username !== "";
+/** Whether a NATS URL carries credentials itself (`nats://user:pass@…` or `nats://token@…`); of a list, the first does (they apply to every server). */
+export const natsUrlHasCredentials = (url: string) => new URL(url.split(",")[0]!.trim()).username !== "";
 
 /** Every environment variable the engine reads. */
 export const ENV_VARIABLES = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
@@ -236,7 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		nats: {
 			credsFile: e.NATS_CREDS_FILE,
 			tls:
-				e.NATS_TLS_CA || e.NATS_TLS_CERT || e.NATS_URL?.startsWith("tls://")
+				e.NATS_TLS_CA || e.NATS_TLS_CERT || e.NATS_URL?.split(",").some(u => u.trim().startsWith("tls://"))
 					? { ca: e.NATS_TLS_CA, cert: e.NATS_TLS_CERT, key: e.NATS_TLS_KEY }
 					: undefined,
 		},

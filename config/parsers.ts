@@ -12,6 +12,15 @@ export const urlWithScheme = (schemes: string[]) =>
 		`must be a URL starting with ${schemes.map(s => `${s}://`).join(" or ")}`
 	);
 
+const parsesAsUrl = (v: string) => URL.canParse(v) && new URL(v).host !== "";
+
+/** A comma list of URLs (the servers of one cluster), each with one of `schemes` and a host; kept as written. */
+export const urlListWithScheme = (schemes: string[]) =>
+	optionalString.refine(
+		v => v === undefined || v.split(",").every(u => schemes.some(s => u.trim().startsWith(`${s}://`)) && parsesAsUrl(u.trim())),
+		`must be a URL, or a comma list of URLs, each starting with ${schemes.map(s => `${s}://`).join(" or ")}`
+	);
+
 export const integer = (fallback: number, min: number, max: number) =>
 	optionalString.transform((v, ctx) => {
 		if (v === undefined) return fallback;

@@ -28,6 +28,18 @@ describe("configuration", () => {
 		expect(loadConfig({ DATA_DIR: ":memory:", NATS_URL: "nats://127.0.0.1:4222" }).nats).toEqual({ credsFile: undefined, tls: undefined });
 	});
 
+	it("takes a NATS cluster as a comma list: each entry a nats:// or tls:// URL, credentials from the first", () => {
+		const cluster = "nats://venta:secret@n1:4222, nats://n2:4222,nats://n3:4222";
+		expect(production({ NATS_URL: cluster }).natsUrl).toBe(cluster);
+		expect(() => production({ NATS_URL: "nats://n1:4222,nats://venta:secret@n2:4222" })).toThrow(/NATS_URL has no credentials/);
+		expect(() => loadConfig({ DATA_DIR: ":memory:", NATS_URL: "nats://n1:4222,n2:4222" })).toThrow(
+			/NATS_URL must be a URL, or a comma list of URLs/
+		);
+		expect(() => loadConfig({ DATA_DIR: ":memory:", NATS_URL: "nats://n1:4222,redis://n2:4222" })).toThrow(ConfigError);
+		expect(() => loadConfig({ DATA_DIR: ":memory:", NATS_URL: "nats://n1:4222,," })).toThrow(ConfigError);
+		expect(loadConfig({ DATA_DIR: ":memory:", NATS_URL: "nats://n1:4222,tls://n2:4222" }).nats.tls).toBeDefined();
+	});
+
 	it("takes TLS from tls:// or the NATS_TLS_* files, and a client certificate only with its key", () => {
 		expect(loadConfig({ DATA_DIR: ":memory:", NATS_URL: "tls://nats:4222" }).nats.tls).toEqual({
 			ca: undefined,

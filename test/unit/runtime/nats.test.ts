@@ -8,6 +8,12 @@ describe("NATS connection options", () => {
 		expect(natsConnectionOptions("nats://venta:p%40ss@nats:4222", none)).toEqual({ servers: ["nats:4222"], user: "venta", pass: "p@ss" });
 		expect(natsConnectionOptions("nats://s3cr3t@nats:4222", none)).toEqual({ servers: ["nats:4222"], token: "s3cr3t" });
 		expect(natsConnectionOptions("nats://a:4222,nats://b:4222", none)).toEqual({ servers: ["a:4222", "b:4222"] });
+		// A cluster: every server, in the order given; the first URL's credentials apply to all of them.
+		expect(natsConnectionOptions("nats://venta:pw@a:4222, nats://b:4223,nats://c:4224", none)).toEqual({
+			servers: ["a:4222", "b:4223", "c:4224"],
+			user: "venta",
+			pass: "pw",
+		});
 	});
 
 	it("asks for TLS, with the CA and a client certificate when given", () => {
