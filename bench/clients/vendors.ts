@@ -6,11 +6,14 @@
 import WebSocket from "ws";
 import { cpuMeter, serveRequests } from "../lib/ipc.ts";
 
-export type BenchVendor = { id: string; token?: string; lat: number; lng: number };
+/** `group`: positions sent are also counted per group (the cluster stage's routing cells). */
+export type BenchVendor = { id: string; token?: string; lat: number; lng: number; group?: string };
 export type VendorsConnect = { url: string; vendors: BenchVendor[]; localAddresses: string[] };
 export type VendorsConnected = { open: number; reconnected: number; dropped: Record<string, number>; errors: Record<string, number> };
 export type VendorsSample = {
 	sent: number;
+	/** Positions sent per vendor group (vendors without a group are not in it). */
+	sentByGroup: Record<string, number>;
 	errors: Record<string, number>;
 	closed: number;
 	open: number;
@@ -27,6 +30,7 @@ const errors: Record<string, number> = {};
 /** Close codes and reasons of sockets the server closed (a healthy run has none). */
 const closes: Record<string, number> = {};
 let sent = 0;
+let sentByGroup: Record<string, number> = {};
 let closed = 0;
 let hz = 0;
 let timer: NodeJS.Timeout | null = null;
@@ -66,6 +70,8 @@ function send(c: Conn, now: number): void {
 	const lng = c.vendor.lng + (Math.random() - 0.5) * JITTER_DEG;
 	c.ws.send(`{"op":"pos","lat":${lat},"lng":${lng},"ts":${ts},"hdg":${(now - ts) * 100}}`);
 	sent++;
+	const { group } = c.vendor;
+	if (group !== undefined) sentByGroup[group] = (sentByGroup[group] ?? 0) + 1;
 }
 
 function tick(): void {
@@ -129,6 +135,7 @@ serveRequests({
 		const { cpuPercent, wallMs } = meter();
 		const out = {
 			sent,
+			sentByGroup,
 			errors: { ...errors },
 			closed,
 			open: conns.filter(c => c.ws.readyState === WebSocket.OPEN).length,
@@ -136,6 +143,7 @@ serveRequests({
 			wallMs,
 		};
 		sent = 0;
+		sentByGroup = {};
 		for (const k of Object.keys(errors)) delete errors[k];
 		return out;
 	},

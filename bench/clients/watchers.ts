@@ -28,6 +28,8 @@ export type WatchersSample = {
 	open: number;
 	closed: number;
 	latenciesMs: number[];
+	/** With `perSocket`: `pos` frames per socket, in the order of the watches (since the last sample). */
+	posBySocket?: number[];
 	cpuPercent: number;
 	wallMs: number;
 };
@@ -43,6 +45,7 @@ export type SnapshotRecord = {
 const MAX_SAMPLES = 200_000;
 const DEFAULT_CONCURRENCY = 128;
 const sockets: WebSocket[] = [];
+const posBySocket: number[] = [];
 let sampleEvery = 50;
 let counter = 0;
 const latencies: number[] = [];
@@ -72,10 +75,11 @@ function onSnapshot(data: Buffer, record: SnapshotRecord | undefined): void {
 	if (++recordedSnapshots === records.length) allSnapshots?.();
 }
 
-function onMessage(data: Buffer, record: SnapshotRecord | undefined): void {
+function onMessage(data: Buffer, index: number, record: SnapshotRecord | undefined): void {
 	const c = data[7];
 	if (c === P && data[8] === 111 /* o */ && data[9] === 115 /* s */) {
 		totals.pos++;
+		posBySocket[index]!++;
 		if (++counter % sampleEvery === 0 && latencies.length < MAX_SAMPLES) {
 			const msg = JSON.parse(data.toString()) as { ts: number; hdg: number };
 			latencies.push(nowMs() - (msg.ts + msg.hdg / 100));
@@ -87,7 +91,8 @@ function onMessage(data: Buffer, record: SnapshotRecord | undefined): void {
 
 function connectOne(url: string, watch: WatchRequest, localAddress: string | undefined, record: SnapshotRecord | undefined): Promise<void> {
 	const ws = new WebSocket(url, { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
-	sockets.push(ws);
+	const index = sockets.push(ws) - 1;
+	posBySocket[index] = 0;
 	return new Promise((resolve, reject) => {
 		ws.once("open", () => {
 			if (record) record.watchSentAt = nowMs();
@@ -96,7 +101,7 @@ function connectOne(url: string, watch: WatchRequest, localAddress: string | und
 		});
 		ws.once("unexpected-response", (_req, res) => reject(new Error(`watcher upgrade answered ${res.statusCode}`)));
 		ws.once("error", reject);
-		ws.on("message", (data: Buffer) => onMessage(data, record));
+		ws.on("message", (data: Buffer) => onMessage(data, index, record));
 		ws.on("close", () => totals.closed++);
 	});
 }
@@ -133,15 +138,17 @@ serveRequests({
 	},
 
 	/** Counts since the previous sample (snapshots and closes are running totals). */
-	sample(): WatchersSample {
+	sample({ perSocket }: { perSocket?: boolean } = {}): WatchersSample {
 		const { cpuPercent, wallMs } = meter();
 		const out: WatchersSample = {
 			...totals,
 			open: sockets.filter(s => s.readyState === WebSocket.OPEN).length,
 			latenciesMs: latencies.splice(0),
+			...(perSocket ? { posBySocket: [...posBySocket] } : {}),
 			cpuPercent,
 			wallMs,
 		};
+		posBySocket.fill(0);
 		totals.pos = 0;
 		totals.gone = 0;
 		totals.errors = 0;
@@ -152,6 +159,7 @@ serveRequests({
 	close() {
 		for (const ws of sockets) ws.terminate();
 		sockets.length = 0;
+		posBySocket.length = 0;
 		records.length = 0;
 		recordedSnapshots = 0;
 		totals.snapshots = 0;

@@ -3,6 +3,7 @@
  * so the tests can show that a short sample fails them.
  */
 import type { SnapshotRecord } from "../clients/watchers.ts";
+import { pearson } from "./stats.ts";
 
 /** Deliveries below this share of what should have arrived mark a figure SHORT. */
 export const SHORTFALL = 0.99;
@@ -49,4 +50,65 @@ export function checkSnapshots(expected: readonly (readonly string[])[], got: re
 		if (missing === 0 && unexpected === 0) check.exact++;
 	});
 	return { ...check, complete: got.length === expected.length && check.exact === expected.length };
+}
+
+/** One watcher node of the cluster stage over the whole measurement. */
+export type NodeRouting = {
+	/** Its routing cells over all routing cells with vendors: the share of the routed traffic it should get. */
+	watchedShare: number;
+	/** Positions sent by the vendors of its routing cells. */
+	produced: number;
+	/** Updates it received over NATS. */
+	routedIn: number;
+	/** Per watcher: `pos` frames received, and the positions its routing cell's vendors sent. */
+	watchers: readonly { delivered: number; expected: number }[];
+};
+
+export type RoutingCheck = {
+	nodes: {
+		/** routedIn over every position published to a routing subject. */
+		share: number;
+		watchedShare: number;
+		/** share / watchedShare − 1 */
+		deviation: number;
+		/** routedIn over what its own routing cells produced (1: all of it, and nothing else). */
+		routedRatio: number;
+		shortWatchers: number;
+		overWatchers: number;
+	}[];
+	maxDeviation: number;
+	/** Pearson correlation of routed-in with the watched share, over the nodes. */
+	correlation: number;
+	/** Every node received what its routing cells produced and no more, every watcher all of its cells' positions. */
+	complete: boolean;
+};
+
+const withinShortfall = (ratio: number) => ratio >= SHORTFALL && ratio <= 1 / SHORTFALL;
+
+/** Routed-in ∝ watched routing cells: each node's share of `published` (every position routed) against its watched share. */
+export function checkRouting(nodes: readonly NodeRouting[], published: number): RoutingCheck {
+	const out = nodes.map(n => {
+		const share = n.routedIn / published;
+		const ratios = n.watchers.map(w => w.delivered / w.expected);
+		return {
+			share,
+			watchedShare: n.watchedShare,
+			deviation: share / n.watchedShare - 1,
+			routedRatio: n.routedIn / n.produced,
+			shortWatchers: ratios.filter(r => !(r >= SHORTFALL)).length,
+			overWatchers: ratios.filter(r => r > 1 / SHORTFALL).length,
+		};
+	});
+	return {
+		nodes: out,
+		maxDeviation: Math.max(...out.map(n => Math.abs(n.deviation))),
+		correlation: pearson(
+			nodes.map(n => n.watchedShare),
+			nodes.map(n => n.routedIn)
+		),
+		complete:
+			nodes.length > 0 &&
+			nodes.every(n => n.watchers.length > 0) &&
+			out.every(n => withinShortfall(n.routedRatio) && n.shortWatchers === 0 && n.overWatchers === 0),
+	};
 }

@@ -58,8 +58,9 @@ export async function startEngine(
 		},
 		nodeArgs
 	);
-	const hasApi = services === "" || services.split(",").includes("api");
-	await waitForHttp(`http://127.0.0.1:${livePort}/health/ready`, proc, readyTimeoutMs);
+	const runs = (role: string) => services === "" || services.split(",").includes(role);
+	const hasApi = runs("api");
+	if (runs("live")) await waitForHttp(`http://127.0.0.1:${livePort}/health/ready`, proc, readyTimeoutMs);
 	if (hasApi) {
 		await waitForHttp(`http://127.0.0.1:${port}/health/ready`, proc, readyTimeoutMs);
 		// /health/ready can answer before moleculer-web has built the /api aliases (404 until then).

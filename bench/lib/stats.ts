@@ -39,3 +39,30 @@ export function fmtSummary(s: Summary, unit = "", digits = 2): string {
 	if (s.rounds.length <= 1) return `${fmt(s.median, digits)}${unit}`;
 	return `${fmt(s.median, digits)}${unit} [${fmt(s.min, digits)}–${fmt(s.max, digits)}]`;
 }
+
+const mean = (v: readonly number[]) => v.reduce((a, x) => a + x, 0) / v.length;
+
+/** Sums of the products of deviations from the means: Σxy, Σxx, Σyy. */
+function deviations(xs: readonly number[], ys: readonly number[]) {
+	const [mx, my] = [mean(xs), mean(ys)];
+	let [sxy, sxx, syy] = [0, 0, 0];
+	xs.forEach((x, i) => {
+		sxy += (x - mx) * (ys[i]! - my);
+		sxx += (x - mx) ** 2;
+		syy += (ys[i]! - my) ** 2;
+	});
+	return { mx, my, sxy, sxx, syy };
+}
+
+/** Least-squares line through the points: what y grows by per unit of x, and y at x = 0. */
+export function linearFit(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number } {
+	const { mx, my, sxy, sxx } = deviations(xs, ys);
+	const slope = sxy / sxx;
+	return { slope, intercept: my - slope * mx };
+}
+
+/** Pearson correlation of two series. */
+export function pearson(xs: readonly number[], ys: readonly number[]): number {
+	const { sxy, sxx, syy } = deviations(xs, ys);
+	return sxy / Math.sqrt(sxx * syy);
+}

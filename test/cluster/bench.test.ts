@@ -7,9 +7,12 @@ import type { BaselineServer } from "../../bench/servers/ws-baseline.ts";
 import { buildScenario } from "../../bench/lib/geometry.ts";
 import { bboxCells, type BBox } from "../../bench/servers/cells.ts";
 import { boxAround, boxesInside, placesInBox, vendorIdsInCells } from "../../bench/lib/places.ts";
-import { checkSnapshots, deliveryTotal, isShort } from "../../bench/lib/checks.ts";
+import { checkRouting, checkSnapshots, deliveryTotal, isShort, type NodeRouting } from "../../bench/lib/checks.ts";
+import { buildClusterScenario } from "../../bench/lib/cluster-scenario.ts";
+import { routingCell } from "../../gateways/live/cells.ts";
 import { forkClient } from "../../bench/lib/load.ts";
-import type { SnapshotRecord } from "../../bench/clients/watchers.ts";
+import type { SnapshotRecord, WatchersSample } from "../../bench/clients/watchers.ts";
+import type { VendorsSample } from "../../bench/clients/vendors.ts";
 import { cellsForBBox } from "../../gateways/live/cells.ts";
 import { freePort } from "../helpers/ports.ts";
 
@@ -277,5 +280,116 @@ describe("bench scenario", () => {
 			bboxCells(area, 8)
 		);
 		expect(all).toHaveLength(200);
+	});
+});
+
+describe("bench cluster stage", () => {
+	const node = (watchedShare: number, produced: number, routedIn = produced, watchers = [{ delivered: produced, expected: produced }]) =>
+		({ watchedShare, produced, routedIn, watchers }) satisfies NodeRouting;
+
+	it("builds disjoint areas of whole routing cells with the same vendors each, interleaved by routing cell", () => {
+		const s = buildClusterScenario({
+			routingCellsPerNode: [1, 2, 3],
+			unwatchedRoutingCells: 2,
+			cellsPerRoutingCell: 5,
+			vendorsPerCell: 2,
+			watchersPerRoutingCell: 3,
+		});
+		const routingCells = s.areas.flatMap(a => a.routingCells);
+		expect(new Set(routingCells).size).toBe(8);
+		expect(s.vendors).toHaveLength(8 * 5 * 2);
+		for (const v of s.vendors) {
+			expect(latLngToCell(v.lat, v.lng, 8)).toBe(v.cell);
+			expect(routingCell(v.cell, 8)).toBe(v.routingCell);
+		}
+		// Every run of 8 consecutive vendors holds one of each routing cell (the vendors client spreads send times by index).
+		for (let k = 0; k < s.vendors.length; k += 8) expect(new Set(s.vendors.slice(k, k + 8).map(v => v.routingCell)).size).toBe(8);
+		expect(s.watches.map(w => w.length)).toEqual([3, 6, 9]);
+		s.watches.forEach((ws, i) => {
+			for (const w of ws) {
+				expect(s.areas[i]!.routingCells).toContain(w.routingCell);
+				for (const cell of w.cells) expect(routingCell(cell, 8)).toBe(w.routingCell);
+			}
+		});
+		expect(s.watchedCells).toEqual([5, 10, 15]);
+		expect(s.watchedShare).toEqual([1 / 8, 2 / 8, 3 / 8]);
+	});
+
+	it("passes routed-in proportional to the watched share, every node getting its own cells' positions and every watcher all of them", () => {
+		const check = checkRouting([node(0.1, 100), node(0.2, 200), node(0.3, 300)], 1000);
+		expect(check.complete).toBe(true);
+		expect(check.maxDeviation).toBeCloseTo(0, 9);
+		expect(check.correlation).toBeCloseTo(1, 9);
+		expect(check.nodes.map(n => n.share)).toEqual([0.1, 0.2, 0.3]);
+	});
+
+	it("fails on short routing, a short watcher, duplicates, a node that gets others' traffic, or nothing measured", () => {
+		const short = checkRouting([node(0.1, 100), node(0.2, 200, 190)], 1000);
+		expect(short.complete).toBe(false);
+		expect(short.nodes[1]!.routedRatio).toBe(0.95);
+		const watcherShort = checkRouting(
+			[
+				node(0.1, 100, 100, [
+					{ delivered: 100, expected: 100 },
+					{ delivered: 90, expected: 100 },
+				]),
+			],
+			1000
+		);
+		expect(watcherShort).toMatchObject({ complete: false, nodes: [{ shortWatchers: 1, overWatchers: 0 }] });
+		const duplicated = checkRouting([node(0.1, 100, 100, [{ delivered: 120, expected: 100 }])], 1000);
+		expect(duplicated).toMatchObject({ complete: false, nodes: [{ overWatchers: 1 }] });
+		// Broadcast: every node receives every position.
+		const broadcast = checkRouting([node(0.1, 100, 1000), node(0.2, 200, 1000)], 1000);
+		expect(broadcast.complete).toBe(false);
+		expect(broadcast.maxDeviation).toBe(9);
+		expect(checkRouting([node(0.1, 0, 0, [{ delivered: 0, expected: 0 }])], 0).complete).toBe(false);
+		expect(checkRouting([], 0).complete).toBe(false);
+	});
+
+	it("counts positions sent per vendor group and frames received per watcher (the clients against the ws baseline)", async () => {
+		const server = await startWsBaseline(await freePort());
+		const url = `ws://127.0.0.1:${server.port}/live`;
+		const vendors = forkClient("vendors", "bench/clients/vendors.ts");
+		const watchers = forkClient("watchers", "bench/clients/watchers.ts");
+		try {
+			const [far] = placesInBox(boxAround(OUTSIDE.lat, OUTSIDE.lng, 1000), 1, 3);
+			const a = INSIDE_A!;
+			await vendors.call("connect", {
+				url,
+				vendors: [
+					{ id: "g-a1", lat: a.lat, lng: a.lng, group: "a" },
+					{ id: "g-a2", lat: a.lat, lng: a.lng, group: "a" },
+					{ id: "g-b1", lat: far!.lat, lng: far!.lng, group: "b" },
+				],
+				localAddresses: ["127.0.0.1"],
+			});
+			await vendors.call("announce");
+			await expect.poll(() => server.stats().positionsIn).toBe(3);
+			await watchers.call("connect", {
+				url,
+				watches: [{ cells: [a.cell] }, { cells: [far!.cell] }, { cells: [a.cell, far!.cell] }],
+				localAddresses: ["127.0.0.1"],
+				sampleEvery: 1e9,
+			});
+			await expect.poll(async () => (await watchers.call<WatchersSample>("sample")).snapshots).toBe(3);
+			await vendors.call("announce");
+			await vendors.call("announce");
+			const got = [0, 0, 0];
+			await expect
+				.poll(async () => {
+					const sample = await watchers.call<WatchersSample>("sample", { perSocket: true });
+					sample.posBySocket!.forEach((n, i) => {
+						got[i]! += n;
+					});
+					return got;
+				})
+				.toEqual([4, 2, 6]);
+			expect(await vendors.call<VendorsSample>("sample")).toMatchObject({ sent: 9, sentByGroup: { a: 6, b: 3 } });
+			expect((await vendors.call<VendorsSample>("sample")).sentByGroup).toEqual({});
+		} finally {
+			await Promise.allSettled([vendors.close(), watchers.close()]);
+			await server.close();
+		}
 	});
 });
