@@ -5,6 +5,7 @@ import DbService from "moleculer-db";
 import MongoAdapter from "moleculer-db-adapter-mongo";
 import { isMemoryDataDir, type Config } from "../config/index.ts";
 import { servicePart, type VentaService } from "../config/settings.ts";
+import { soleReplicaMixin } from "./sole-replica.mixin.ts";
 
 /** One index of a collection; `text` fields only matter on Mongo (the embedded store scans). */
 export type IndexSpec = { fields: Record<string, 1 | -1 | "text">; unique?: boolean };
@@ -90,9 +91,26 @@ class EmbeddedAdapter extends MemoryAdapter {
 	}
 }
 
+/**
+ * The MongoClient options (driver 3.x), made for a replica set (`mongodb://h1,h2,h3/venta?replicaSet=rs0`):
+ * a write is acknowledged once a majority holds it (so a failover cannot roll it back; no answer
+ * within 10 s, as callers' own timeout, is an error), reads see majority-committed data on the
+ * primary (with majority writes, a node reads its own writes), and a write or read cut by an
+ * election is retried once by the driver.
+ */
+export const MONGO_CLIENT_OPTIONS = {
+	useUnifiedTopology: true,
+	w: "majority",
+	wtimeout: 10_000,
+	readConcern: { level: "majority" },
+	readPreference: "primary",
+	retryWrites: true,
+	retryReads: true,
+} as const;
+
 /** A store for `collection`: Mongo when MONGO_URL is set, else NeDB persisted under DATA_DIR (or in memory). */
 export function createStore(config: Config, collection: string): Store {
-	if (config.mongoUrl) return new MongoAdapter(config.mongoUrl, { useUnifiedTopology: true }) as unknown as Store;
+	if (config.mongoUrl) return new MongoAdapter(config.mongoUrl, MONGO_CLIENT_OPTIONS) as unknown as Store;
 	if (isMemoryDataDir(config)) return new EmbeddedAdapter();
 	return new EmbeddedAdapter({ filename: join(config.dataDir, `${collection}.db`) });
 }
@@ -116,7 +134,8 @@ async function ensureIndexes(store: Store, mongo: boolean, indexes: IndexSpec[])
  */
 export function createDbMixin(collection: string, indexes: IndexSpec[] = []): Partial<ServiceSchema> {
 	const part = servicePart<DbSettings, DbMethods & { trackFile(store: Store): void }, DbVars>({
-		mixins: [DbService as unknown as Partial<ServiceSchema>],
+		// On NeDB the data is this process's own: a second replica would be a second database.
+		mixins: [DbService as unknown as Partial<ServiceSchema>, soleReplicaMixin(config => !config.mongoUrl, "MONGO_URL")],
 		settings: { idField: "id" },
 		actions: { find: false, count: false, list: false, create: false, insert: false, get: false, update: false, remove: false },
 		hooks: {
