@@ -115,7 +115,8 @@ export function createStore(config: Config, collection: string): Store {
 	return new EmbeddedAdapter({ filename: join(config.dataDir, `${collection}.db`) });
 }
 
-async function ensureIndexes(store: Store, mongo: boolean, indexes: IndexSpec[]): Promise<void> {
+/** Creates the indexes a collection needs (on Mongo all of them, text ones included; on NeDB the single-field ones). */
+export async function ensureIndexes(store: Store, mongo: boolean, indexes: IndexSpec[]): Promise<void> {
 	for (const index of indexes) {
 		const names = Object.keys(index.fields);
 		if (mongo) {
