@@ -1,7 +1,7 @@
 /** What the discovery service takes and answers (dependency-free). */
-import type { BBox, LatLng } from "../../lib/geo.ts";
+import { LAT_LNG_SCHEMA, type BBox, type LatLng } from "../../lib/geo.ts";
 import { POSITION_PROPERTIES } from "../../lib/position.ts";
-import type { HeatmapResult } from "../geo/contract.ts";
+import { HEATMAP_RESULT_SCHEMA, type HeatmapResult } from "../geo/contract.ts";
 import { VENDOR_SCHEMA, type Vendor } from "../vendors/contract.ts";
 
 export type NearbyParams = { lat: number; lng: number; radius?: number; q?: string; category?: string; online?: boolean; limit?: number };
@@ -89,6 +89,26 @@ export type DemandQuery = { bbox: string; res?: number };
 /** Cells with fewer watchers than `minCount` (DEMAND_MIN_COUNT) are left out; `total` sums the cells shown. */
 export type DemandAnswer = { bbox: BBox; res: number; minCount: number; total: number; cells: CellWatchers[] };
 
+const CELL_WATCHERS_SCHEMA = {
+	type: "object",
+	additionalProperties: false,
+	required: ["cell", "watchers"],
+	properties: { cell: { type: "string" }, watchers: { type: "integer", minimum: 1 } },
+} as const;
+export const DEMAND_ANSWER_SCHEMA = {
+	title: "DemandAnswer",
+	type: "object",
+	additionalProperties: false,
+	required: ["bbox", "res", "minCount", "total", "cells"],
+	properties: {
+		bbox: HEATMAP_RESULT_SCHEMA.properties.bbox,
+		res: { type: "integer", minimum: 0, maximum: 15 },
+		minCount: { type: "integer", minimum: 1, description: "DEMAND_MIN_COUNT: cells with fewer watchers are left out." },
+		total: { type: "integer", minimum: 0, description: "The watchers of the cells shown." },
+		cells: { type: "array", items: CELL_WATCHERS_SCHEMA, description: "Busiest first." },
+	},
+} as const;
+
 /** A vendor account reads the demand of boxes within this distance of one of its vendors' positions (live or fixed). */
 export const DEMAND_VENDOR_AREA_M = 10_000;
 
@@ -109,3 +129,35 @@ export const DEFAULT_SUGGESTION_RADIUS_M = 3_000;
 export const MAX_SUGGESTION_RADIUS_M = 10_000;
 export const DEFAULT_SUGGESTIONS = 5;
 export const MAX_SUGGESTIONS = 20;
+
+export const SUGGESTIONS_ANSWER_SCHEMA = {
+	title: "SuggestionsAnswer",
+	type: "object",
+	additionalProperties: false,
+	required: ["vendorId", "from", "radius", "res", "minCount", "suggestions"],
+	properties: {
+		vendorId: { type: "string" },
+		from: { ...LAT_LNG_SCHEMA, description: "The vendor's live position, else its stall's fixed location." },
+		radius: { type: "integer", minimum: 1, maximum: MAX_SUGGESTION_RADIUS_M },
+		res: { type: "integer", minimum: 0, maximum: 15 },
+		minCount: { type: "integer", minimum: 1 },
+		suggestions: {
+			type: "array",
+			description: "Highest score first (ties: nearer first): a simple ranking, not a promise.",
+			items: {
+				type: "object",
+				additionalProperties: false,
+				required: ["cell", "lat", "lng", "distance", "watchers", "vendors", "score"],
+				properties: {
+					cell: { type: "string" },
+					lat: LAT_LNG_SCHEMA.properties.lat,
+					lng: LAT_LNG_SCHEMA.properties.lng,
+					distance: { type: "integer", minimum: 0, description: "Metres from `from` to the cell's centre, rounded." },
+					watchers: { type: "integer", minimum: 1 },
+					vendors: { type: "integer", minimum: 0, description: "Other online vendors there sharing a category with this one." },
+					score: { type: "number", minimum: 0, description: "watchers ÷ (vendors + 1), to two decimals." },
+				},
+			},
+		},
+	},
+} as const;

@@ -11,6 +11,7 @@ import {
 } from "../geo/contract.ts";
 import type { DiscoverableParams, FixedLocation, FixedLocationsParams, Vendor } from "../vendors/contract.ts";
 import { VendorCards } from "./cards.ts";
+import { demandActions } from "./demand.ts";
 import {
 	DEFAULT_NEARBY_LIMIT,
 	DEFAULT_RADIUS_M,
@@ -34,9 +35,10 @@ function nearbyRow(vendor: Vendor, { lat, lng, ts, cell, hdg, spd, online, dista
 	return { ...vendor, distance: Math.round(distance), online, position: { lat, lng, ts, cell, hdg, spd } };
 }
 
-/** Search over vendors and their positions: text, category, online, distance; live counts per cell. */
+/** Search over vendors and their positions: text, category, online, distance; live counts per cell; watchers per cell (demand.ts, mixed in). */
 const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods, DiscoveryVars> = {
 	name: "discovery",
+	mixins: [demandActions],
 
 	settings: {
 		rest: "/discovery",

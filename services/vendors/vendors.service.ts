@@ -44,6 +44,7 @@ import {
 import { findPage, ReportClock, statusChanged, VendorRecords, type VendorsState } from "./records.ts";
 import { reviewActions } from "./reviews.ts";
 import { subscriptionActions } from "./subscription.ts";
+import { suggestionActions } from "./suggestions.ts";
 
 type CreatedMeta = CallerMeta & { $statusCode?: number; $location?: string };
 
@@ -54,8 +55,8 @@ const caller = (ctx: Context<unknown, CallerMeta>): Caller => ctx.meta.user as C
 
 /**
  * Vendors: onboarding, profile, lifecycle (draft → active ⇄ paused, admin-only suspended) and who
- * may broadcast. Reviews, subscription state and the location routes are in their own files of
- * this folder, mixed in.
+ * may broadcast. Reviews, subscription state, the location routes and the suggestions are in
+ * their own files of this folder, mixed in.
  */
 const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsState> = {
 	name: "vendors",
@@ -69,6 +70,7 @@ const VendorsService: VentaServiceSchema<{ rest: string }, DbMethods, VendorsSta
 		reviewActions,
 		subscriptionActions,
 		locationActions,
+		suggestionActions,
 	],
 
 	settings: {

@@ -40,6 +40,23 @@ export interface paths {
         patch: operations["outbound.updateEndpoint"];
         trace?: never;
     };
+    "/api/discovery/demand": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Access: role: vendor or admin. */
+        get: operations["discovery.demand"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/discovery/heatmap": {
         parameters: {
             query?: never;
@@ -247,6 +264,23 @@ export interface paths {
         put?: never;
         /** @description Access: owner: the vendor's owner or an admin. */
         post: operations["vendors.setStatus"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/vendors/{id}/suggestions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Access: owner: the vendor's owner or an admin. */
+        get: operations["vendors.suggestions"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -518,6 +552,26 @@ export interface components {
             /** @constant */
             deleted: true;
         };
+        /** DemandAnswer */
+        DemandAnswer: {
+            /** @description [west, south, east, north] */
+            bbox: [
+                number,
+                number,
+                number,
+                number
+            ];
+            res: number;
+            /** @description DEMAND_MIN_COUNT: cells with fewer watchers are left out. */
+            minCount: number;
+            /** @description The watchers of the cells shown. */
+            total: number;
+            /** @description Busiest first. */
+            cells: {
+                cell: string;
+                watchers: number;
+            }[];
+        };
         /** ErrorBody */
         ErrorBody: {
             name: string;
@@ -673,6 +727,28 @@ export interface components {
                 average: number;
                 count: number;
             };
+        };
+        /** SuggestionsAnswer */
+        SuggestionsAnswer: {
+            vendorId: string;
+            /** @description The vendor's live position, else its stall's fixed location. */
+            from: components["schemas"]["LatLng"];
+            radius: number;
+            res: number;
+            minCount: number;
+            /** @description Highest score first (ties: nearer first): a simple ranking, not a promise. */
+            suggestions: {
+                cell: string;
+                lat: number;
+                lng: number;
+                /** @description Metres from `from` to the cell's centre, rounded. */
+                distance: number;
+                watchers: number;
+                /** @description Other online vendors there sharing a category with this one. */
+                vendors: number;
+                /** @description watchers ÷ (vendors + 1), to two decimals. */
+                score: number;
+            }[];
         };
         /** User */
         User: {
@@ -1069,6 +1145,39 @@ export interface operations {
             404: components["responses"]["Error404"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    "discovery.demand": {
+        parameters: {
+            query: {
+                bbox: string;
+                res?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemandAnswer"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             503: components["responses"]["Error503"];
@@ -1864,6 +1973,42 @@ export interface operations {
             409: components["responses"]["Error409"];
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            429: components["responses"]["Error429"];
+            503: components["responses"]["Error503"];
+            504: components["responses"]["Error504"];
+        };
+    };
+    "vendors.suggestions": {
+        parameters: {
+            query?: {
+                radius?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionsAnswer"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             422: components["responses"]["Error422"];
             429: components["responses"]["Error429"];
             503: components["responses"]["Error503"];
