@@ -1,11 +1,17 @@
 /**
  * Positions sent per vendor per minute, split by what each vendor's latest interest frame said:
  * watched (someone watches around it), unwatched (nobody), unknown (no frame on its socket yet).
+ * A count under the engine's privacy threshold comes as 0 watchers, so the suggested rate tells:
+ * from one watcher on the engine asks for at least 1 Hz (lib/demand.ts), nobody gets the floor (0.1 Hz).
  * The simulator samples its publishers every second and prints the figures as one JSON line.
  */
 
 /** What the ledger reads of a publisher (the SDK's VendorPublisher). */
-export type Sampled = { readonly stats: { readonly sent: number }; readonly watchers: number | undefined };
+export type Sampled = {
+	readonly stats: { readonly sent: number };
+	readonly watchers: number | undefined;
+	readonly suggestedHz: number | undefined;
+};
 
 export const BUCKETS = ["watched", "unwatched", "unknown"] as const;
 export type Bucket = (typeof BUCKETS)[number];
@@ -21,8 +27,11 @@ export type PositionsReport = {
 	perVendorPerMin: number;
 } & Partial<Record<Bucket, BucketFigures>>;
 
-export const bucketOf = (watchers: number | undefined): Bucket =>
-	watchers === undefined ? "unknown" : watchers > 0 ? "watched" : "unwatched";
+/** The rate the engine asks of a vendor with at least one watcher, at the least (lib/demand.ts suggestedHz). */
+const WATCHED_HZ = 1;
+
+export const bucketOf = ({ watchers, suggestedHz }: Sampled): Bucket =>
+	watchers === undefined || suggestedHz === undefined ? "unknown" : watchers > 0 || suggestedHz >= WATCHED_HZ ? "watched" : "unwatched";
 
 const perMinute = (sent: number, vendorMinutes: number) => (vendorMinutes > 0 ? Math.round((sent / vendorMinutes) * 100) / 100 : 0);
 
@@ -38,7 +47,7 @@ export class SentLedger {
 		const elapsedMs = now - (this.#lastSampleAt ?? now);
 		this.#lastSampleAt = now;
 		for (const p of publishers) {
-			const total = this.#totals.get(bucketOf(p.watchers))!;
+			const total = this.#totals.get(bucketOf(p))!;
 			total.sent += this.#unseen(p);
 			total.vendorMs += elapsedMs;
 		}
@@ -46,7 +55,7 @@ export class SentLedger {
 
 	/** A publisher about to close: what it sent since the last sample still counts (its time is in the next sample no more). */
 	settle(p: Sampled): void {
-		this.#totals.get(bucketOf(p.watchers))!.sent += this.#unseen(p);
+		this.#totals.get(bucketOf(p))!.sent += this.#unseen(p);
 	}
 
 	report(vendors: number, followInterest: boolean, now = Date.now()): PositionsReport {
@@ -81,4 +90,12 @@ export class SentLedger {
 		this.#seen.set(p, p.stats.sent);
 		return delta;
 	}
+}
+
+/** The positions reports in a simulator's output, oldest first (for the bench and tests that run it). */
+export function positionsReports(output: string): PositionsReport[] {
+	return output
+		.split("\n")
+		.filter(line => line.startsWith('{"report":"positions"'))
+		.map(line => JSON.parse(line) as PositionsReport);
 }

@@ -65,7 +65,7 @@ export class VendorPublisher extends Emitter<PublisherEvents> {
 		live.on("interest", frame => isInterest(frame) && this.#setInterest({ watchers: frame.watchers, suggestedHz: frame.suggestedHz }));
 		// A frame spoke of the lost socket's cell on its node: the next socket sends at maxHz until the
 		// engine's first frame on it (sent once its first position is in), so the vendor reappears at once.
-		live.on("state", ({ state }) => state !== "open" && this.#setInterest(undefined));
+		live.on("state", ({ state }) => state === "reconnecting" && this.#setInterest(undefined));
 	}
 
 	/** Positions per second now: min(maxHz, suggestedHz) while following interest, else maxHz. */
@@ -90,9 +90,11 @@ export class VendorPublisher extends Emitter<PublisherEvents> {
 		this.#flush();
 	}
 
-	/** Closes the socket for good (the vendor goes offline). */
+	/** Closes the socket for good (the vendor goes offline); a position still waiting is dropped, not sent. */
 	close(): Promise<void> {
 		clearTimeout(this.#timer);
+		if (this.#pending) this.stats.dropped++;
+		this.#pending = undefined;
 		return this.live.close();
 	}
 

@@ -144,6 +144,19 @@ describe("VendorPublisher follows the engine's interest frames", () => {
 		expect(rates.at(-1)).toEqual({ hz: 1.89, watchers: 3, suggestedHz: 1.89 });
 	});
 
+	it("sends nothing more once closed: a waiting position is dropped", async () => {
+		const { publisher, socket } = setup({ maxHz: 5 });
+		socket.interest(0, 0.1);
+		publisher.publish({ lat: 1, lng: 1 });
+		publisher.publish({ lat: 2, lng: 2 });
+		const closed = publisher.close();
+		socket.close(1000, "client closed");
+		await closed;
+		await vi.advanceTimersByTimeAsync(20_000);
+		expect(socket.positions().map(p => p.lat)).toEqual([1]);
+		expect(publisher.stats).toEqual({ sent: 1, dropped: 1 });
+	});
+
 	it("with followInterest: false keeps maxHz, and still tells the watchers", async () => {
 		const { publisher, socket, rates } = setup({ maxHz: 2, followInterest: false });
 		socket.interest(0, 0.1);

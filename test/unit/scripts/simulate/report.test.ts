@@ -2,14 +2,15 @@ import { describe, expect, it } from "vitest";
 import { SentLedger, type Sampled } from "../../../../scripts/simulate/report.ts";
 
 /** A publisher as the ledger reads it: what it sent, and what its latest interest frame said. */
-const publisher = (watchers: number | undefined) => ({ stats: { sent: 0 }, watchers }) satisfies Sampled;
+const publisher = (watchers: number | undefined, suggestedHz: number | undefined) =>
+	({ stats: { sent: 0 }, watchers, suggestedHz }) satisfies Sampled;
 
 describe("simulator positions report", () => {
 	it("gives positions per vendor per minute overall and by what each vendor's latest interest frame said", () => {
 		const ledger = new SentLedger();
-		const watched = publisher(4);
-		const unwatched = publisher(0);
-		const fresh = publisher(undefined);
+		const watched = publisher(4, 2.33);
+		const unwatched = publisher(0, 0.1);
+		const fresh = publisher(undefined, undefined);
 		ledger.sample([], 0);
 		// A minute: the watched vendor sends 60, the unwatched one 6, the one without a frame 30 in its first 30 s.
 		for (let s = 1; s <= 60; s++) {
@@ -32,13 +33,23 @@ describe("simulator positions report", () => {
 		});
 	});
 
+	it("counts a vendor under the privacy threshold (0 watchers told, 1 Hz asked) as watched", () => {
+		const ledger = new SentLedger();
+		const hidden = publisher(0, 1);
+		ledger.sample([hidden], 0);
+		hidden.stats.sent = 60;
+		ledger.sample([hidden], 60_000);
+		expect(ledger.report(1, true, 60_000).watched).toEqual({ sent: 60, vendorMinutes: 1, perVendorPerMin: 60 });
+	});
+
 	it("counts a vendor's positions in the bucket it is in when they are sampled, and a closing publisher's last ones", () => {
 		const ledger = new SentLedger();
-		const p = { stats: { sent: 0 }, watchers: 0 as number | undefined };
+		const p = { stats: { sent: 0 }, watchers: 0, suggestedHz: 0.1 };
 		ledger.sample([p], 0);
 		p.stats.sent = 2;
 		ledger.sample([p], 60_000);
 		p.watchers = 12;
+		p.suggestedHz = 5;
 		p.stats.sent = 62;
 		ledger.sample([p], 120_000);
 		p.stats.sent = 65;
