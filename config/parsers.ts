@@ -18,7 +18,7 @@ const parsesAsUrl = (v: string) => URL.canParse(v) && new URL(v).host !== "";
 export const urlListWithScheme = (schemes: string[]) =>
 	optionalString.refine(
 		v => v === undefined || v.split(",").every(u => schemes.some(s => u.trim().startsWith(`${s}://`)) && parsesAsUrl(u.trim())),
-		`must be a URL, or a comma list of URLs, each starting with ${schemes.map(s => `${s}://`).join(" or ")}`
+		`must be a URL starting with ${schemes.map(s => `${s}://`).join(" or ")}, or a comma list of such URLs`
 	);
 
 export const integer = (fallback: number, min: number, max: number) =>

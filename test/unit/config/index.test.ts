@@ -33,7 +33,7 @@ describe("configuration", () => {
 		expect(production({ NATS_URL: cluster }).natsUrl).toBe(cluster);
 		expect(() => production({ NATS_URL: "nats://n1:4222,nats://venta:secret@n2:4222" })).toThrow(/NATS_URL has no credentials/);
 		expect(() => loadConfig({ DATA_DIR: ":memory:", NATS_URL: "nats://n1:4222,n2:4222" })).toThrow(
-			/NATS_URL must be a URL, or a comma list of URLs/
+			/NATS_URL must be a URL starting with nats:\/\/ or tls:\/\/, or a comma list of such URLs/
 		);
 		expect(() => loadConfig({ DATA_DIR: ":memory:", NATS_URL: "nats://n1:4222,redis://n2:4222" })).toThrow(ConfigError);
 		expect(() => loadConfig({ DATA_DIR: ":memory:", NATS_URL: "nats://n1:4222,," })).toThrow(ConfigError);
