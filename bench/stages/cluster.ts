@@ -25,7 +25,7 @@ import { logClusterFigures, type ClusterFigures, type ClusterLoad, type ClusterN
 
 export const CLUSTER_LOAD: Record<"quick" | "full", ClusterLoad> = {
 	quick: { vendorsPerCell: 2, hz: 4, watchersPerRoutingCell: 4 },
-	full: { vendorsPerCell: 4, hz: 4, watchersPerRoutingCell: 10 },
+	full: { vendorsPerCell: 4, hz: 10, watchersPerRoutingCell: 10 },
 };
 export const ROUTING_CELLS_PER_NODE = [1, 2, 3, 4, 5, 6];
 const UNWATCHED_ROUTING_CELLS = 3;
