@@ -1,5 +1,6 @@
 import { isRole, ROLES, type Caller } from "../../lib/identity.ts";
 import { WEBHOOK_SOURCES, type WebhookSource } from "../../services/webhooks/contract.ts";
+import { DEMAND_COMMANDS } from "./demand-commands.ts";
 import { number, numberOption, replCommands, stringOption, UsageError, type Spec } from "./cli.ts";
 import { inboxList, inboxReplay, kickVendor, setUserRole, setVendorStatus, vendorReport } from "./ops/admin.ts";
 import { checkCell, parseBBox } from "./ops/common.ts";
@@ -233,6 +234,7 @@ export const REPL_COMMANDS: Spec[] = [
 			);
 		},
 	},
+	...DEMAND_COMMANDS,
 	...ZONE_COMMANDS,
 	...OUTBOUND_COMMANDS,
 ];
