@@ -1,7 +1,8 @@
 /** REST calls of the page (relative URLs, so the page also works behind a path prefix). */
 import type { TokenProvider } from "@venta/client";
-import type { NearbyAnswer, NearbyVendor } from "../../services/discovery/contract.ts";
+import type { DemandAnswer, NearbyAnswer, NearbyVendor } from "../../services/discovery/contract.ts";
 import type { HeatmapResult } from "../../services/geo/contract.ts";
+import type { User } from "../../services/users/contract.ts";
 import type { Vendor } from "../../services/vendors/contract.ts";
 
 /** What `GET /config.json` tells the page. */
@@ -28,11 +29,15 @@ export class ApiError extends Error {
 	}
 }
 
-export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-	const res = await fetch(path, { headers: { Accept: "application/json" }, signal: signal ?? null });
+/** The JSON body of an answer; an error answer throws its ApiError. */
+async function answerOf<T>(res: Response): Promise<T> {
 	const body = (await res.json().catch(() => null)) as ({ message?: string; type?: string } & T) | null;
 	if (!res.ok) throw new ApiError(res.status, body?.message ?? `${res.status} ${res.statusText}`, body?.type);
 	return body as T;
+}
+
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+	return answerOf<T>(await fetch(path, { headers: { Accept: "application/json" }, signal: signal ?? null }));
 }
 
 /** The page session's token now; null when there is none or the source fails. */
@@ -48,10 +53,7 @@ export async function askToken(getToken: TokenProvider): Promise<string | null> 
 export async function sendJson<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
 	const headers: Record<string, string> = { Accept: "application/json", Authorization: `Bearer ${token}` };
 	if (body !== undefined) headers["Content-Type"] = "application/json";
-	const res = await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
-	const answer = (await res.json().catch(() => null)) as ({ message?: string; type?: string } & T) | null;
-	if (!res.ok) throw new ApiError(res.status, answer?.message ?? `${res.status} ${res.statusText}`, answer?.type);
-	return answer as T;
+	return answerOf<T>(await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body) }));
 }
 
 export const loadPageConfig = () => getJson<PageConfig>("config.json");
@@ -71,4 +73,14 @@ export async function nearby(
 export async function heatmap(bbox: readonly number[], res: number, signal: AbortSignal): Promise<HeatCell[]> {
 	const query = new URLSearchParams({ bbox: bbox.map(v => v.toFixed(5)).join(","), res: String(res) });
 	return (await getJson<HeatmapResult>(`api/discovery/heatmap?${query}`, signal)).cells;
+}
+
+/** The signed-in user (its `role` decides what the page offers). */
+export const getMe = (token: string) => sendJson<User>("GET", "api/me", token);
+
+/** Watchers per cell of a box (vendor and admin accounts; a vendor only near its own vendors). */
+export async function demand(bbox: readonly number[], res: number, token: string, signal: AbortSignal): Promise<DemandAnswer> {
+	const query = new URLSearchParams({ bbox: bbox.map(v => v.toFixed(5)).join(","), res: String(res) });
+	const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
+	return answerOf<DemandAnswer>(await fetch(`api/discovery/demand?${query}`, { headers, signal }));
 }

@@ -2,7 +2,8 @@ import * as L from "leaflet";
 import { cellToBoundary } from "h3-js";
 import type { HeatCell } from "./api.ts";
 
-const ring = (cell: string): L.LatLngTuple[] => {
+/** A cell's outline, closed, as Leaflet draws it. */
+export const ring = (cell: string): L.LatLngTuple[] => {
 	const points = cellToBoundary(cell) as L.LatLngTuple[];
 	return [...points, points[0]!];
 };

@@ -7,6 +7,7 @@ import { createAlertsPanel } from "./alerts.ts";
 import { getVendor, heatmap, loadPageConfig, type NearbyVendor, type PageConfig } from "./api.ts";
 import { createVendorCard } from "./card.ts";
 import { createCellLayers, type CellLayers } from "./cells.ts";
+import { createDemandLayer } from "./demand.ts";
 import { debounce } from "./dom.ts";
 import { loadFavorites, type Favorites } from "./favorites.ts";
 import { sessionToken } from "./live.ts";
@@ -182,6 +183,10 @@ async function start(): Promise<void> {
 		select(v.id);
 	});
 	view.renderCounts();
+	// Vendor and admin accounts only; it never stops the rest of the page.
+	void createDemandLayer({ map, bbox: () => viewportBBox(map), getToken: sessionToken, h3Res: config.h3Res, bar: $("topbar") }).catch(
+		() => undefined
+	);
 
 	favorites = await loadFavorites(sessionToken).catch(() => undefined);
 	await createAlertsPanel($("alerts"), {
