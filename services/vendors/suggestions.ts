@@ -21,7 +21,7 @@ import {
 import type { GetParams as GeoGetParams, InCellsParams, StoredPosition, VendorLocation } from "../geo/contract.ts";
 import type { DbMethods } from "../../mixins/db.mixin.ts";
 import type { Vendor } from "./contract.ts";
-import type { VendorsState } from "./records.ts";
+import type { VendorRecords, VendorsState } from "./records.ts";
 
 type SuggestionsThis = VentaService<object, DbMethods, VendorsState>;
 
@@ -59,14 +59,14 @@ async function watchedAround(ctx: Context, from: LatLng, radius: number, res: nu
 }
 
 /** Online vendors per cell that share a category with `vendor` (itself not counted): geo's positions in the cells, then their categories. */
-async function competitorsIn(this: SuggestionsThis, ctx: Context, cells: string[], vendor: Vendor): Promise<Map<string, number>> {
+async function competitorsIn(ctx: Context, records: VendorRecords, cells: string[], vendor: Vendor): Promise<Map<string, number>> {
 	const perCell = new Map<string, number>();
 	if (cells.length === 0 || vendor.categories.length === 0) return perCell;
 	const positions = await orWhenAbsent(ctx.call<StoredPosition[], InCellsParams>("geo.inCells", { cells }), []);
 	const others = positions.filter(p => p.vendorId !== vendor.id);
 	if (others.length === 0) return perCell;
 	const kinds = new Set(vendor.categories);
-	const docs = await this.records.findMany({ _id: { $in: [...new Set(others.map(p => p.vendorId))] }, deletedAt: null });
+	const docs = await records.findMany({ _id: { $in: [...new Set(others.map(p => p.vendorId))] }, deletedAt: null });
 	const sameKind = new Set(docs.filter(d => d.categories.some(c => kinds.has(c))).map(d => d.id));
 	for (const p of others) if (sameKind.has(p.vendorId)) perCell.set(p.cell, (perCell.get(p.cell) ?? 0) + 1);
 	return perCell;
@@ -96,14 +96,15 @@ export const suggestionActions = servicePart<object, DbMethods, VendorsState>({
 				const from = { lat: at.lat, lng: at.lng };
 				const res = demandLevels(h3Res).fine;
 				const watched = await watchedAround(ctx, from, radius, res, demand.minCount);
-				const competitors = await competitorsIn.call(
-					this,
+				const competitors = await competitorsIn(
 					ctx,
+					this.records,
 					watched.map(w => w.cell),
 					vendor
 				);
 				const ranked = watched
-					.map(w => ({ ...w, vendors: competitors.get(w.cell) ?? 0, score: demandScore(w.watchers, competitors.get(w.cell) ?? 0) }))
+					.map(w => ({ ...w, vendors: competitors.get(w.cell) ?? 0 }))
+					.map(w => ({ ...w, score: demandScore(w.watchers, w.vendors) }))
 					.sort((a, b) => b.score - a.score || a.distance - b.distance || a.cell.localeCompare(b.cell));
 				const suggestions: Suggestion[] = ranked
 					.slice(0, limit)
