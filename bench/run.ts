@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only live,cluster,nearby,everyday-ingest,downtown,rush,rest,alerts] [-- --profile]`
+ * `npm run bench [-- --quick] [-- --only live,cluster,nearby,everyday-ingest,downtown,rush,rest,alerts,interest] [-- --profile]`
  *
  * Starts the real engine (server.ts) and the two competitors written here (a `ws` server with
  * an in-memory map, a bare uWS pub/sub loop), drives each with the same load generators in
@@ -24,6 +24,7 @@ import { EVERYDAY_STAGES, everydayRows, everydayStages, FRESH_SERVER_WARM_MS, ty
 import type { NearbyResult, NearbyRun } from "./clients/nearby.ts";
 import { alertsStage } from "./stages/alerts.ts";
 import { alertsRows } from "./stages/alerts-rows.ts";
+import { interestRows, interestStage } from "./stages/interest.ts";
 import { CLUSTER_LOAD, clusterStage, describeClusterLoad } from "./stages/cluster.ts";
 import { clusterRows } from "./stages/cluster-rows.ts";
 
@@ -83,7 +84,7 @@ const INGEST_TARGET_VS_UWS = 1.5;
 const INGEST_TARGET_MAIN_THREAD = 0.85;
 const FANOUT_TARGET_VS_UWS = 1.2;
 
-const ALL_STAGES = ["live", "cluster", "nearby", ...EVERYDAY_STAGES, "alerts"];
+const ALL_STAGES = ["live", "cluster", "nearby", ...EVERYDAY_STAGES, "alerts", "interest"];
 const stages = new Set((args.only ?? ALL_STAGES.join(",")).split(",").map(s => s.trim()));
 const unknown = [...stages].filter(s => !ALL_STAGES.includes(s));
 if (unknown.length) {
@@ -264,7 +265,13 @@ async function nearbyStage(out: Results): Promise<void> {
 
 function buildTable(): Row[] {
 	const f = results.figures;
-	return [...(f.live || f.cluster || f.nearby ? liveRows(f) : []), ...clusterRows(f.cluster), ...everydayRows(f), ...alertsRows(f.alerts)];
+	return [
+		...(f.live || f.cluster || f.nearby ? liveRows(f) : []),
+		...clusterRows(f.cluster),
+		...everydayRows(f),
+		...alertsRows(f.alerts),
+		...interestRows(f.interest),
+	];
 }
 
 /** Figures 1–5: the live and nearby stages, and the cluster stage's latency across nodes. */
@@ -401,6 +408,8 @@ results.load = {
 	cluster: describeClusterLoad(CLUSTER_LOAD[MODE.name]),
 	alerts:
 		"200 vendors × 10 Hz with 0, 10 000, 100 000 alerts; then 100 drive vendors crossing circles at 1 Hz, 320 customer sockets, one webhook endpoint",
+	interest:
+		"4 simulators at 1 Hz (following interest / --ignore-interest × a watched / an unwatched area), 10 watcher sockets on the watched area",
 	rounds: MODE.rounds,
 	windowMs: MODE.windowMs,
 };
@@ -442,6 +451,10 @@ try {
 		await ctx.attempt("alerts", () =>
 			alertsStage(pace, results.figures.alerts, Math.max(MODE.everydayWarmMs, FRESH_SERVER_WARM_MS), NATS_URL)
 		);
+	}
+	if (stages.has("interest") && competitors.includes("engine")) {
+		results.figures.interest = {};
+		await ctx.attempt("interest", () => interestStage(ctx, results.figures.interest));
 	}
 } finally {
 	killAllChildren();
