@@ -19,11 +19,12 @@ describe("vendor simulator (npm run simulate)", () => {
 	beforeAll(async () => {
 		// Tokens of 3 s and a 2 s grace: the simulator's sockets live only as long as it refreshes them.
 		engine = await startTestEngine({ AUTH_GRACE_S: "2" });
+		// Nobody watches here: following interest, the vendors would send at the engine's floor rate (simulator-interest.test.ts).
 		sim = await startSimulator(engine, {
 			vendors: VENDORS,
 			bbox: BBOX,
 			prefix: "simtest",
-			args: ["--hz", "2", "--offline-per-hour", "0", "--token-ttl", "3"],
+			args: ["--hz", "2", "--offline-per-hour", "0", "--token-ttl", "3", "--ignore-interest"],
 		});
 		ids = await sim.vendorIds();
 	});
@@ -126,6 +127,7 @@ describe("vendor simulator (npm run simulate)", () => {
 		const code = await sim!.kill("SIGINT");
 		expect(code).toBe(0);
 		expect(sim!.output()).toMatch(/stopped \(SIGINT\): 12 vendor sockets closed, \d+ positions sent/);
+		expect(sim!.output()).toMatch(/^\{"report":"positions","elapsedS":\d+,"followInterest":false,"vendors":12,/m);
 		await waitFor(async () => (await locations()).every(l => !l.online), { timeout: 10_000, what: "the vendors to go offline" });
 		// The gauge is synced periodically, not per socket.
 		await waitFor(async () => (await liveSockets()) === 0, { what: "venta_live_sockets to drop to 0" });

@@ -49,6 +49,8 @@ describe("@venta/client vendor publisher", () => {
 				url: engine.liveUrl,
 				vendor: id,
 				maxHz: 4,
+				// The rate under test is the app's own: one watcher would have the engine suggest 1 Hz.
+				followInterest: false,
 				getToken: () => {
 					minted++;
 					return engine.token(owner, 2);
@@ -74,7 +76,9 @@ describe("@venta/client vendor publisher", () => {
 
 	it("never exceeds maxHz: a burst is coalesced to the newest position, and the engine drops none", async () => {
 		const { owner, id } = await vendor("burst");
-		const { p } = publisher(connectVendor({ url: engine.liveUrl, vendor: id, maxHz: 2, getToken: () => engine.token(owner) }));
+		const { p } = publisher(
+			connectVendor({ url: engine.liveUrl, vendor: id, maxHz: 2, followInterest: false, getToken: () => engine.token(owner) })
+		);
 		await waitFor(() => p.live.authed, { what: "the vendor socket signed in" });
 		const raw = await watcher();
 		const droppedBefore = metricValue(await (await fetch(`${engine.baseUrl}/metrics`)).text(), "venta_live_positions_dropped_total") ?? 0;
