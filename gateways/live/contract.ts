@@ -14,6 +14,23 @@ export type SocketView = {
 	slow: boolean;
 };
 
+/** This node's demand signals (gateways/live/demand/): areas followed, the NATS messages, interest frames. */
+export type LiveDemandStats = {
+	/** Routing cells this node follows the other nodes' counts of (its vendors' rings, recent `live.demand` boxes). */
+	follows: number;
+	/** Their demand subjects on NATS. */
+	subjects: string[];
+	/** Other nodes whose counts this node holds. */
+	boardNodes: number;
+	/** Counts of an area published, and received (on followed subjects and in answers to this node's asks). */
+	published: number;
+	received: number;
+	/** Asks of other nodes this node answered; malformed messages ignored. */
+	answered: number;
+	rejected: number;
+	interestSent: number;
+};
+
 /** What `live.stats` answers on one node. */
 export type LiveStats = {
 	node: string;
@@ -27,6 +44,7 @@ export type LiveStats = {
 	alertsSent: number;
 	watchedCells: number;
 	routingSubjects: string[];
+	demand: LiveDemandStats;
 	counters: { positionsIn: number; positionsDropped: number; routedIn: number; deliveries: number };
 	watchSets?: SocketView[];
 	cellWatchers?: { cell: string; watchers: number }[];
@@ -45,4 +63,8 @@ export const LIVE_METRICS = {
 	routedIn: "venta.live.routed.in.total",
 	deliveries: "venta.live.deliveries.total",
 	alertsSent: "venta.live.alerts.sent.total",
+	watchedCells: "venta.live.watched.cells",
+	demandPublished: "venta.live.demand.published.total",
+	demandReceived: "venta.live.demand.received.total",
+	interestSent: "venta.live.interest.sent.total",
 } as const;

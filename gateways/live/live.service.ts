@@ -4,9 +4,6 @@ import { App, us_listen_socket_close, type ListenOptions, type TemplatedApp, typ
 import type { VentaServiceSchema } from "../../config/settings.ts";
 import { createTokenVerifier } from "../../lib/auth.ts";
 import type { DomainEvent } from "../../lib/events.ts";
-import { demandLevels } from "../../lib/demand.ts";
-import { invalidBBox, validationError } from "../../lib/errors.ts";
-import { parseBBox } from "../../lib/geo.ts";
 import { vendorIdParam } from "../../lib/ids.ts";
 import { natsConnectionOptions } from "../../runtime/nats.ts";
 import type { PositionChange, VendorOffline } from "../../services/geo/contract.ts";
@@ -14,7 +11,8 @@ import type { DemandCounts, DemandCountsParams } from "../../services/discovery/
 import type { VendorStatusChanged } from "../../services/vendors/contract.ts";
 import type { AlertFired } from "../../services/alerts/contract.ts";
 import { alertFrame, inNodeGroup } from "./alerts.ts";
-import { ClusterDemand } from "./demand/cluster.ts";
+import { NodeDemand } from "./demand/node.ts";
+import { demandQuery } from "./demand/query.ts";
 import type { KickParams, LiveStats, StatsParams } from "./contract.ts";
 import { serveHttp } from "./http.ts";
 import { LiveHub } from "./hub.ts";
@@ -48,7 +46,7 @@ type LiveMethods = {
 };
 type LiveVars = {
 	hub: LiveHub;
-	demand: ClusterDemand;
+	demand: NodeDemand;
 	metrics: LiveMetrics;
 	app: TemplatedApp;
 	listenSocket: us_listen_socket | null;
@@ -87,6 +85,7 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 					node: this.broker.nodeID,
 					...this.hub.stats(),
 					routingSubjects: this.router?.subjects ?? [],
+					demand: this.demand.stats(),
 					...(ctx.params.sockets ? { watchSets: this.hub.watchSets() } : {}),
 					...(ctx.params.cells ? { cellWatchers: this.hub.cellWatchers() } : {}),
 				};
@@ -104,15 +103,8 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 				res: "number|integer|optional|convert",
 			},
 			handler(ctx: Context<DemandCountsParams>): Promise<DemandCounts> {
-				const bbox = parseBBox(ctx.params.bbox);
-				if (!bbox) throw invalidBBox();
-				const { fine, coarse } = demandLevels(this.settings.config.h3Res);
-				const res = ctx.params.res ?? fine;
-				if (res !== fine && res !== coarse)
-					throw validationError(`res must be ${fine} (cells) or ${coarse} (neighbourhoods)`, [
-						{ type: "res", field: "res", message: `res must be ${fine} or ${coarse}` },
-					]);
-				return this.demand.counts(bbox, res);
+				const { bbox, res } = demandQuery(ctx.params, this.settings.config.h3Res);
+				return this.demand.cluster.counts(bbox, res);
 			},
 		},
 
@@ -170,6 +162,11 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 			this.hub.closeVendor(ctx.params.vendorId, ctx.params.code, ctx.params.reason);
 		},
 
+		/** A node left the mesh: its watcher counts go from this node's board. */
+		"$node.disconnected"(ctx: Context<{ node: { id: string } }>) {
+			this.demand.cluster.nodeLeft(ctx.params.node.id);
+		},
+
 		"live.user_disconnect"(ctx: Context<{ userId: string }>) {
 			this.hub.closeUser(ctx.params.userId, CLOSE_CODES.UNAUTHORIZED, "user deleted");
 		},
@@ -190,6 +187,7 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 		async checkReady(): Promise<void> {
 			if (this.hub.draining) throw new Error("draining");
 			await this.router?.check();
+			await this.demand.check();
 		},
 
 		listen(): Promise<us_listen_socket> {
@@ -208,7 +206,13 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 
 	created() {
 		this.hub = new LiveHub(this.settings.config.h3Res, this.settings.config.liveFlushMs);
-		this.demand = new ClusterDemand(this.hub.demand, this.settings.config.h3Res);
+		this.demand = new NodeDemand({
+			hub: this.hub,
+			config: this.settings.config,
+			node: this.broker.nodeID,
+			otherNodes: () =>
+				this.broker.registry.getActionEndpoints("live.demand")?.endpoints.filter(e => e.isAvailable && !e.local).length ?? 0,
+		});
 		this.metrics = new LiveMetrics(this.broker);
 		this.listenSocket = null;
 		this.router = null;
@@ -224,9 +228,17 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 				`live-${this.broker.nodeID}`,
 				(cell, vendorId, frame) => this.hub.onRouted(cell, vendorId, frame)
 			);
+			await this.demand.connect(natsConnectionOptions(config.natsUrl, config.nats));
 		}
 		const verifyToken = createTokenVerifier(config);
-		this.sessions = new LiveSessions({ broker: this.broker, config, hub: this.hub, logger: this.logger, verifyToken });
+		this.sessions = new LiveSessions({
+			broker: this.broker,
+			config,
+			hub: this.hub,
+			logger: this.logger,
+			verifyToken,
+			vendorAt: (vendorId, cell) => this.demand.interest.moved(vendorId, cell),
+		});
 		this.app = App();
 		this.hub.attach(this.app, this.router);
 		this.app.ws("/live", {
@@ -246,15 +258,16 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 			}),
 			...this.sessions.handlers(),
 		});
-		serveHttp(this.app, this.broker, config.metricsToken, () => this.metrics.sync(this.hub));
+		serveHttp(this.app, this.broker, config.metricsToken, () => this.metrics.sync(this.hub, this.demand));
 		this.listenSocket = await this.listen();
 		this.timer = setInterval(() => {
 			const now = Date.now();
 			this.hub.slow.sweep(now);
 			this.sessions.tick(now);
-			this.metrics.sync(this.hub);
+			this.demand.tick(now);
+			this.metrics.sync(this.hub, this.demand);
 		}, 1_000);
-		this.metrics.start(this.hub);
+		this.metrics.start(this.hub, this.demand);
 		this.logger.info({ port: config.livePort, routing: config.natsUrl ? "nats" : "local" }, "Live gateway listening on /live");
 	},
 
@@ -265,7 +278,7 @@ const LiveService: VentaServiceSchema<object, LiveMethods, LiveVars> = {
 		this.hub.closeAll(CLOSE_CODES.RECONNECT, "server restarting");
 		if (this.listenSocket) us_listen_socket_close(this.listenSocket);
 		this.listenSocket = null;
-		await this.router?.close();
+		await Promise.all([this.router?.close(), this.demand.close()]);
 	},
 };
 

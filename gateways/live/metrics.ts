@@ -1,8 +1,9 @@
 import type { ServiceBroker } from "moleculer";
 import { LIVE_METRICS } from "./contract.ts";
+import type { NodeDemand } from "./demand/node.ts";
 import type { LiveHub } from "./hub.ts";
 
-type HubStats = ReturnType<LiveHub["stats"]>;
+type HubStats = ReturnType<LiveHub["stats"]> & { demand: ReturnType<NodeDemand["stats"]> };
 /** What a metric reads from the hub's stats. */
 type Reading = (stats: HubStats) => number;
 
@@ -11,6 +12,7 @@ const GAUGE_METRICS: [string, Reading, string][] = [
 	[LIVE_METRICS.watchers, s => s.watchers, "Sockets on this node watching at least one cell"],
 	[LIVE_METRICS.vendors, s => s.vendors, "Vendor sockets on this node"],
 	[LIVE_METRICS.slowSockets, s => s.slowSockets, "Watchers on this node that are behind (fed latest-wins until they catch up)"],
+	[LIVE_METRICS.watchedCells, s => s.watchedCells, "H3 cells watched by sockets on this node"],
 ];
 
 const COUNTER_METRICS: [string, Reading, string][] = [
@@ -29,6 +31,9 @@ const COUNTER_METRICS: [string, Reading, string][] = [
 	[LIVE_METRICS.backpressureDrops, s => s.backpressureDrops, "Frames refused for watchers over the backpressure limit"],
 	[LIVE_METRICS.slowConsumersClosed, s => s.slowConsumersClosed, "Watchers closed as slow consumers (4009)"],
 	[LIVE_METRICS.alertsSent, s => s.alertsSent, "Alert frames sent to users' sockets on this node"],
+	[LIVE_METRICS.demandPublished, s => s.demand.published, "Watcher counts of an area this node published to other live nodes"],
+	[LIVE_METRICS.demandReceived, s => s.demand.received, "Watcher counts of an area this node received from other live nodes"],
+	[LIVE_METRICS.interestSent, s => s.demand.interestSent, "Interest frames sent to vendor sockets on this node"],
 ];
 
 /**
@@ -50,13 +55,13 @@ export class LiveMetrics {
 	}
 
 	/** Counters appear at 0 from the start (a node that routed nothing says so). */
-	start(hub: LiveHub): void {
+	start(hub: LiveHub, demand: NodeDemand): void {
 		for (const [name] of COUNTER_METRICS) this.#broker.metrics.increment(name, this.#labels, 0);
-		this.sync(hub);
+		this.sync(hub, demand);
 	}
 
-	sync(hub: LiveHub): void {
-		const stats = hub.stats();
+	sync(hub: LiveHub, demand: NodeDemand): void {
+		const stats = { ...hub.stats(), demand: demand.stats() };
 		for (const [name, read] of GAUGE_METRICS) this.#broker.metrics.set(name, read(stats), this.#labels);
 		for (const [name, read] of COUNTER_METRICS) {
 			const value = read(stats);

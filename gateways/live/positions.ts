@@ -28,6 +28,8 @@ export type VendorStreamDeps = {
 	hub: LiveHub;
 	logger: Logger;
 	tellVendor(vendorId: string, message: string): void;
+	/** Where the vendor's accepted position is (every one; its interest follows the cell). */
+	vendorAt(vendorId: string, cell: string): void;
 };
 
 /**
@@ -85,6 +87,7 @@ export class VendorStreams {
 		const cell = latLngToCell(position.lat, position.lng, config.h3Res);
 		hub.publish({ vendorId, cell, position, previousCell: track?.cell ?? null });
 		hub.countPosition("streamed");
+		this.#deps.vendorAt(vendorId, cell);
 		if (track) {
 			track.cell = cell;
 			track.ts = position.ts;

@@ -1,21 +1,19 @@
-import type { Logger, ServiceBroker, Span } from "moleculer";
+import type { Span } from "moleculer";
 import type { TokenVerifier } from "../../lib/auth.ts";
 import type { WebSocketBehavior } from "uWebSockets.js";
-import type { Config } from "../../config/index.ts";
 import { checkPosition } from "../../lib/position.ts";
 import type { StoredPosition } from "../../services/geo/contract.ts";
 import { take } from "../../lib/token-bucket.ts";
 import { inSpan } from "../../runtime/tracing.ts";
 import { SocketAuth } from "./auth.ts";
 import { estimateWatchCells, TooManyCellsError, watchCells } from "./cells.ts";
-import type { LiveHub } from "./hub.ts";
 import { encode, parseFrame, positionView } from "./protocol/codec.ts";
 import { CLOSE_CODES, ERROR_CODES, STANDARD_CLOSE_CODES, type ErrorCode } from "./protocol/codes.ts";
 import type { HereFrame, PosFrame, WatchFrame } from "./protocol/frames.ts";
 import { SharedPositions } from "./here.ts";
 import { SnapshotReader } from "./snapshots.ts";
 import type { LiveSocket, SocketData } from "./socket.ts";
-import { VendorStreams } from "./positions.ts";
+import { type VendorStreamDeps, VendorStreams } from "./positions.ts";
 
 /** Bad frames tolerated per window before the socket is closed (POLICY). */
 export const ABUSE_MAX_BAD_FRAMES = 20;
@@ -40,7 +38,8 @@ export const WATCH_CELLS_PER_TURN = 5_000;
 /** What an `auth` frame costs from the socket's op budget (a signature check and a user lookup). */
 const AUTH_COST = 10;
 
-export type SessionDeps = { broker: ServiceBroker; config: Config; hub: LiveHub; logger: Logger; verifyToken: TokenVerifier };
+/** What the vendor streams need (`vendorAt`: interest follows the vendor's cell), and the token check. */
+export type SessionDeps = Omit<VendorStreamDeps, "tellVendor"> & { verifyToken: TokenVerifier };
 export type SessionHandlers = Required<Pick<WebSocketBehavior<SocketData>, "open" | "message" | "drain" | "dropped" | "close">>;
 
 /**

@@ -1,4 +1,5 @@
 import type { WebSocket } from "uWebSockets.js";
+import type { Interest } from "../../lib/demand.ts";
 import type { Caller } from "../../lib/identity.ts";
 import { fullBucket, type Bucket } from "../../lib/token-bucket.ts";
 import type { CoarseWatch } from "./demand/counts.ts";
@@ -16,6 +17,17 @@ export type SocketIdentity = {
 	tokenExpiresAt: number | null;
 	/** The client's address (the peer, or what CLIENT_IP_HEADER says); sockets per address are capped. */
 	address: string;
+};
+
+/** A vendor socket's interest (demand/interest.ts): its current cell, that cell's ring (and each ring cell's routing cell), the last frame sent. */
+export type InterestState = {
+	cell: string | null;
+	ring: string[];
+	ringRouting: string[];
+	/** The distinct routing cells of the ring (what this socket makes the node follow). */
+	routings: string[];
+	sent: Interest | null;
+	sentAt: number;
 };
 
 /** Per-connection state, kept in uWS `getUserData()`; made by `createSocketData` only. */
@@ -53,6 +65,7 @@ export type SocketData = SocketIdentity & {
 	/** Closed by the server without taking the vendor offline (replaced by a newer socket, shutdown). */
 	keepOnline: boolean;
 	closed: boolean;
+	interest: InterestState;
 };
 
 export type LiveSocket = WebSocket<SocketData>;
@@ -90,5 +103,6 @@ export function createSocketData(identity: SocketIdentity, budgets: SocketBudget
 		hereSentAt: 0,
 		keepOnline: false,
 		closed: false,
+		interest: { cell: null, ring: [], ringRouting: [], routings: [], sent: null, sentAt: 0 },
 	};
 }

@@ -1,12 +1,26 @@
 import { cellToLatLng, getHexagonAreaAvg } from "h3-js";
-import { badRequest } from "../../../lib/errors.ts";
-import { bboxAreaKm2, inBBox, splitBBox, type BBox } from "../../../lib/geo.ts";
-import type { CellWatchers } from "../../../services/discovery/contract.ts";
+import { demandLevels } from "../../../lib/demand.ts";
+import { badRequest, invalidBBox, validationError } from "../../../lib/errors.ts";
+import { bboxAreaKm2, inBBox, parseBBox, splitBBox, type BBox } from "../../../lib/geo.ts";
+import type { CellWatchers, DemandCountsParams } from "../../../services/discovery/contract.ts";
 import { boxCells, ROUTING_RES_OFFSET } from "../cells.ts";
 import type { AreaCounts } from "./counts.ts";
 
 /** Most routing cells one `live.demand` box may overlap (each may cost an ask across the cluster). */
 export const DEMAND_MAX_ROUTING_CELLS = 200;
+
+/** The box and level of a `live.demand` call (the level defaults to the fine one); 422 on a bad box or another level. */
+export function demandQuery(params: DemandCountsParams, h3Res: number): { bbox: BBox; res: number } {
+	const bbox = parseBBox(params.bbox);
+	if (!bbox) throw invalidBBox();
+	const { fine, coarse } = demandLevels(h3Res);
+	const res = params.res ?? fine;
+	if (res !== fine && res !== coarse)
+		throw validationError(`res must be ${fine} (cells) or ${coarse} (neighbourhoods)`, [
+			{ type: "res", field: "res", message: `res must be ${fine} or ${coarse}` },
+		]);
+	return { bbox, res };
+}
 
 const tooLarge = () =>
 	badRequest(`The box overlaps more than ${DEMAND_MAX_ROUTING_CELLS} routing cells; ask for a smaller one`, "AREA_TOO_LARGE", {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cellToParent, gridDisk, latLngToCell } from "h3-js";
 import { AS_OPERATOR, startTestEngine, waitFor, type TestEngine } from "../../helpers/engine.ts";
-import { LiveClient } from "../../helpers/live.ts";
+import { activeVendor, LiveClient, metricValue, waitForRoutes, type Frame } from "../../helpers/live.ts";
+import { INTEREST_MIN_INTERVAL_MS } from "../../../lib/demand.ts";
 import type { DemandCounts } from "../../../services/discovery/contract.ts";
 
 const RES = 8;
@@ -9,6 +10,7 @@ const HERE = { lat: 52.52, lng: 13.405 };
 const CELL = latLngToCell(HERE.lat, HERE.lng, RES);
 const RING = gridDisk(CELL, 1);
 const BOX = "13.3,52.45,13.5,52.6";
+const FAR = latLngToCell(48.137, 11.575, RES);
 
 describe("demand on one node (live.demand, interest frames)", () => {
 	let engine: TestEngine;
@@ -24,6 +26,7 @@ describe("demand on one node (live.demand, interest frames)", () => {
 
 	beforeAll(async () => {
 		engine = await startTestEngine({ POSITION_MAX_HZ: "5", DEMAND_MIN_COUNT: "3", INTEREST_FLOOR_HZ: "0.5" });
+		await waitForRoutes(engine.baseUrl);
 	});
 	afterAll(async () => {
 		for (const c of open) c.close();
@@ -61,5 +64,53 @@ describe("demand on one node (live.demand, interest frames)", () => {
 		await expect(demand({ bbox: "0,0,40,40" })).rejects.toMatchObject({ code: 400, type: "AREA_TOO_LARGE" });
 		// Across the antimeridian: the box is split, and answered.
 		expect((await demand({ bbox: "179.9,-17,-179.9,-16.9" })).cells).toEqual([]);
+	});
+
+	it("tells a vendor socket how many watch its cell and ring and the rate that serves them, as watchers come and go, never more often than the interval", async () => {
+		const owner = await engine.token("user_demand_owner");
+		const vendorId = await activeVendor(engine.baseUrl, owner);
+		const vendor = await connect(`?token=${owner}&vendor=${vendorId}`);
+		const interest: { at: number; frame: Frame }[] = [];
+		vendor.ws.on("message", data => {
+			const frame = JSON.parse(data.toString()) as Frame;
+			if (frame.op === "interest") interest.push({ at: Date.now(), frame });
+		});
+		const nextInterest = async (match: (f: Frame) => boolean, what: string) =>
+			(await waitFor(() => interest.find(i => match(i.frame)), { timeout: 15_000, what })).frame;
+
+		// Nobody watches: the floor, as soon as the vendor's cell is known.
+		vendor.send({ op: "pos", ...HERE });
+		expect(await vendor.nextOp("interest")).toEqual({ op: "interest", watchers: 0, suggestedHz: 0.5 });
+
+		// One watcher of a ring cell (and one elsewhere, who does not count): below DEMAND_MIN_COUNT the
+		// frame says 0, but the rate rises.
+		const [first, elsewhere] = [await connect(), await connect()];
+		await first.watch({ cells: [RING[3]!] });
+		await elsewhere.watch({ cells: [FAR] });
+		expect(await nextInterest(f => f.suggestedHz === 1, "the rate of one watcher")).toEqual({
+			op: "interest",
+			watchers: 0,
+			suggestedHz: 1,
+		});
+
+		// Ten on the vendor's cell: shown, and the full POSITION_MAX_HZ.
+		const crowd = await Promise.all(Array.from({ length: 10 }, () => connect()));
+		await Promise.all(crowd.map(c => c.watch({ cells: [CELL] })));
+		expect(await nextInterest(f => f.suggestedHz === 5, "the full rate")).toEqual({ op: "interest", watchers: 10, suggestedHz: 5 });
+
+		// They leave: back to the floor.
+		for (const c of [first, ...crowd]) c.close();
+		expect(await nextInterest(f => f.watchers === 0 && f.suggestedHz === 0.5 && f !== interest[0]!.frame, "the floor again")).toEqual({
+			op: "interest",
+			watchers: 0,
+			suggestedHz: 0.5,
+		});
+		for (let i = 1; i < interest.length; i++)
+			expect(interest[i]!.at - interest[i - 1]!.at).toBeGreaterThanOrEqual(INTEREST_MIN_INTERVAL_MS - 100);
+		expect(interest).toHaveLength(4);
+
+		const live = await (await fetch(`http://127.0.0.1:${engine.config.livePort}/metrics`)).text();
+		expect(metricValue(live, "venta_live_interest_sent_total")).toBeGreaterThanOrEqual(4);
+		expect(metricValue(live, "venta_live_demand_published_total")).toBe(0);
 	});
 });

@@ -21,6 +21,7 @@ describe("REPL rates and boxes (pure)", () => {
 			alertsSent: 0,
 			watchedCells: 7,
 			routingSubjects: ["841f1d5ffffffff"],
+			demand: { follows: 0, subjects: [], boardNodes: 0, published: 0, received: 0, answered: 0, rejected: 0, interestSent: 0 },
 			counters: { positionsIn: 0, positionsDropped: 0, routedIn: 0, deliveries: 0, ...counters },
 		},
 	});
