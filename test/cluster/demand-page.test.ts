@@ -82,7 +82,7 @@ describe.skipIf(!hasChromium)("demand layer on the map page", () => {
 			const drawn = await page.evaluate(() => [...document.querySelectorAll("path.demand-cell")].map(el => ({ ...el.dataset })));
 			// The test's watchers and the page itself: the page watches every cell in view once, hidden at 1.
 			expect(drawn).toEqual([{ cell: BUSY_CELL, watchers: String(WATCHERS + 1) }]);
-			expect(await page.textContent("#demand-info")).toBe(`${WATCHERS + 1} watching in view (cells under 2 not shown)`);
+			expect(await page.textContent("#demand-info")).toBe(`1 cell watched, the busiest by ${WATCHERS + 1} (cells under 2 not shown)`);
 			await page.uncheck("#demand-toggle");
 			await page.waitForSelector("path.demand-cell", { state: "detached" });
 		} finally {

@@ -33,6 +33,14 @@ function refusal(err: unknown): string {
 	return `Demand: ${err.message}`;
 }
 
+/** One line on what is drawn (a watcher of many cells counts in each, so cell counts are not summed). */
+function describe(cells: CellWatchers[], minCount: number): string {
+	const hidden = `cells under ${minCount} not shown`;
+	if (cells.length === 0) return `Nobody watching here (${hidden})`;
+	const busiest = Math.max(...cells.map(c => c.watchers));
+	return `${cells.length} ${cells.length === 1 ? "cell" : "cells"} watched, the busiest by ${busiest} (${hidden})`;
+}
+
 /** The cells drawn as SVG paths, each carrying its cell id and count, shaded by its share of the busiest. */
 function drawCells(group: L.LayerGroup, renderer: L.Renderer, cells: CellWatchers[]): void {
 	group.clearLayers();
@@ -85,7 +93,7 @@ export async function createDemandLayer(deps: DemandDeps): Promise<void> {
 			const answer = await demand(deps.bbox(), res, (await askToken(deps.getToken)) ?? token, controller.signal);
 			if (!toggle.checked || controller.signal.aborted) return;
 			drawCells(cells, renderer, answer.cells);
-			info.textContent = `${answer.total} watching in view (cells under ${answer.minCount} not shown)`;
+			info.textContent = describe(answer.cells, answer.minCount);
 		} catch (err) {
 			if (controller.signal.aborted) return;
 			cells.clearLayers();
