@@ -94,8 +94,26 @@ export function errorBody(err: unknown): ErrorBody {
 		message: e.message ?? "",
 		code: status,
 		type,
-		...(e.data === undefined ? {} : { data: e.data }),
+		...(e.data === undefined ? {} : { data: status === 422 && Array.isArray(e.data) ? e.data.map(fieldProblem) : e.data }),
 	};
+}
+
+/**
+ * One validation problem as an answer shows it: type, field and message only. fastest-validator
+ * also carries the value it refused (`actual`), and names refused keys in the message of strict
+ * objects: untrusted text, so it is dropped, or quoted short (name characters only).
+ */
+function fieldProblem(problem: unknown): FieldProblem {
+	const { type, field, message, actual } = problem as Partial<FieldProblem> & { actual?: unknown };
+	const said =
+		type === "objectStrict"
+			? `Unknown parameter(s): ${String(actual ?? "")
+					.split(", ")
+					.slice(0, 5)
+					.map(key => quote(key.replace(/[^\w.-]/g, "?")))
+					.join(", ")}`
+			: String(message ?? "");
+	return { type: String(type ?? "invalid"), field: String(field ?? "").slice(0, 100), message: said.slice(0, 300) };
 }
 
 /** A write with nothing in it (PATCH with an empty body). */

@@ -40,6 +40,23 @@ describe("the one error body", () => {
 		expect(errorBody(new Errors.MoleculerError("db password wrong", 500))).toMatchObject({ code: 500, message: "Internal server error" });
 	});
 
+	it("never sends back the value a validation refused, and quotes refused keys short", async () => {
+		const { Validators } = await import("moleculer");
+		const check = new Validators.Fastest().compile({ $$strict: true, lat: "number" });
+		const marker = `EVIL<script>${"x".repeat(200)}`;
+		const problems = check({ lat: marker, [marker]: 1 }) as unknown[];
+		const body = errorBody(new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", problems));
+		const text = JSON.stringify(body);
+		expect(text).not.toContain("<script>");
+		expect(text).not.toContain("x".repeat(QUOTE_MAX + 1));
+		expect(body.data).toEqual(
+			expect.arrayContaining([
+				{ type: "objectStrict", field: "", message: expect.stringMatching(/^Unknown parameter\(s\): "EVIL\?script\?x/) },
+				{ type: "number", field: "lat", message: "The 'lat' field must be a number." },
+			])
+		);
+	});
+
 	it("quotes untrusted text short and printable", () => {
 		expect(quote("dance")).toBe('"dance"');
 		const long = quote(`${"x".repeat(100)}\u0000`);
