@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Errors } from "moleculer";
+import { Errors, Validators } from "moleculer";
 import { errorBody, notFound, quote, QUOTE_MAX, unavailable, validationError } from "../../../lib/errors.ts";
 
 describe("the one error body", () => {
@@ -40,11 +40,10 @@ describe("the one error body", () => {
 		expect(errorBody(new Errors.MoleculerError("db password wrong", 500))).toMatchObject({ code: 500, message: "Internal server error" });
 	});
 
-	it("never sends back the value a validation refused, and quotes refused keys short", async () => {
-		const { Validators } = await import("moleculer");
+	it("never sends back the value a validation refused, and quotes refused keys short", () => {
 		const check = new Validators.Fastest().compile({ $$strict: true, lat: "number" });
 		const marker = `EVIL<script>${"x".repeat(200)}`;
-		const problems = check({ lat: marker, [marker]: 1 }) as unknown[];
+		const problems = check({ lat: marker, [marker]: 1 }) as unknown as unknown[];
 		const body = errorBody(new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", problems));
 		const text = JSON.stringify(body);
 		expect(text).not.toContain("<script>");
