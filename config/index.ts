@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { resolveDevSecret } from "./dev-secret.ts";
+import { redisUrl } from "./redis-url.ts";
 import { boolean, commaList, integer, optionalString, positive, retrySchedule, urlListWithScheme, urlWithScheme } from "./parsers.ts";
 
 /** Everything a process can run, by the name `SERVICES` uses. */
@@ -88,7 +89,7 @@ const envSchema = z.object({
 		.transform(v => v ?? "venta")
 		.refine(v => /^[\w.-]{1,64}$/.test(v), "letters, digits, '.', '-' and '_' only (at most 64)"),
 	NATS_URL: urlListWithScheme(["nats", "tls"]),
-	REDIS_URL: urlWithScheme(["redis", "rediss"]),
+	REDIS_URL: redisUrl,
 	MONGO_URL: urlWithScheme(["mongodb", "mongodb+srv"]),
 	SERVICES: commaList.transform((names, ctx) => {
 		if (names.length === 0) return [...ROLE_NAMES];
