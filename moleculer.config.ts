@@ -3,7 +3,7 @@ import type { Config } from "./config/index.ts";
 import { ScrapeReporter } from "./runtime/metrics.ts";
 import { natsConnectionOptions } from "./runtime/nats.ts";
 import { tracingOptions } from "./runtime/tracing.ts";
-import { FailSoftRedisCacher, redisOptions } from "./runtime/redis.ts";
+import { cacherConnection, FailSoftRedisCacher } from "./runtime/redis.ts";
 import { ParamsValidator } from "./runtime/validator.ts";
 import { AuthorizationMiddleware } from "./middlewares/authorization.middleware.ts";
 import { MeshMiddleware } from "./middlewares/mesh.middleware.ts";
@@ -47,7 +47,12 @@ export function createBrokerOptions(config: Config): BrokerOptions {
 				}
 			: null,
 		cacher: config.redisUrl
-			? new FailSoftRedisCacher({ prefix: `${config.namespace}-cache`, ttl: 60, redis: redisOptions(config.redisUrl) })
+			? // Moleculer's typings omit the cacher's `cluster` option.
+				new FailSoftRedisCacher({
+					prefix: `${config.namespace}-cache`,
+					ttl: 60,
+					...(cacherConnection(config.redisUrl) as { redis: object }),
+				})
 			: { type: "Memory", options: { ttl: 60, maxParamsLength: 200 } },
 
 		// A silent node leaves the registry after 6 s; a dead replica's traffic moves sooner

@@ -1,10 +1,9 @@
-import { Redis } from "ioredis";
-import { redisOptions } from "./redis.ts";
+import { createRedisClient, type RedisClient } from "./redis.ts";
 
 type Logger = { warn(obj: object, msg: string): void };
 
 /** What the REST gateway hands the store through moleculer-web's `rateLimit` options. */
-export type RedisRateLimitOptions = { redis: Redis; prefix: string; logger: Logger };
+export type RedisRateLimitOptions = { redis: RedisClient; prefix: string; logger: Logger };
 
 /** A Redis fault that lasts is logged once per this. */
 const WARN_EVERY_MS = 10_000;
@@ -13,17 +12,16 @@ const WARN_EVERY_MS = 10_000;
  * The connection of the rate-limit stores: a command while disconnected fails at once (the
  * store then fails open) instead of waiting in ioredis' offline queue.
  */
-export function rateLimitRedis(url: string): Redis {
-	const redis = new Redis({ ...redisOptions(url), enableOfflineQueue: false });
-	redis.on("error", () => undefined); // reconnects by itself; the store logs what fails
-	return redis;
+export function rateLimitRedis(url: string): RedisClient {
+	return createRedisClient(url, { offlineQueue: false });
 }
 
 /**
  * moleculer-web's rate-limit store (its `StoreFactory`) in Redis, so every API replica counts
  * into one budget per key. Windows are fixed and aligned on the clock (every replica's minute
  * starts at the same instant), so one reset time holds for all keys, as in moleculer-web's
- * MemoryStore; a key's counter is `<prefix><window end>:<key>` and expires with its window.
+ * MemoryStore; a key's counter is `<prefix><window end>:<key>` and expires with its window (one
+ * key per transaction, so any Redis Cluster slot takes it).
  * A Redis fault fails open: the request passes uncounted and the fault is logged now and then.
  */
 export class RedisRateLimitStore {

@@ -1,13 +1,14 @@
 /**
  * `nearby` at scale, in its own process: N online vendors in one metro area, written through
  * the geo store classes the engine uses (embedded and Redis), queried with the store's
- * `nearby` and, on the same Redis data, with a raw GEOSEARCH.
+ * `nearby` and, on the same Redis data, with a raw GEOSEARCH (of the shard under the point).
  */
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { latLngToCell } from "h3-js";
 import { MemoryGeoStore } from "../../services/geo/memory.store.ts";
 import { RedisGeoStore } from "../../services/geo/redis.store.ts";
+import { GeoKeys } from "../../services/geo/redis/layout.ts";
 import type { StoredPosition } from "../../services/geo/contract.ts";
 import type { GeoStore } from "../../services/geo/store.ts";
 import { latencyStats } from "../lib/stats.ts";
@@ -92,14 +93,15 @@ serveRequests({
 		const data = positions(opts.vendors, opts.res);
 		const prefix = `bench-${randomUUID().slice(0, 8)}:geo:`;
 		const memory = new MemoryGeoStore(opts.res);
-		const redisStore = new RedisGeoStore(opts.redisUrl, prefix);
+		const redisStore = new RedisGeoStore(opts.redisUrl, prefix, opts.res);
+		const keys = new GeoKeys(prefix, opts.res);
 		const raw = new Redis(opts.redisUrl);
 		try {
 			const memoryMs = await fill(memory, data);
 			const redisMs = await fill(redisStore, data);
 			const rawQuery = (p: { lat: number; lng: number }) =>
 				raw.geosearch(
-					`${prefix}geo`,
+					keys.shard(keys.shardOf(latLngToCell(p.lat, p.lng, opts.res))).geo,
 					"FROMLONLAT",
 					p.lng,
 					p.lat,

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
 import type { Errors, Context, ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import type { VentaService, VentaServiceSchema } from "../../config/settings.ts";
@@ -12,6 +11,7 @@ import type { Caller } from "../../lib/identity.ts";
 import { checkReadiness } from "../../runtime/health.ts";
 import { metricsAuthorized, prometheusText } from "../../runtime/metrics.ts";
 import { rateLimitRedis } from "../../runtime/rate-limit-store.ts";
+import type { RedisClient } from "../../runtime/redis.ts";
 import {
 	BUDGET_METHODS,
 	budgetAliases,
@@ -72,7 +72,7 @@ type ApiMethods = {
 type ApiVars = DocsHost & {
 	verifyToken: TokenVerifier;
 	/** The rate-limit counters' connection, with REDIS_URL. */
-	rateLimitRedis: Redis | undefined;
+	rateLimitRedis: RedisClient | undefined;
 	aliases: (GatewayAlias & ServedAlias)[];
 	routesReady: boolean;
 	server: Server;

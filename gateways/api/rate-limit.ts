@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Redis } from "ioredis";
 import ApiGateway from "moleculer-web";
 import type { Config } from "../../config/index.ts";
 import { bearerToken, type TokenVerifier, type VerifiedToken } from "../../lib/auth.ts";
 import { clientAddress } from "../../lib/client-address.ts";
 import { errorBody, rateLimited, type ErrorBody } from "../../lib/errors.ts";
 import { RedisRateLimitStore } from "../../runtime/rate-limit-store.ts";
+import type { RedisClient } from "../../runtime/redis.ts";
 
 /**
  * REST rate limits with moleculer-web's limiter, which counts per route and runs before
@@ -67,7 +67,7 @@ function callerKey(clientIpHeader: string | undefined) {
  * moleculer-web's `rateLimit` options of one budget. With Redis the counters are shared by every
  * API replica (keys under the NAMESPACE); without, moleculer-web's MemoryStore counts per process.
  */
-function rateLimitOptions(budget: Budget, config: Config, redis: Redis | undefined, logger: Logger) {
+function rateLimitOptions(budget: Budget, config: Config, redis: RedisClient | undefined, logger: Logger) {
 	return {
 		window: RATE_LIMIT_WINDOW_MS,
 		limit: budget === "reads" ? config.rateLimit.readsPerMin : config.rateLimit.writesPerMin,
@@ -113,7 +113,7 @@ export function budgetAliases<A extends GatewayAlias>(aliases: A[], route: Gatew
 export type BudgetRouteDeps = {
 	config: Config;
 	/** Counters in Redis (REDIS_URL), else in memory. */
-	redis: Redis | undefined;
+	redis: RedisClient | undefined;
 	logger: Logger;
 	verifyToken: TokenVerifier;
 	bodyParsers: object;

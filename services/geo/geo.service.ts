@@ -189,7 +189,9 @@ const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 
 	created() {
 		const { config } = this.settings;
-		this.store = config.redisUrl ? new RedisGeoStore(config.redisUrl, `${config.namespace}:geo:`) : new MemoryGeoStore(config.h3Res);
+		this.store = config.redisUrl
+			? new RedisGeoStore(config.redisUrl, `${config.namespace}:geo:`, config.h3Res)
+			: new MemoryGeoStore(config.h3Res);
 		this.writer = new GeoWriter({
 			store: this.store,
 			h3Res: config.h3Res,

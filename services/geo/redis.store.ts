@@ -1,115 +1,105 @@
-import { Redis } from "ioredis";
-import { redisOptions } from "../../runtime/redis.ts";
+import { checkRedis, createRedisClient, type RedisClient } from "../../runtime/redis.ts";
 import { distanceM, inBBox, type BBox } from "../../lib/geo.ts";
 import type { NearbyHit, StoredPosition, VendorLocation } from "./contract.ts";
+import { CellCover, DESCENDANTS_REACH } from "./fences/cover.ts";
+import { GeoKeys, jsonAfter, TOMBSTONE_TTL_MS } from "./redis/layout.ts";
+import { IN_BOX, IN_CELLS, LEFT_DONE, NEARBY, OFFLINE, PLACE, RECORD, REMOVE } from "./redis/scripts.ts";
 import type { ApplyResult, GeoStore } from "./store.ts";
 
-/*
- * Keys (all under `<prefix>`): `pos` hash vendorId → position JSON; `online` zset vendorId →
- * last seen (ms); `geo` GEO set of online vendors; `cell:<h3>` set of online vendors in a cell;
- * `hist:<vendorId>` capped list of positions, newest first.
- * Each vendor write is one Lua script, so transitions are atomic whoever writes.
- */
-
-const APPLY = `
-local prevJson = redis.call('HGET', KEYS[1], ARGV[1])
-local prevOnline = 0
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) then prevOnline = 1 end
-local prevCell = ''
-if prevJson then
-  local prev = cjson.decode(prevJson)
-  if tonumber(ARGV[3]) < tonumber(prev.ts) then return {0, prev.cell, prevOnline} end
-  prevCell = prev.cell
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if prevOnline == 1 and prevCell ~= ARGV[4] then redis.call('SREM', ARGV[9] .. prevCell, ARGV[1]) end
-redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('GEOADD', KEYS[3], ARGV[5], ARGV[6], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
-redis.call('LPUSH', KEYS[5], ARGV[2])
-redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[8]) - 1)
-if prevJson then return {1, prevCell, prevOnline} end
-return {1, '', -1}
-`;
-
-const SET_OFFLINE = `
-local seen = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not seen then return false end
-if ARGV[2] ~= '' and tonumber(seen) > tonumber(ARGV[2]) then return false end
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-local json = redis.call('HGET', KEYS[1], ARGV[1])
-if json then redis.call('SREM', ARGV[3] .. cjson.decode(json).cell, ARGV[1]) end
-return json
-`;
-
-/** Nearest online vendors and their positions in one round trip (the search alone is half the cost otherwise). */
-const NEARBY = `
-local ids = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm', 'ASC', 'COUNT', ARGV[4])
-if #ids == 0 then return {} end
-return redis.call('HMGET', KEYS[2], unpack(ids))
-`;
-
+type Args = (string | number)[];
 type Scripts = {
-	ventaGeoNearby(...args: (string | number)[]): Promise<(string | null)[]>;
-	ventaGeoApply(...args: (string | number)[]): Promise<[number, string, number]>;
-	ventaGeoOffline(...args: (string | number)[]): Promise<string | null>;
+	ventaGeoRecord(...args: Args): Promise<[number, string, number, string[]][]>;
+	ventaGeoPlace(...args: Args): Promise<number>;
+	ventaGeoRemove(...args: Args): Promise<number>;
+	ventaGeoLeftDone(...args: Args): Promise<number>;
+	ventaGeoOffline(...args: Args): Promise<string | null>;
+	ventaGeoNearby(...args: Args): Promise<(string | null)[]>;
+	ventaGeoInBox(...args: Args): Promise<(string | null)[]>;
+	ventaGeoInCells(...args: Args): Promise<(string | null)[]>;
 };
 
-/** The Redis geo store (REDIS_URL): shared by every geo node of the cluster. */
-export class RedisGeoStore implements GeoStore {
-	readonly #redis: Redis & Scripts;
-	readonly #key: { pos: string; online: string; geo: string; cell: string; hist: string };
+/** A shard the vendor must still be removed from, as of `ts` (the position that took it elsewhere). */
+type Left = { shard: string; ts: string };
+type Placed = { p: StoredPosition; json: string; shard: string };
+type Recorded = { result: ApplyResult; left: Left[] };
+type Indexed<T> = { item: T; at: number };
 
-	constructor(url: string, prefix: string) {
-		this.#redis = new Redis({ ...redisOptions(url), enableAutoPipelining: true }) as Redis & Scripts;
-		this.#redis.on("error", () => undefined); // reconnects by itself; readiness reports the outage
-		this.#key = { pos: `${prefix}pos`, online: `${prefix}online`, geo: `${prefix}geo`, cell: `${prefix}cell:`, hist: `${prefix}hist:` };
-		this.#redis.defineCommand("ventaGeoApply", { numberOfKeys: 5, lua: APPLY });
-		this.#redis.defineCommand("ventaGeoOffline", { numberOfKeys: 3, lua: SET_OFFLINE });
-		this.#redis.defineCommand("ventaGeoNearby", { numberOfKeys: 2, lua: NEARBY });
+const SCRIPTS: [keyof Scripts, number, string][] = [
+	["ventaGeoRecord", 2, RECORD],
+	["ventaGeoPlace", 3, PLACE],
+	["ventaGeoRemove", 3, REMOVE],
+	["ventaGeoLeftDone", 1, LEFT_DONE],
+	["ventaGeoOffline", 2, OFFLINE],
+	["ventaGeoNearby", 2, NEARBY],
+	["ventaGeoInBox", 2, IN_BOX],
+	["ventaGeoInCells", 1, IN_CELLS],
+];
+
+/**
+ * The Redis geo store (REDIS_URL): one server or a Redis Cluster, shared by every geo node. Keys
+ * are in redis/layout.ts: positions are sharded by a coarse H3 cell, each vendor's record is in
+ * its bucket. A write records the position on the vendor (atomic: stale or not, the previous
+ * place), then places it in its shard and, if the vendor crossed into another shard, removes it
+ * from the old one; a move that fails halfway is finished by the vendor's next write or offline.
+ * Reads ask each shard they span once (auto-pipelining: one round trip per node) and merge.
+ */
+export class RedisGeoStore implements GeoStore {
+	readonly #redis: RedisClient & Scripts;
+	readonly #keys: GeoKeys;
+	readonly #shards: CellCover;
+	/** Shards this process has put in the registry. */
+	readonly #registered = new Set<string>();
+
+	/** `h3Res`: the resolution of the positions' cells (H3_RES). */
+	constructor(url: string, prefix: string, h3Res: number) {
+		this.#redis = createRedisClient(url, { autoPipelining: true }) as RedisClient & Scripts;
+		this.#keys = new GeoKeys(prefix, h3Res);
+		this.#shards = new CellCover(this.#keys.shardRes);
+		for (const [name, numberOfKeys, lua] of SCRIPTS) this.#redis.defineCommand(name, { numberOfKeys, lua });
 	}
 
 	async apply(p: StoredPosition, seenAt: number, historyLength: number): Promise<ApplyResult> {
-		const k = this.#key;
-		const [applied, prevCell, prevOnline] = await this.#redis.ventaGeoApply(
-			k.pos,
-			k.online,
-			k.geo,
-			k.cell + p.cell,
-			k.hist + p.vendorId,
-			p.vendorId,
-			JSON.stringify(p),
-			p.ts,
-			p.cell,
-			p.lng,
-			p.lat,
-			seenAt,
-			historyLength,
-			k.cell
-		);
-		if (applied === 0) return { applied: false, reason: "stale" };
-		return { applied: true, previous: prevOnline === -1 ? null : { cell: prevCell, online: prevOnline === 1 } };
+		return (await this.applyMany([p], seenAt, historyLength))[0]!;
 	}
 
-	applyMany(positions: StoredPosition[], seenAt: number, historyLength: number): Promise<ApplyResult[]> {
-		// Auto-pipelining sends the batch's scripts in one round trip; Redis runs them in order.
-		return Promise.all(positions.map(p => this.apply(p, seenAt, historyLength)));
+	/**
+	 * The records, one script per bucket the batch touches, in one round trip; then the shards, one
+	 * script per shard, and the removals from shards left, in one more.
+	 */
+	async applyMany(positions: StoredPosition[], seenAt: number, historyLength: number): Promise<ApplyResult[]> {
+		const placed = positions.map(p => ({ p, json: JSON.stringify(p), shard: this.#keys.shardOf(p.cell) }));
+		const recorded = new Array<Recorded>(placed.length);
+		const buckets = groupBy(placed, x => this.#keys.bucket(x.p.vendorId).pos);
+		await Promise.all([...buckets.values()].map(group => this.#record(group, seenAt, historyLength, recorded)));
+		const toShards = groupBy(
+			placed.filter((_, i) => recorded[i]!.result.applied),
+			x => x.shard
+		);
+		const writes: Promise<unknown>[] = [...toShards].map(([shard, group]) => this.#place(shard, group));
+		for (const shard of toShards.keys()) if (!this.#registered.has(shard)) writes.push(this.#register(shard));
+		placed.forEach((x, i) => {
+			for (const left of recorded[i]!.left) writes.push(this.#leave(x.p.vendorId, left));
+		});
+		await Promise.all(writes);
+		return recorded.map(r => r.result);
 	}
 
 	async get(vendorId: string): Promise<VendorLocation | null> {
-		// Auto-pipelining sends both in one round trip.
-		const [json, seen] = await Promise.all([this.#redis.hget(this.#key.pos, vendorId), this.#redis.zscore(this.#key.online, vendorId)]);
-		return json === null ? null : { ...(JSON.parse(json) as StoredPosition), online: seen !== null };
+		const k = this.#keys.vendor(vendorId);
+		const [record, seen] = await Promise.all([this.#redis.hget(k.pos, vendorId), this.#redis.zscore(k.seen, vendorId)]);
+		return record === null ? null : { ...(JSON.parse(jsonAfter(record, 3)) as StoredPosition), online: seen !== null };
 	}
 
 	async nearby(lat: number, lng: number, radius: number, limit: number): Promise<NearbyHit[]> {
 		// Redis stores 52-bit geohashes (~0.6 m); search a little wider, then decide on exact positions.
-		const json = await this.#redis.ventaGeoNearby(this.#key.geo, this.#key.pos, lng, lat, radius + 1, limit + 16);
+		const values = await Promise.all(
+			this.#shards.aroundCircle(lat, lng, radius).map(shard => {
+				const k = this.#keys.shard(shard);
+				return this.#redis.ventaGeoNearby(k.geo, k.pos, lng, lat, radius + 1, limit + 16);
+			})
+		);
 		const hits: NearbyHit[] = [];
-		for (const j of json) {
-			if (j === null) continue;
-			const p = JSON.parse(j) as StoredPosition;
+		for (const p of values.flat().flatMap(shardPosition)) {
 			const distance = distanceM(lat, lng, p.lat, p.lng);
 			if (distance <= radius) hits.push({ ...p, online: true, distance });
 		}
@@ -117,11 +107,13 @@ export class RedisGeoStore implements GeoStore {
 	}
 
 	async inCells(cells: readonly string[]): Promise<StoredPosition[]> {
-		if (cells.length === 0) return [];
-		const pipe = this.#redis.pipeline();
-		for (const cell of cells) pipe.smembers(this.#key.cell + cell);
-		const ids = (await pipe.exec())!.flatMap(([, members]) => members as string[]);
-		return this.#positions(ids);
+		const values = await Promise.all(
+			[...groupBy([...cells], cell => this.#keys.shardOf(cell))].map(([shard, group]) => {
+				const k = this.#keys.shard(shard);
+				return this.#redis.ventaGeoInCells(k.pos, k.cellPrefix, ...group.map(g => g.item));
+			})
+		);
+		return values.flat().flatMap(shardPosition);
 	}
 
 	async inBBox(bbox: BBox): Promise<StoredPosition[]> {
@@ -137,35 +129,116 @@ export class RedisGeoStore implements GeoStore {
 		const widest = Math.min(Math.abs(s), Math.abs(n)) * (s < 0 && n > 0 ? 0 : 1);
 		const widthM = distanceM(widest, w, widest, e) + 2;
 		const heightM = distanceM(s, lng, n, lng) + 2;
-		const ids = (await this.#redis.geosearch(this.#key.geo, "FROMLONLAT", lng, lat, "BYBOX", widthM, heightM, "m")) as string[];
-		return (await this.#positions(ids)).filter(p => inBBox(bbox, p.lat, p.lng));
+		const bounds = { west: w, south: s, east: e, north: n };
+		const shards = (await this.#redis.smembers(this.#keys.registry)).filter(shard =>
+			this.#shards.overlaps(shard, bounds, DESCENDANTS_REACH)
+		);
+		const values = await Promise.all(
+			shards.map(shard => {
+				const k = this.#keys.shard(shard);
+				return this.#redis.ventaGeoInBox(k.geo, k.pos, lng, lat, widthM, heightM);
+			})
+		);
+		return values
+			.flat()
+			.flatMap(shardPosition)
+			.filter(p => inBBox(bbox, p.lat, p.lng));
 	}
 
+	/**
+	 * Out of its shard (and any it left) first, then off the record if nothing newer came: a step
+	 * that fails leaves the vendor online for the next sweep to try again, never a ghost.
+	 */
 	async setOffline(vendorId: string, seenAtOrBefore?: number): Promise<StoredPosition | null> {
-		const k = this.#key;
-		const json = await this.#redis.ventaGeoOffline(k.pos, k.online, k.geo, vendorId, seenAtOrBefore ?? "", k.cell);
-		return json ? (JSON.parse(json) as StoredPosition) : null;
+		const k = this.#keys.vendor(vendorId);
+		const [record, seen, left] = await Promise.all([
+			this.#redis.hget(k.pos, vendorId),
+			this.#redis.zscore(k.seen, vendorId),
+			this.#redis.hgetall(k.left),
+		]);
+		const pending = Object.entries(left).map(([shard, ts]) => this.#leave(vendorId, { shard, ts }));
+		if (record === null || seen === null || (seenAtOrBefore !== undefined && Number(seen) > seenAtOrBefore)) {
+			await Promise.all(pending);
+			return null;
+		}
+		const [ts, cell] = record.split(" ", 2) as [string, string];
+		const shard = this.#keys.shard(this.#keys.shardOf(cell));
+		await Promise.all([
+			...pending,
+			this.#redis.ventaGeoRemove(shard.pos, shard.geo, shard.gone, vendorId, ts, shard.cellPrefix, TOMBSTONE_TTL_MS),
+		]);
+		const offline = await this.#redis.ventaGeoOffline(k.pos, k.seen, vendorId, ts, seenAtOrBefore ?? "");
+		return offline ? (JSON.parse(jsonAfter(offline, 3)) as StoredPosition) : null;
 	}
 
-	expired(cutoff: number, limit: number): Promise<string[]> {
-		return this.#redis.zrangebyscore(this.#key.online, "-inf", cutoff, "LIMIT", 0, limit);
+	async expired(cutoff: number, limit: number): Promise<string[]> {
+		const buckets = await Promise.all(
+			this.#keys.seenSets().map(seen => this.#redis.zrangebyscore(seen, "-inf", cutoff, "LIMIT", 0, limit))
+		);
+		return buckets.flat().slice(0, limit);
 	}
 
 	async history(vendorId: string): Promise<StoredPosition[]> {
-		return (await this.#redis.lrange(this.#key.hist + vendorId, 0, -1)).map(j => JSON.parse(j) as StoredPosition);
+		return (await this.#redis.lrange(this.#keys.vendor(vendorId).hist, 0, -1)).map(j => JSON.parse(j) as StoredPosition);
 	}
 
-	async check(): Promise<void> {
-		await this.#redis.ping();
+	check(): Promise<void> {
+		return checkRedis(this.#redis);
 	}
 
 	async close(): Promise<void> {
 		await this.#redis.quit().catch(() => this.#redis.disconnect());
 	}
 
-	async #positions(ids: string[]): Promise<StoredPosition[]> {
-		if (ids.length === 0) return [];
-		const json = await this.#redis.hmget(this.#key.pos, ...ids);
-		return json.filter((j): j is string => j !== null).map(j => JSON.parse(j) as StoredPosition);
+	/** One bucket's positions on their records; their results go to `out` at each position's index. */
+	async #record(group: Indexed<Placed>[], seenAt: number, historyLength: number, out: Recorded[]): Promise<void> {
+		const k = this.#keys.bucket(group[0]!.item.p.vendorId);
+		const args: Args = [k.pos, k.seen, seenAt, historyLength, k.histPrefix, k.leftPrefix];
+		for (const { item } of group) args.push(item.p.vendorId, item.json, item.p.ts, item.p.cell, item.shard);
+		const replies = await this.#redis.ventaGeoRecord(...args);
+		group.forEach(({ at }, j) => {
+			const [applied, prevCell, prevOnline, left] = replies[j]!;
+			const lefts: Left[] = [];
+			for (let i = 0; i < left.length; i += 2) lefts.push({ shard: left[i]!, ts: left[i + 1]! });
+			out[at] =
+				applied === 0
+					? { result: { applied: false, reason: "stale" }, left: [] }
+					: { result: { applied: true, previous: prevOnline === -1 ? null : { cell: prevCell, online: prevOnline === 1 } }, left: lefts };
+		});
 	}
+
+	#place(shard: string, group: Indexed<Placed>[]): Promise<number> {
+		const k = this.#keys.shard(shard);
+		const args: Args = [k.pos, k.geo, k.gone, k.cellPrefix];
+		for (const { item } of group) args.push(item.p.vendorId, item.json, item.p.ts, item.p.cell, item.p.lng, item.p.lat);
+		return this.#redis.ventaGeoPlace(...args);
+	}
+
+	/** Removes the vendor from a shard it left, then crosses the shard off its `left` list. */
+	async #leave(vendorId: string, left: Left): Promise<void> {
+		const k = this.#keys.shard(left.shard);
+		await this.#redis.ventaGeoRemove(k.pos, k.geo, k.gone, vendorId, left.ts, k.cellPrefix, TOMBSTONE_TTL_MS);
+		await this.#redis.ventaGeoLeftDone(this.#keys.vendor(vendorId).left, left.shard, left.ts);
+	}
+
+	async #register(shard: string): Promise<void> {
+		await this.#redis.sadd(this.#keys.registry, shard);
+		this.#registered.add(shard);
+	}
+}
+
+/** The items by key, in order, each with its index in `items`. */
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, Indexed<T>[]> {
+	const groups = new Map<string, Indexed<T>[]>();
+	items.forEach((item, at) => {
+		const group = groups.get(key(item));
+		if (group) group.push({ item, at });
+		else groups.set(key(item), [{ item, at }]);
+	});
+	return groups;
+}
+
+/** A shard's `<ts> <cell> <JSON>` value as a position (null: gone between the search and the read). */
+function shardPosition(value: string | null): StoredPosition[] {
+	return value === null ? [] : [JSON.parse(jsonAfter(value, 2)) as StoredPosition];
 }

@@ -1,4 +1,4 @@
-import { latLngToCell } from "h3-js";
+import { getResolution, isValidCell, latLngToCell } from "h3-js";
 import type { Context } from "moleculer";
 import type { DomainEventName } from "../../lib/events.ts";
 import { isVendorId } from "../../lib/ids.ts";
@@ -54,7 +54,8 @@ export class GeoWriter {
 
 	/**
 	 * Validates a position and indexes it: its H3 cell at H3_RES, or (a live gateway's batch) the
-	 * cell the live node computed for it when `takeCell`.
+	 * cell the live node computed for it when `takeCell` (if it is a cell at H3_RES: the Redis
+	 * store shards by it).
 	 */
 	check(item: unknown, now: number, takeCell = false): StoredPosition | InvalidPosition {
 		if (typeof item !== "object" || item === null) return invalid("positions", "each position must be an object");
@@ -63,7 +64,8 @@ export class GeoWriter {
 		const check = checkPosition(item as PositionInput, now, this.#opts.maxAgeMs);
 		if (!check.ok) return invalid(check.field, check.message);
 		const { lat, lng } = check.position;
-		return { vendorId, ...check.position, cell: takeCell && typeof cell === "string" ? cell : latLngToCell(lat, lng, this.#opts.h3Res) };
+		const given = takeCell && typeof cell === "string" && isValidCell(cell) && getResolution(cell) === this.#opts.h3Res;
+		return { vendorId, ...check.position, cell: given ? cell : latLngToCell(lat, lng, this.#opts.h3Res) };
 	}
 
 	/** One position, after the vendor's writes already running on this node. */

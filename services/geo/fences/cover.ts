@@ -6,6 +6,9 @@ import type { Bounds } from "./shapes.ts";
 const MAX_CELLS = 200_000;
 const MAX_DISKS = 20_000;
 
+/** A cell's descendants at finer resolutions reach up to ~4% beyond its corners (measured at resolutions 7–10 under 6). */
+export const DESCENDANTS_REACH = 1.1;
+
 type Cell = { lat: number; lng: number /** metres from the center to the farthest corner */; radius: number };
 
 /**
@@ -38,15 +41,28 @@ export class CellCover {
 		const lng = (west + east) / 2;
 		const halfDiagonal = distanceM(lat, lng, b.north, east);
 		const k = Math.ceil((halfDiagonal + this.#maxRadiusM) / this.#minSpacingM) + 1;
-		const out: string[] = [];
-		for (const cell of this.#disk(latLngToCell(lat, lng, this.#res), k)) {
+		return this.#disk(latLngToCell(lat, lng, this.#res), k).filter(cell => this.overlaps(cell, b));
+	}
+
+	/**
+	 * Whether a cell of the resolution overlaps the box (or comes close to it). `reach`: how far
+	 * the cell extends, in circumradii (1% of slack for the flat clamp below; DESCENDANTS_REACH
+	 * for a cell standing for its descendants).
+	 */
+	overlaps(cell: string, b: Bounds, reach = 1.01): boolean {
+		const c = this.#cell(cell);
+		const nearLat = Math.min(Math.max(c.lat, b.south), b.north);
+		const nearLng = Math.min(Math.max(c.lng, Math.max(-180, b.west)), Math.min(180, b.east));
+		return distanceM(c.lat, c.lng, nearLat, nearLng) <= c.radius * reach + 1;
+	}
+
+	/** Every cell whose descendants may hold a point within `radiusM` of the center (and a few more; never one less). */
+	aroundCircle(lat: number, lng: number, radiusM: number): string[] {
+		const k = Math.ceil((radiusM + this.#maxRadiusM * DESCENDANTS_REACH) / this.#minSpacingM) + 1;
+		return this.#disk(latLngToCell(lat, lng, this.#res), k).filter(cell => {
 			const c = this.#cell(cell);
-			const nearLat = Math.min(Math.max(c.lat, b.south), b.north);
-			const nearLng = Math.min(Math.max(c.lng, west), east);
-			// 1% and a metre of slack for the flat clamp above.
-			if (distanceM(c.lat, c.lng, nearLat, nearLng) <= c.radius * 1.01 + 1) out.push(cell);
-		}
-		return out;
+			return distanceM(lat, lng, c.lat, c.lng) <= radiusM + c.radius * DESCENDANTS_REACH + 1;
+		});
 	}
 
 	#disk(center: string, k: number): string[] {

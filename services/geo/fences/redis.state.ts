@@ -1,14 +1,15 @@
-import { Redis } from "ioredis";
-import { redisOptions } from "../../../runtime/redis.ts";
+import { createRedisClient, type RedisClient } from "../../../runtime/redis.ts";
 import type { Transition } from "../../alerts/contract.ts";
 import { ruleMask, type FenceStateStore, type Rule, type Step, type StepResult } from "./state.ts";
 
 /*
- * Keys (under `<prefix>`, the geo store's `<namespace>:geo:`): `fence:<fenceId>:<vendorId>` hash
- * { i: inside 0/1, s: since, f: last fire, d: dwell fired 0/1, t: newest position time };
- * `fin:<vendorId>` set of the fences the vendor is inside; `fv:<fenceId>` set of the vendors with
- * state for the fence (to forget it). Every key expires `ttl` after its last step: a vendor inside
- * steps at least every VENDOR_OFFLINE_AFTER_S, and a last fire matters for the minimum interval only.
+ * Keys (under `<prefix>`, the geo store's `<namespace>:geo:`), hash-tagged by vendor so that a
+ * step touches one Redis Cluster slot: `{f:<vendorId>}:fence:<fenceId>` hash { i: inside 0/1,
+ * s: since, f: last fire, d: dwell fired 0/1, t: newest position time }; `{f:<vendorId>}:in` set
+ * of the fences the vendor is inside. `fv:<fenceId>`: set of the vendors with state for the fence
+ * (to forget it), written next to the step. Every key expires `ttl` after its last step: a vendor
+ * inside steps at least every VENDOR_OFFLINE_AFTER_S, and a last fire matters for the minimum
+ * interval only.
  */
 
 /** `step` of state.ts, in one script so that a check and its write are atomic across replicas. */
@@ -33,68 +34,84 @@ redis.call('HSET', KEYS[1], 'i', inside and 1 or 0, 's', since, 'f', last or '',
 redis.call('PEXPIRE', KEYS[1], ttl)
 if inside then redis.call('SADD', KEYS[2], ARGV[1]) else redis.call('SREM', KEYS[2], ARGV[1]) end
 redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call('SADD', KEYS[3], ARGV[8])
-redis.call('PEXPIRE', KEYS[3], ttl)
 return {fired, inside and 1 or 0}
 `;
 
-const FORGET = `
-local vendors = redis.call('SMEMBERS', KEYS[1])
-for _, v in ipairs(vendors) do
-  redis.call('DEL', ARGV[1] .. 'fence:' .. ARGV[2] .. ':' .. v)
-  redis.call('SREM', ARGV[1] .. 'fin:' .. v, ARGV[2])
-end
+/** The fence's vendor index: one more vendor, and its expiry moved on. */
+const INDEX = `
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`;
+
+/** One vendor's state for a removed fence. */
+const FORGET_VENDOR = `
 redis.call('DEL', KEYS[1])
-return #vendors
+redis.call('SREM', KEYS[2], ARGV[1])
 `;
 
 type Scripts = {
 	ventaFenceStep(...args: (string | number)[]): Promise<[string, number]>;
-	ventaFenceForget(...args: (string | number)[]): Promise<number>;
+	ventaFenceIndex(...args: (string | number)[]): Promise<null>;
+	ventaFenceForgetVendor(...args: (string | number)[]): Promise<null>;
 };
 
 /** Fence state in Redis (REDIS_URL): shared by every geo replica, so any of them can take over. */
 export class RedisFenceState implements FenceStateStore {
 	readonly shared = true;
-	readonly #redis: Redis & Scripts;
+	readonly #redis: RedisClient & Scripts;
 	readonly #prefix: string;
 	readonly #ttlMs: number;
 
 	/** `ttlMs`: how long state outlives its last step (at least the longest minimum interval and dwell). */
 	constructor(url: string, prefix: string, ttlMs: number) {
-		this.#redis = new Redis({ ...redisOptions(url), enableAutoPipelining: true }) as Redis & Scripts;
-		this.#redis.on("error", () => undefined); // reconnects by itself; the geo store's readiness reports the outage
+		// The geo store's readiness reports an outage.
+		this.#redis = createRedisClient(url, { autoPipelining: true }) as RedisClient & Scripts;
 		this.#prefix = prefix;
 		this.#ttlMs = ttlMs;
-		this.#redis.defineCommand("ventaFenceStep", { numberOfKeys: 3, lua: STEP });
-		this.#redis.defineCommand("ventaFenceForget", { numberOfKeys: 1, lua: FORGET });
+		this.#redis.defineCommand("ventaFenceStep", { numberOfKeys: 2, lua: STEP });
+		this.#redis.defineCommand("ventaFenceIndex", { numberOfKeys: 1, lua: INDEX });
+		this.#redis.defineCommand("ventaFenceForgetVendor", { numberOfKeys: 2, lua: FORGET_VENDOR });
 	}
 
 	async step(fenceId: string, vendorId: string, side: Step, ts: number, rule: Rule): Promise<StepResult> {
 		const p = this.#prefix;
 		const ttl = Math.max(this.#ttlMs, rule.minIntervalMs, rule.dwellMs) + 60_000;
-		const [fired, inside] = await this.#redis.ventaFenceStep(
-			`${p}fence:${fenceId}:${vendorId}`,
-			`${p}fin:${vendorId}`,
-			`${p}fv:${fenceId}`,
-			fenceId,
-			side,
-			ts,
-			rule.minIntervalMs,
-			rule.dwellMs,
-			ruleMask(rule.on),
-			ttl,
-			vendorId
-		);
+		// Auto-pipelining sends both in one round trip.
+		const [[fired, inside]] = await Promise.all([
+			this.#redis.ventaFenceStep(
+				this.#stateKey(vendorId, fenceId),
+				this.#insideKey(vendorId),
+				fenceId,
+				side,
+				ts,
+				rule.minIntervalMs,
+				rule.dwellMs,
+				ruleMask(rule.on),
+				ttl
+			),
+			this.#redis.ventaFenceIndex(`${p}fv:${fenceId}`, vendorId, ttl),
+		]);
 		return { fired: fired === "" ? null : (fired as Transition), inside: inside === 1 };
 	}
 
 	insideOf(vendorId: string): Promise<string[]> {
-		return this.#redis.smembers(`${this.#prefix}fin:${vendorId}`);
+		return this.#redis.smembers(this.#insideKey(vendorId));
 	}
 
+	/** Each vendor's state in its own slot, then the index (a vendor stepping meanwhile keeps state that expires). */
 	async forget(fenceId: string): Promise<void> {
-		await this.#redis.ventaFenceForget(`${this.#prefix}fv:${fenceId}`, this.#prefix, fenceId);
+		const index = `${this.#prefix}fv:${fenceId}`;
+		const vendors = await this.#redis.smembers(index);
+		await Promise.all(vendors.map(v => this.#redis.ventaFenceForgetVendor(this.#stateKey(v, fenceId), this.#insideKey(v), fenceId)));
+		await this.#redis.del(index);
+	}
+
+	#stateKey(vendorId: string, fenceId: string): string {
+		return `${this.#prefix}{f:${vendorId}}:fence:${fenceId}`;
+	}
+
+	#insideKey(vendorId: string): string {
+		return `${this.#prefix}{f:${vendorId}}:in`;
 	}
 
 	async close(): Promise<void> {
