@@ -4,6 +4,7 @@ import { RATE_LIMIT_WINDOW_MS } from "../../gateways/api/rate-limit.ts";
 import { mintDevToken } from "../../lib/auth.ts";
 import { deleteRedisKeys, TEST_DEV_SECRET, TEST_NATS_URL, TEST_REDIS_URL, testEnv, uniqueNamespace } from "../helpers/engine.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
+import { startOwnRedisCluster, type OwnRedisCluster } from "../helpers/servers.ts";
 
 const READS = 10;
 const WRITES = 3;
@@ -11,10 +12,10 @@ const WRITES = 3;
 type Replica = { proc: NodeProcess; url: string };
 
 /** An API replica in its own process, sharing the namespace and the Redis of the other. */
-async function startReplica(namespace: string, nodeId: string): Promise<Replica> {
+async function startReplica(namespace: string, nodeId: string, redisUrl: string): Promise<Replica> {
 	const env = await testEnv({
 		NATS_URL: TEST_NATS_URL,
-		REDIS_URL: TEST_REDIS_URL,
+		REDIS_URL: redisUrl,
 		NAMESPACE: namespace,
 		NODE_ID: nodeId,
 		SERVICES: "api,users,vendors,discovery",
@@ -39,16 +40,46 @@ async function awayFromWindowEnd(neededMs: number): Promise<void> {
 	if (left < neededMs) await new Promise(resolve => setTimeout(resolve, left + 100));
 }
 
-describe("REST rate limits across two API replicas sharing Redis", () => {
+/** Where the replicas count: the shared Redis, or a Redis Cluster of this file's own; and the keys they wrote. */
+type Counters = { label: string; start(): Promise<string>; keys(pattern: string): Promise<string[]>; stop(): Promise<void> };
+
+const sharedRedis: Counters = {
+	label: "Redis",
+	start: async () => TEST_REDIS_URL,
+	async keys(pattern) {
+		const redis = new Redis(TEST_REDIS_URL);
+		try {
+			return await redis.keys(pattern);
+		} finally {
+			redis.disconnect();
+		}
+	},
+	stop: async () => undefined,
+};
+
+let ownCluster: OwnRedisCluster | undefined;
+const redisCluster: Counters = {
+	label: "a three-master Redis Cluster",
+	async start() {
+		ownCluster = await startOwnRedisCluster(3);
+		return ownCluster.url;
+	},
+	keys: async pattern => (await ownCluster!.keys(pattern)).flat(),
+	stop: async () => ownCluster?.stop(),
+};
+
+describe.each([sharedRedis, redisCluster])("REST rate limits across two API replicas sharing $label", counters => {
 	const namespace = uniqueNamespace("ratelimit");
 	let a: Replica;
 	let b: Replica;
 	beforeAll(async () => {
-		[a, b] = await Promise.all([startReplica(namespace, `${namespace}-a`), startReplica(namespace, `${namespace}-b`)]);
+		const url = await counters.start();
+		[a, b] = await Promise.all([startReplica(namespace, `${namespace}-a`, url), startReplica(namespace, `${namespace}-b`, url)]);
 	});
 	afterAll(async () => {
 		await Promise.all([a?.proc.kill(), b?.proc.kill()]);
-		await deleteRedisKeys(`${namespace}:*`, `${namespace}-*`);
+		if (counters === sharedRedis) await deleteRedisKeys(`${namespace}:*`, `${namespace}-*`);
+		await counters.stop();
 	});
 
 	it("gives each caller one combined budget: reads and writes by address, reads by user", async () => {
@@ -82,14 +113,9 @@ describe("REST rate limits across two API replicas sharing Redis", () => {
 		expect((await write(b)).status).toBe(429);
 
 		// The counters are Redis keys under the namespace.
-		const redis = new Redis(TEST_REDIS_URL);
-		try {
-			const keys = await redis.keys(`${namespace}:rate-limit:*`);
-			expect(keys.some(k => k.startsWith(`${namespace}:rate-limit:reads:`) && k.endsWith(":ip:127.0.0.1"))).toBe(true);
-			expect(keys.some(k => k.startsWith(`${namespace}:rate-limit:reads:`) && k.endsWith(":user:user_rate_cluster_alice"))).toBe(true);
-			expect(keys.some(k => k.startsWith(`${namespace}:rate-limit:writes:`) && k.endsWith(":ip:127.0.0.1"))).toBe(true);
-		} finally {
-			redis.disconnect();
-		}
+		const keys = await counters.keys(`${namespace}:rate-limit:*`);
+		expect(keys.some(k => k.startsWith(`${namespace}:rate-limit:reads:`) && k.endsWith(":ip:127.0.0.1"))).toBe(true);
+		expect(keys.some(k => k.startsWith(`${namespace}:rate-limit:reads:`) && k.endsWith(":user:user_rate_cluster_alice"))).toBe(true);
+		expect(keys.some(k => k.startsWith(`${namespace}:rate-limit:writes:`) && k.endsWith(":ip:127.0.0.1"))).toBe(true);
 	}, 90_000);
 });

@@ -1,6 +1,7 @@
 /**
  * The geo service's suites, run once per store: on the embedded one in the service tier
- * (test/service/geo) and on Redis in the cluster tier (test/cluster/geo-redis.test.ts).
+ * (test/service/geo), on Redis and on a Redis Cluster in the cluster tier
+ * (test/cluster/geo-redis.test.ts, test/cluster/geo-redis-cluster.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latLngToCell } from "h3-js";
@@ -20,7 +21,11 @@ import {
 } from "../../services/geo/contract.ts";
 import type { DomainEvent } from "../../lib/events.ts";
 
-export type GeoStoreKind = "embedded" | "redis";
+export type GeoStoreKind = "embedded" | "redis" | "redis-cluster";
+
+/** REDIS_URL of the store: none, the shared Redis, or the cluster the test file started (asked once it runs). */
+const redisUrlOf = (store: GeoStoreKind, clusterUrl?: () => string): string | undefined =>
+	store === "redis" ? TEST_REDIS_URL : store === "redis-cluster" ? clusterUrl!() : undefined;
 
 type Seen = { name: string; event: DomainEvent<{ vendorId: string }> };
 
@@ -39,7 +44,7 @@ function recorder(seen: Seen[]): ServiceSchema {
 const cellAt = (lat: number, lng: number) => latLngToCell(lat, lng, 8);
 
 /** The same behaviour is required of both stores. */
-export function geoServiceSuite(store: GeoStoreKind): void {
+export function geoServiceSuite(store: GeoStoreKind, clusterUrl?: () => string): void {
 	describe(`geo service with the ${store} store`, () => {
 		let engine: TestEngine;
 		const seen: Seen[] = [];
@@ -49,7 +54,8 @@ export function geoServiceSuite(store: GeoStoreKind): void {
 
 		beforeAll(async () => {
 			engine = await startTestEngine(
-				{ SERVICES: "geo", REDIS_URL: store === "redis" ? TEST_REDIS_URL : undefined, VENDOR_OFFLINE_AFTER_S: "1.5" },
+				// The short offline window needs a floor rate that still gives two positions in it.
+				{ SERVICES: "geo", REDIS_URL: redisUrlOf(store, clusterUrl), VENDOR_OFFLINE_AFTER_S: "1.5", INTEREST_FLOOR_HZ: "2" },
 				[recorder(seen)]
 			);
 		});
@@ -227,7 +233,7 @@ export function geoServiceSuite(store: GeoStoreKind): void {
 }
 
 /** geo.updateMany (the live gateways' group commit) behaves per position exactly like geo.update. */
-export function updateManySuite(store: GeoStoreKind): void {
+export function updateManySuite(store: GeoStoreKind, clusterUrl?: () => string): void {
 	describe(`geo.updateMany with the ${store} store`, () => {
 		let engine: TestEngine;
 		const online: string[] = [];
@@ -241,7 +247,7 @@ export function updateManySuite(store: GeoStoreKind): void {
 		const get = (vendorId: string) => engine.broker.call<VendorLocation | null, object>("geo.get", { vendorId });
 
 		beforeAll(async () => {
-			engine = await startTestEngine({ SERVICES: "geo", REDIS_URL: store === "redis" ? TEST_REDIS_URL : undefined }, [recorder]);
+			engine = await startTestEngine({ SERVICES: "geo", REDIS_URL: redisUrlOf(store, clusterUrl) }, [recorder]);
 		});
 		afterAll(async () => {
 			await engine.stop();

@@ -1,8 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
 import { waitFor } from "./engine.ts";
 import { freePort } from "./ports.ts";
 
@@ -136,5 +138,92 @@ export async function startOwnNatsCluster(n = 3): Promise<OwnNatsCluster> {
 		url: (first = 0) => [...urls.slice(first), ...urls.slice(0, first)].join(","),
 		routed,
 		monitorUrls: monitorPorts.map(p => `http://127.0.0.1:${p}`),
+	};
+}
+
+/** A Redis Cluster of the test's own: its masters (each a plain `redis://` server, stoppable by PID) and its REDIS_URL. */
+export type OwnRedisCluster = {
+	/** `redis-cluster://127.0.0.1:p1,127.0.0.1:p2,…` */
+	url: string;
+	masters: OwnServer[];
+	/** Waits until every master reports `cluster_state:ok`. */
+	healthy(): Promise<void>;
+	/** The keys matching `pattern` on each master, in the order of `masters`. */
+	keys(pattern: string): Promise<string[][]>;
+	/** Which master (its index in `masters`) serves the key's slot. */
+	masterOf(key: string): Promise<number>;
+	stop(): Promise<void>;
+};
+
+/** Runs `use` on a plain connection to one server. */
+async function onServer<T>(url: string, use: (redis: Redis) => Promise<T>): Promise<T> {
+	const redis = new Redis(url, { maxRetriesPerRequest: 0 });
+	try {
+		return await use(redis);
+	} finally {
+		redis.disconnect();
+	}
+}
+
+const clusterStateOk = async (url: string): Promise<boolean> => {
+	const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+	try {
+		await redis.connect();
+		return /cluster_state:ok/.test(await redis.cluster("INFO"));
+	} catch {
+		return false;
+	} finally {
+		redis.disconnect();
+	}
+};
+
+/**
+ * `masters` redis-servers with `--cluster-enabled yes` (no replicas, nothing on disk but each
+ * node's cluster config), joined by `redis-cli --cluster create`. A master stopped and started
+ * again rejoins with its slots; the others keep serving theirs meanwhile (full coverage is not
+ * required, as a test that stops one needs).
+ */
+export async function startOwnRedisCluster(masters = 3): Promise<OwnRedisCluster> {
+	const dir = mkdtempSync(join(tmpdir(), "venta-redis-cluster-"));
+	const servers: OwnServer[] = [];
+	for (let i = 0; i < masters; i++) {
+		servers.push(
+			await ownServer("redis", "redis-server", port => [
+				...["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir],
+				...["--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`, "--cluster-node-timeout", "2000"],
+				...["--cluster-require-full-coverage", "no"],
+			])
+		);
+	}
+	await promisify(execFile)("redis-cli", [
+		"--cluster",
+		"create",
+		...servers.map(s => `127.0.0.1:${s.port}`),
+		"--cluster-replicas",
+		"0",
+		"--cluster-yes",
+	]);
+	const healthy = () =>
+		waitFor(async () => (await Promise.all(servers.map(s => clusterStateOk(s.url)))).every(Boolean), {
+			timeout: 20_000,
+			interval: 100,
+			what: "the Redis Cluster's state ok",
+		}).then(() => undefined);
+	await healthy();
+	return {
+		url: `redis-cluster://${servers.map(s => `127.0.0.1:${s.port}`).join(",")}`,
+		masters: servers,
+		healthy,
+		keys: pattern => Promise.all(servers.map(s => onServer(s.url, redis => redis.keys(pattern)))),
+		masterOf: key =>
+			onServer(servers[0]!.url, async redis => {
+				const slot = (await redis.cluster("KEYSLOT", key)) as number;
+				const [, , master] = (await redis.cluster("SLOTS")).find(([from, to]) => slot >= from && slot <= to)!;
+				return servers.findIndex(s => s.port === master![1]);
+			}),
+		async stop() {
+			await Promise.all(servers.map(s => s.stop()));
+			rmSync(dir, { recursive: true, force: true });
+		},
 	};
 }
