@@ -5,6 +5,7 @@ import { emitDomainEvent } from "../../lib/events.ts";
 import { invalidBBox, unavailable, validationError } from "../../lib/errors.ts";
 import { MAX_RADIUS_M, parseBBox, splitBBox } from "../../lib/geo.ts";
 import { vendorIdParam } from "../../lib/ids.ts";
+import { soleReplicaMixin } from "../../mixins/sole-replica.mixin.ts";
 import {
 	changeOf,
 	LOCATION_EVENT_EVERY_MS,
@@ -53,7 +54,8 @@ type GeoVars = AlertingVars & {
  */
 const GeoService: VentaServiceSchema<object, GeoMethods, GeoVars> = {
 	name: "geo",
-	mixins: [alertingPart],
+	// In-process positions are this process's own: a second replica would be a second store.
+	mixins: [alertingPart, soleReplicaMixin(config => !config.redisUrl, "REDIS_URL")],
 
 	hooks: {
 		error: {

@@ -80,7 +80,7 @@ export function startOwnRedis(): Promise<OwnServer> {
 /** A NATS cluster of the test's own: its servers (each stoppable by PID) and their client URLs. */
 export type OwnNatsCluster = {
 	servers: OwnServer[];
-	/** The servers' client URLs as one NATS_URL, beginning with server `first` (so nodes connect to different servers). */
+	/** The servers' client URLs as one NATS_URL, beginning with server `first` (nats.js tries them in random order; /connz says where a client is). */
 	url(first?: number): string;
 	/** Waits until every running server has a route to every other running one. */
 	routed(): Promise<void>;
