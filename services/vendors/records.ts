@@ -57,6 +57,17 @@ export class VendorRecords {
 		return fromDoc(doc);
 	}
 
+	/**
+	 * `write` in one conditional update: only if the vendor also matches `condition` when the store
+	 * applies it. The vendor as read afterwards, or null when it did not match.
+	 */
+	async writeIf(id: string, condition: object, set: Partial<VendorDoc>): Promise<VendorDoc | null> {
+		const written = await this.#store.updateMany({ _id: id, ...condition }, { $set: { ...set, updatedAt: new Date().toISOString() } });
+		if (written === 0) return null;
+		await this.#clearCache();
+		return this.find(id);
+	}
+
 	/** The query of vendors anyone may find now. */
 	publicQuery(): Record<string, unknown> {
 		return publicQuery(this.#requireSubscription);

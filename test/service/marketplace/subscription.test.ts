@@ -64,6 +64,52 @@ describe("REQUIRE_SUBSCRIPTION=true", () => {
 		await expect(broadcast()).rejects.toMatchObject({ type: "SUBSCRIPTION_REQUIRED" });
 	});
 
+	it("keeps the newer of two changes for one owner made at the same moment, in either order, on the owner and every vendor", async () => {
+		const state = (active: boolean, updatedAt: string) => ({
+			active,
+			entitlements: active ? ["pro"] : [],
+			expiresAt: null,
+			store: "APP_STORE",
+			environment: "PRODUCTION",
+			updatedAt,
+		});
+		// A copy each call: the validator converts the dates of the params it is given, in place.
+		const set = (ownerId: string, subscription: ReturnType<typeof state>) =>
+			engine.broker.call<string[], object>("vendors.setSubscription", { ownerId, subscription: { ...subscription } }, AS_OPERATOR);
+		// Each round a fresh owner: first none held (both insert), then one held already (both update).
+		for (const [round, [held, newerFirst]] of [
+			[false, false],
+			[false, true],
+			[true, false],
+			[true, true],
+			[false, false],
+			[true, true],
+		].entries()) {
+			const ownerId = `user_race${round}`;
+			const owner = await engine.token(ownerId);
+			const vendorIds = await Promise.all(
+				["North", "South"].map(async side => (await api.post("/api/vendors", { name: `Race ${side} ${round}` }, owner)).body.id as string)
+			);
+			if (held) await set(ownerId, state(true, "2026-05-01T00:00:00.000Z"));
+			const older = state(true, "2026-05-02T00:00:00.000Z");
+			const newer = state(false, "2026-05-02T00:00:00.001Z");
+			const [first, second] = newerFirst ? [newer, older] : [older, newer];
+			const [a, b] = await Promise.all([set(ownerId, first), set(ownerId, second)]);
+			expect((newerFirst ? a : b).sort(), `round ${round}`).toEqual([...vendorIds].sort());
+
+			expect(await engine.broker.call("vendors.getSubscription", { ownerId }), `round ${round}`).toEqual(newer);
+			for (const id of vendorIds)
+				expect((await api.get(`/api/vendors/${id}`)).body.subscription, `round ${round}`).toEqual({
+					active: false,
+					entitlements: [],
+					expiresAt: null,
+				});
+		}
+		// Marks are compared as ISO strings, which sort as times only with four-digit years.
+		await expect(set("user_race0", state(true, "+010000-01-01T00:00:00.000Z"))).rejects.toMatchObject({ code: 422 });
+		expect(await engine.broker.call("vendors.getSubscription", { ownerId: "user_race0" })).toMatchObject({ active: false });
+	});
+
 	it("lapses at expiresAt even when no EXPIRATION event arrives", async () => {
 		const ownerId = "user_lapse";
 		const owner = await engine.token(ownerId);

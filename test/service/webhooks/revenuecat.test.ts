@@ -192,6 +192,39 @@ function revenueCatSuite(store: StoreKind) {
 		expect((await vendor(owner.vendorId)).subscription.active).toBe(true);
 	});
 
+	it("applies the newest of several events for one owner delivered at the same moment, in any order", async () => {
+		// Six events a millisecond apart, granting and revoking in turn; the newest revokes.
+		const events = (userId: string, t0: number) =>
+			[0, 1, 2, 3, 4, 5].map(i =>
+				i % 2 === 0
+					? { type: "RENEWAL", app_user_id: userId, entitlement_ids: ["pro"], expiration_at_ms: t0 + DAY, event_timestamp_ms: t0 + i }
+					: { type: "EXPIRATION", app_user_id: userId, expiration_at_ms: t0 + i, event_timestamp_ms: t0 + i }
+			);
+		for (const order of [
+			[0, 1, 2, 3, 4, 5],
+			[5, 4, 3, 2, 1, 0],
+			[2, 5, 0, 3, 1, 4],
+			[5, 0, 4, 1, 3, 2],
+		]) {
+			const owner = await vendorOwner();
+			const t0 = Date.now() - 60_000;
+			const all = events(owner.userId, t0);
+			const answers = await Promise.all(order.map(i => deliver(all[i]!)));
+			expect(answers.map(a => a.status)).toEqual(order.map(() => 200));
+			expect(answers[order.indexOf(5)]!.json, String(order)).toMatchObject({ status: "applied" });
+
+			expect(await engine.broker.call("vendors.getSubscription", { ownerId: owner.userId }), String(order)).toMatchObject({
+				active: false,
+				updatedAt: new Date(t0 + 5).toISOString(),
+			});
+			expect((await vendor(owner.vendorId)).subscription, String(order)).toEqual({
+				active: false,
+				entitlements: [],
+				expiresAt: new Date(t0 + 5).toISOString(),
+			});
+		}
+	});
+
 	it("ignores RevenueCat's own TRANSFER sample (dated in the year 4466); later real events for both users apply", async () => {
 		const giver = await vendorOwner();
 		const taker = await vendorOwner();

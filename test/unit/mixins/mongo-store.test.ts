@@ -2,7 +2,11 @@ import type { Context, Logger } from "moleculer";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../config/index.ts";
 import { createStore, ensureIndexes, MONGO_CLIENT_OPTIONS, type Store } from "../../../mixins/db.mixin.ts";
+import type { SubscriptionState } from "../../../services/vendors/contract.ts";
+import { NO_SUBSCRIPTION } from "../../../services/vendors/model.ts";
+import { VendorRecords } from "../../../services/vendors/records.ts";
 import { recomputeRating } from "../../../services/vendors/reviews.ts";
+import { applyToVendors, keepSubscription } from "../../../services/vendors/subscription.ts";
 import { applied, WebhookInbox, type InboxDoc } from "../../../services/webhooks/inbox.ts";
 
 /**
@@ -26,6 +30,14 @@ class RecordingCollection {
 		this.calls.push(["find", filter]);
 		const cursor = { sort: () => cursor, skip: () => cursor, limit: () => cursor, toArray: () => Promise.resolve(this.rows) };
 		return cursor;
+	}
+	/** Refused like a server refuses a second document with the same `_id` (duplicate key). */
+	insertOne(doc: { _id: string }) {
+		this.calls.push(["insertOne", doc]);
+		if (this.docs.has(doc._id))
+			return Promise.reject(Object.assign(new Error("E11000 duplicate key error"), { name: "MongoError", code: 11000 }));
+		this.docs.set(doc._id, doc);
+		return Promise.resolve({ insertedCount: 1, ops: [doc] });
 	}
 	updateMany(filter: object, update: object) {
 		this.calls.push(["updateMany", filter, update]);
@@ -132,6 +144,78 @@ describe("the Mongo store, up to the driver (no server here)", () => {
 		expect(reviews.recorded.calls.filter(c => c[0] === "find")).toEqual([
 			["find", { vendorId: "ven_x" }],
 			["find", { vendorId: "ven_x" }],
+		]);
+	});
+
+	it("keeps an owner's subscription in one conditional update (not newer held: the mark in the filter), the first one an insert", async () => {
+		const state: SubscriptionState & { updatedAt: string } = { ...NO_SUBSCRIPTION, active: true, updatedAt: "2026-05-02T00:00:00.000Z" };
+		const olderOrNone = {
+			$or: [{ updatedAt: { $exists: false } }, { updatedAt: null }, { updatedAt: { $lte: "2026-05-02T00:00:00.000Z" } }],
+		};
+
+		// Held already, and newer on the server: the update matches nothing and the state is not taken.
+		const held = mongoStore("subscriptions");
+		held.recorded.docs.set("user_a", { _id: "user_a", updatedAt: "2026-05-03T00:00:00.000Z" });
+		held.recorded.modified = [0];
+		expect(await keepSubscription(held.store, "user_a", state)).toBe(false);
+		expect(held.recorded.calls).toEqual([
+			["findOne", { _id: "user_a" }],
+			["updateMany", { _id: "user_a", ...olderOrNone }, { $set: state }],
+		]);
+
+		// None held: an insert on the unique _id.
+		const first = mongoStore("subscriptions");
+		expect(await keepSubscription(first.store, "user_b", state)).toBe(true);
+		expect(first.recorded.calls).toEqual([
+			["findOne", { _id: "user_b" }],
+			["insertOne", { _id: "user_b", ...state }],
+		]);
+
+		// Another node inserted between the read and the insert: the duplicate key makes it the conditional update.
+		const raced = mongoStore("subscriptions");
+		const findOne = raced.recorded.findOne.bind(raced.recorded);
+		raced.recorded.findOne = (filter: { _id: string }) =>
+			findOne(filter).finally(() => raced.recorded.docs.set("user_c", { _id: "user_c", updatedAt: "2026-05-01T00:00:00.000Z" }));
+		expect(await keepSubscription(raced.store, "user_c", state)).toBe(true);
+		expect(raced.recorded.calls.slice(1)).toEqual([
+			["insertOne", { _id: "user_c", ...state }],
+			["updateMany", { _id: "user_c", ...olderOrNone }, { $set: state }],
+		]);
+	});
+
+	it("sets a subscription on each vendor in one conditional update (live, no newer one held), skipping one the server refuses", async () => {
+		const { store, recorded } = mongoStore("vendors");
+		const vendorWith = (id: string, updatedAt: string | null) => ({
+			_id: id,
+			ownerId: "user_a",
+			deletedAt: null,
+			subscription: { ...NO_SUBSCRIPTION, updatedAt },
+		});
+		recorded.rows = [
+			vendorWith("ven_old", "2026-05-01T00:00:00.000Z"),
+			vendorWith("ven_newer", "2026-05-03T00:00:00.000Z"),
+			vendorWith("ven_raced", null),
+		];
+		for (const row of recorded.rows) recorded.docs.set(String(row._id), row);
+		recorded.modified = [1, 0];
+		const state = { ...NO_SUBSCRIPTION, active: true, updatedAt: "2026-05-02T00:00:00.000Z" };
+
+		const changed = await applyToVendors(new VendorRecords(store, async () => undefined, true), "user_a", state);
+		expect(changed.map(c => [c.before.id, c.after.id])).toEqual([["ven_old", "ven_old"]]);
+		expect(recorded.calls.filter(c => c[0] === "find")).toEqual([["find", { ownerId: "user_a", deletedAt: null }]]);
+		const condition = {
+			deletedAt: null,
+			$or: [
+				{ "subscription.updatedAt": { $exists: false } },
+				{ "subscription.updatedAt": null },
+				{ "subscription.updatedAt": { $lte: "2026-05-02T00:00:00.000Z" } },
+			],
+		};
+		const set = { $set: { subscription: state, updatedAt: expect.any(String) } };
+		// The vendor already holding a newer one is not written at all; the one another writer got to first matched nothing.
+		expect(updates(recorded)).toEqual([
+			["updateMany", { _id: "ven_old", ...condition }, set],
+			["updateMany", { _id: "ven_raced", ...condition }, set],
 		]);
 	});
 
