@@ -5,6 +5,7 @@ import { conflict, notFound } from "../../lib/errors.ts";
 import type { DomainEvent } from "../../lib/events.ts";
 import { fenceIdParam } from "../../lib/ids.ts";
 import { PRIVILEGED, type Caller, type CallerMeta } from "../../lib/identity.ts";
+import { KeyedQueue } from "../../lib/keyed-queue.ts";
 import { createDbMixin, type DbMethods } from "../../mixins/db.mixin.ts";
 import type { User } from "../users/contract.ts";
 import { DELETED_SCHEMA } from "../vendors/contract.ts";
@@ -41,13 +42,15 @@ const newAlertId = () => `alr_${randomBytes(12).toString("base64url")}`;
 const FAVORITES_QUERY = { $or: [{ "vendor.favorites": true }, { "filter.favorites": true }] };
 
 type UserUpdated = DomainEvent<{ id: string; changes: { favorites?: string[] } }>;
+/** `creating`: each user's creates, one after another on this node (the cap's count and insert). */
+type AlertsVars = ZonesVars & { creating: KeyedQueue };
 
 /**
  * Customers' alerts (`/api/me/alerts`) and operators' zones (`/api/zones`, zones.ts): validated,
  * stored, and compiled into the fences the geo service evaluates. Every change is broadcast to
  * the geo nodes (FENCES_CHANGED_EVENT); a geo node that starts loads them all (`alerts.fences`).
  */
-const AlertsService: VentaServiceSchema<{ rest: string }, AlertsMethods & ZonesMethods & DbMethods, ZonesVars> = {
+const AlertsService: VentaServiceSchema<{ rest: string }, AlertsMethods & ZonesMethods & DbMethods, AlertsVars> = {
 	name: "alerts",
 	mixins: [createDbMixin("alerts", [{ fields: { userId: 1 } }]), zoneActions],
 
@@ -65,12 +68,17 @@ const AlertsService: VentaServiceSchema<{ rest: string }, AlertsMethods & ZonesM
 				const userId = caller(ctx).id;
 				const input = checkAlert(ctx.params);
 				if (input.kind === "vendor_nearby" && "id" in input.vendor) await ctx.call("vendors.get", { id: input.vendor.id });
-				if ((await this.adapter.count({ query: { userId } })) >= MAX_ALERTS_PER_USER)
-					throw conflict(`At most ${MAX_ALERTS_PER_USER} alerts per user`, { max: MAX_ALERTS_PER_USER }, "ALERT_LIMIT");
 				const alert = { ...input, id: newAlertId(), userId, createdAt: new Date().toISOString() } as Alert;
 				const fence = compileAlert(alert, usesFavorites(alert) ? await this.favoritesOf(ctx, userId) : []);
 				const { id, ...rest } = alert;
-				await this.adapter.insert({ _id: id, ...rest, fence });
+				// Count and insert one at a time per user on this node, so a burst cannot pass the cap
+				// together. Across alerts nodes a race can still add one per other node: harmless, it
+				// only bounds what one user costs geo.
+				await this.creating.run(userId, async () => {
+					if ((await this.adapter.count({ query: { userId } })) >= MAX_ALERTS_PER_USER)
+						throw conflict(`At most ${MAX_ALERTS_PER_USER} alerts per user`, { max: MAX_ALERTS_PER_USER }, "ALERT_LIMIT");
+					await this.adapter.insert({ _id: id, ...rest, fence });
+				});
 				await this.fencesChanged(ctx, { upsert: [fence], remove: [] });
 				ctx.meta.$statusCode = 201;
 				ctx.meta.$location = `/api/me/alerts/${id}`;
@@ -170,6 +178,10 @@ const AlertsService: VentaServiceSchema<{ rest: string }, AlertsMethods & ZonesM
 		async fencesChanged(ctx: Context, change: FencesChanged) {
 			await ctx.broadcast(FENCES_CHANGED_EVENT, change);
 		},
+	},
+
+	created() {
+		this.creating = new KeyedQueue();
 	},
 };
 

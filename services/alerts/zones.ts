@@ -42,6 +42,8 @@ export const zoneActions = servicePart<object, ZonesMethods & ZonesThis, ZonesVa
 			openapi: { responses: { 201: ZONE_SCHEMA }, errors: [409] },
 			async handler(ctx: Context<CreateZoneParams, CreatedMeta>): Promise<Zone> {
 				const input = checkZone(ctx.params);
+				// Count, then insert: operators creating zones at the same moment can pass the cap together.
+				// Harmless: it bounds a runaway script's zones, and only privileged callers create them.
 				if ((await this.zoneStore.count({})) >= MAX_ZONES) throw conflict(`At most ${MAX_ZONES} zones`, { max: MAX_ZONES }, "ZONE_LIMIT");
 				const zone: Zone = { ...input, id: newZoneId(), createdAt: new Date().toISOString() };
 				const { id, ...rest } = zone;

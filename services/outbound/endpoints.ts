@@ -41,6 +41,8 @@ export class EndpointStore {
 	async create(input: EndpointInput, createdBy: string): Promise<CreatedEndpoint> {
 		const problem = urlProblem(input.url);
 		if (problem) throw badUrl(problem);
+		// Count, then insert: operators creating endpoints at the same moment can pass the cap together.
+		// Harmless: it bounds the endpoints every event is matched against, and only privileged callers create them.
 		if ((await this.#store.count({})) >= MAX_ENDPOINTS)
 			throw conflict(`At most ${MAX_ENDPOINTS} webhook endpoints`, { max: MAX_ENDPOINTS }, "TOO_MANY_ENDPOINTS");
 		const doc: EndpointDoc = {

@@ -150,6 +150,32 @@ describe("alerts and zones over REST", () => {
 		expect((await api.post("/api/me/alerts", body, await token("gus"))).status).toBe(201);
 	});
 
+	it(`holds the cap of ${MAX_ALERTS_PER_USER} when a user's creates arrive at once, over REST and from other services`, async () => {
+		const body = { kind: "vendor_nearby", vendor: { category: "tacos" }, radius: 100, at: "here" };
+		const create = (userId: string, i: number) =>
+			i % 2 === 0
+				? api.post("/api/me/alerts", body, tokens[userId]).then(r => ({ status: r.status, type: r.body.type }))
+				: engine.broker.call("alerts.create", { ...body }, { meta: { user: { id: userId, role: "customer" } } }).then(
+						() => ({ status: 201, type: "" }),
+						(err: { code: number; type: string }) => ({ status: err.code, type: err.type })
+					);
+		for (const userId of ["ivy", "jon", "kim"]) {
+			await token(userId);
+			// Five places left, then twenty creates at once.
+			for (let i = 0; i < MAX_ALERTS_PER_USER - 5; i++) expect((await create(userId, 1)).status).toBe(201);
+			const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => create(userId, i)));
+			expect(
+				answers.filter(a => a.status === 201),
+				userId
+			).toHaveLength(5);
+			expect(
+				answers.filter(a => a.status === 409 && a.type === "ALERT_LIMIT"),
+				userId
+			).toHaveLength(15);
+			expect((await listOf(userId)).total, userId).toBe(MAX_ALERTS_PER_USER);
+		}
+	});
+
 	it("a favourites alert is compiled with the favourites and recompiled when they change", async () => {
 		const fav = await token("hal");
 		await api.put(`/api/me/favorites/${vendorId}`, fav);
