@@ -65,7 +65,8 @@ export type SocketData = SocketIdentity & {
 	/** Closed by the server without taking the vendor offline (replaced by a newer socket, shutdown). */
 	keepOnline: boolean;
 	closed: boolean;
-	interest: InterestState;
+	/** Vendor sockets only, from their first accepted position (watchers never carry it). */
+	interest: InterestState | null;
 };
 
 export type LiveSocket = WebSocket<SocketData>;
@@ -103,6 +104,6 @@ export function createSocketData(identity: SocketIdentity, budgets: SocketBudget
 		hereSentAt: 0,
 		keepOnline: false,
 		closed: false,
-		interest: { cell: null, ring: [], ringRouting: [], routings: [], sent: null, sentAt: 0 },
+		interest: null,
 	};
 }

@@ -34,7 +34,9 @@ export class VendorInterest {
 	moved(vendorId: string, cell: string): void {
 		const ws = this.#hub.vendorSockets.get(vendorId);
 		if (!ws) return;
-		const state = ws.getUserData().interest;
+		const ud = ws.getUserData();
+		ud.interest ??= { cell: null, ring: [], ringRouting: [], routings: [], sent: null, sentAt: 0 };
+		const state = ud.interest;
 		if (state.cell === cell) return;
 		const previous = state.routings;
 		state.cell = cell;
@@ -57,14 +59,14 @@ export class VendorInterest {
 			const ud = ws.getUserData();
 			if (ud.closed) {
 				this.#tracked.delete(ws);
-				this.#demand.unfollowVendor(ud.interest.routings, now);
+				this.#demand.unfollowVendor(ud.interest!.routings, now);
 			} else this.#evaluate(ws, now);
 		}
 	}
 
 	#evaluate(ws: LiveSocket, now: number): void {
 		const ud = ws.getUserData();
-		const state = ud.interest;
+		const state = ud.interest!;
 		if (ud.closed || (state.sent && now - state.sentAt < INTEREST_MIN_INTERVAL_MS)) return;
 		let watchers = 0;
 		for (let i = 0; i < state.ring.length; i++)
