@@ -38,6 +38,28 @@ export class LiveClient {
 		});
 	}
 
+	/**
+	 * Opens a socket and waits until it answers a ping, reconnecting when the server dropped it first.
+	 * The uWS build here may close a socket upgraded after an await (every `?token=` upgrade: the token
+	 * is checked first) right after `open`: 1006, no frame (uNetworking/uWebSockets#1928; the fix, PR
+	 * #1929, is in uWebSockets v20.79.0, newer than this build). A client reconnects, as the SDK does.
+	 */
+	static async openAnswering(url: string, headers: Record<string, string> = {}, attempts = 5): Promise<LiveClient> {
+		for (let attempt = 1; ; attempt++) {
+			const client = await LiveClient.open(url, headers);
+			if (await client.#answersPing()) return client;
+			if (attempt === attempts) throw new Error(`socket closed right after the upgrade ${attempts} times (${client.closeCode})`);
+		}
+	}
+
+	/** Whether a ping is answered before the socket closes. */
+	#answersPing(): Promise<boolean> {
+		if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve(false);
+		const closed = new Promise<boolean>(resolve => this.ws.once("close", () => resolve(false)));
+		this.send({ op: "ping" });
+		return Promise.race([this.next(f => f.op === "pong").then(() => true), closed]).catch(() => false);
+	}
+
 	/** Drops the frames seen so far (long-running tests keep memory flat). */
 	forget(): void {
 		this.frames.splice(0, this.#seen);

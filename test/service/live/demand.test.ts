@@ -69,7 +69,8 @@ describe("demand on one node (live.demand, interest frames)", () => {
 	it("tells a vendor socket how many watch its cell and ring and the rate that serves them, as watchers come and go, never more often than the interval", async () => {
 		const owner = await engine.token("user_demand_owner");
 		const vendorId = await activeVendor(engine.baseUrl, owner);
-		const vendor = await connect(`?token=${owner}&vendor=${vendorId}`);
+		const vendor = await LiveClient.openAnswering(`${engine.liveUrl}?token=${owner}&vendor=${vendorId}`);
+		open.push(vendor);
 		const interest: { at: number; frame: Frame }[] = [];
 		vendor.ws.on("message", data => {
 			const frame = JSON.parse(data.toString()) as Frame;
