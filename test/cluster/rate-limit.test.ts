@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { RATE_LIMIT_WINDOW_MS } from "../../gateways/api/rate-limit.ts";
 import { mintDevToken } from "../../lib/auth.ts";
-import { deleteRedisKeys, TEST_DEV_SECRET, TEST_NATS_URL, TEST_REDIS_URL, testEnv, uniqueNamespace } from "../helpers/engine.ts";
+import { deleteRedisKeys, TEST_DEV_SECRET, TEST_NATS_URL, TEST_REDIS_URL, testEnv, uniqueNamespace, waitFor } from "../helpers/engine.ts";
 import { spawnNode, waitForHttp, type NodeProcess } from "../helpers/process.ts";
 import { startOwnRedisCluster, type OwnRedisCluster } from "../helpers/servers.ts";
 
@@ -11,14 +11,17 @@ const WRITES = 3;
 
 type Replica = { proc: NodeProcess; url: string };
 
-/** An API replica in its own process, sharing the namespace and the Redis of the other. */
-async function startReplica(namespace: string, nodeId: string, redisUrl: string): Promise<Replica> {
+/**
+ * An API replica in its own process, sharing the namespace and the Redis of the other. `services`:
+ * the stores on the embedded NeDB run on one replica only (a second would refuse to start).
+ */
+async function startReplica(namespace: string, nodeId: string, redisUrl: string, services: string): Promise<Replica> {
 	const env = await testEnv({
 		NATS_URL: TEST_NATS_URL,
 		REDIS_URL: redisUrl,
 		NAMESPACE: namespace,
 		NODE_ID: nodeId,
-		SERVICES: "api,users,vendors,discovery",
+		SERVICES: services,
 		RATE_LIMIT_READS_PER_MIN: String(READS),
 		RATE_LIMIT_WRITES_PER_MIN: String(WRITES),
 	});
@@ -27,6 +30,12 @@ async function startReplica(namespace: string, nodeId: string, redisUrl: string)
 	// Ready includes the REST routes; nothing before the test spends a budget.
 	await waitForHttp(`${url}/health/ready`, 30_000).catch(err => {
 		throw new Error(`${nodeId} did not get ready: ${err.message}\n${proc.output()}`);
+	});
+	// A replica without vendors routes /api/vendors once it has seen the other's (its OpenAPI
+	// document follows its routes and spends no budget).
+	await waitFor(async () => (await (await fetch(`${url}/openapi.json`)).text()).includes('"/api/vendors"'), {
+		timeout: 30_000,
+		what: `${nodeId} routing /api/vendors`,
 	});
 	return { proc, url };
 }
@@ -74,7 +83,10 @@ describe.each([sharedRedis, redisCluster])("REST rate limits across two API repl
 	let b: Replica;
 	beforeAll(async () => {
 		const url = await counters.start();
-		[a, b] = await Promise.all([startReplica(namespace, `${namespace}-a`, url), startReplica(namespace, `${namespace}-b`, url)]);
+		[a, b] = await Promise.all([
+			startReplica(namespace, `${namespace}-a`, url, "api,users,vendors,discovery"),
+			startReplica(namespace, `${namespace}-b`, url, "api,discovery"),
+		]);
 	});
 	afterAll(async () => {
 		await Promise.all([a?.proc.kill(), b?.proc.kill()]);
