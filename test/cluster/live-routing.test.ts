@@ -74,7 +74,7 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 		clients.push(watcher);
 		// B learns about geo (on A) through the mesh; until then its snapshot cannot be read.
 		await waitFor(() => watcher.watch({ cells: [cellAt(BERLIN)] }), { timeout: 15_000, interval: 200, what: "a snapshot on B" });
-		const vendor = await LiveClient.open(liveUrl(nodes.a, `?token=${owner}&vendor=${vendorId}`));
+		const vendor = await LiveClient.openAnswering(liveUrl(nodes.a, `?token=${owner}&vendor=${vendorId}`));
 		clients.push(vendor);
 
 		vendor.send({ op: "pos", ...BERLIN });
@@ -124,7 +124,7 @@ describe("live gateways across nodes (interest-based routing over NATS)", () => 
 
 		// A vendor socket on C publishes (C still receives nothing); pausing the vendor over REST
 		// on A closes that socket on C (BROADCAST_REVOKED) and B's watcher is told it is gone.
-		const onC = await LiveClient.open(liveUrl(nodes.c, `?token=${owner}&vendor=${vendorId}`));
+		const onC = await LiveClient.openAnswering(liveUrl(nodes.c, `?token=${owner}&vendor=${vendorId}`));
 		clients.push(onC);
 		await new Promise(r => setTimeout(r, 250));
 		onC.send({ op: "pos", ...MUNICH, hdg: 270 });

@@ -149,7 +149,7 @@ describe("a NATS cluster losing one server mid-stream", () => {
 			if (frame.op === "pos" && frame.id === vendorId) arrivals.push({ ts: frame.ts!, at: Date.now() });
 		});
 		await waitFor(() => watcher.watch({ cells: [CELL] }), { timeout: 15_000, interval: 200, what: "a snapshot on c" });
-		const vendor = await LiveClient.open(`ws://127.0.0.1:${nodes.b.livePort}/live?token=${owner}&vendor=${vendorId}`);
+		const vendor = await LiveClient.openAnswering(`ws://127.0.0.1:${nodes.b.livePort}/live?token=${owner}&vendor=${vendorId}`);
 		clients.push(vendor);
 		let step = 0;
 		timer = setInterval(() => {

@@ -25,7 +25,7 @@ describe("the live fan-out with a coalescing window", () => {
 		const watcher = await LiveClient.open(engine.liveUrl);
 		open.push(watcher);
 		await watcher.watch({ cells: [cellA] });
-		const vendor = await LiveClient.open(`${engine.liveUrl}?token=${owner}&vendor=${vendorId}`);
+		const vendor = await LiveClient.openAnswering(`${engine.liveUrl}?token=${owner}&vendor=${vendorId}`);
 		open.push(vendor);
 		const start = Date.now();
 		for (let i = 0; i < 5; i++) vendor.send({ op: "pos", lat: A.lat + i * 1e-6, lng: A.lng, ts: start + i });

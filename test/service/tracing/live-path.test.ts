@@ -14,7 +14,7 @@ async function driveLivePath(engine: TestEngine): Promise<{ clients: LiveClient[
 	const vendorId = await activeVendor(engine.baseUrl, owner);
 	const watcher = await LiveClient.open(engine.liveUrl);
 	await watcher.watch({ cells: [CELL] });
-	const vendor = await LiveClient.open(`${engine.liveUrl}?token=${owner}&vendor=${vendorId}`);
+	const vendor = await LiveClient.openAnswering(`${engine.liveUrl}?token=${owner}&vendor=${vendorId}`);
 	vendor.send({ op: "auth", token: owner });
 	await vendor.nextOp("authed");
 	vendor.send({ op: "pos", ...BERLIN, ts: Date.now() });
