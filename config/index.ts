@@ -156,7 +156,8 @@ const envSchema = z.object({
 	OUTBOUND_RETRY_SCHEDULE_S: retrySchedule,
 	OUTBOUND_TIMEOUT_MS: integer(10_000, 100, 60_000),
 	DEMAND_MIN_COUNT: integer(3, 1, 1_000),
-	INTEREST_FLOOR_HZ: positive(0.1, 100),
+	// Unset: 0.1 Hz, raised to keep two positions per VENDOR_OFFLINE_AFTER_S (see loadConfig).
+	INTEREST_FLOOR_HZ: positive(undefined, 100),
 });
 
 /** Whether a NATS URL carries credentials itself (`nats://user:pass@…` or `nats://token@…`); of a list, the first does (they apply to every server). */
@@ -176,7 +177,8 @@ function refuseUnsafeCombinations(e: z.infer<typeof envSchema>, production: bool
 			"Invalid configuration: CLERK_JWT_KEY is required when NODE_ENV=production (the api and live gateways verify tokens with it)"
 		);
 	}
-	if (e.INTEREST_FLOOR_HZ > e.POSITION_MAX_HZ || e.INTEREST_FLOOR_HZ * e.VENDOR_OFFLINE_AFTER_S < 2) {
+	const floor = e.INTEREST_FLOOR_HZ;
+	if (floor !== undefined && (floor > e.POSITION_MAX_HZ || floor * e.VENDOR_OFFLINE_AFTER_S < 2)) {
 		throw new ConfigError(
 			"Invalid configuration: INTEREST_FLOOR_HZ must be at most POSITION_MAX_HZ and give at least two positions per VENDOR_OFFLINE_AFTER_S (a vendor nobody watches must not go offline)"
 		);
@@ -190,6 +192,9 @@ function refuseUnsafeCombinations(e: z.infer<typeof envSchema>, production: bool
 		);
 	}
 }
+
+/** The rate suggested to an unwatched vendor when INTEREST_FLOOR_HZ is unset: 0.1 Hz, or what keeps two positions per offline window. */
+const defaultFloorHz = (maxHz: number, offlineAfterS: number): number => Math.min(maxHz, Math.max(0.1, 2 / offlineAfterS));
 
 /** Reads and validates the environment once; throws ConfigError with one line on bad input. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -245,7 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		metricsToken: e.METRICS_TOKEN,
 		tracing: { exporter: e.TRACING as TracingExporter, endpoint: e.TRACING_ENDPOINT, sampleRate: e.TRACING_SAMPLE_RATE },
 		outbound: { retryScheduleS: e.OUTBOUND_RETRY_SCHEDULE_S, timeoutMs: e.OUTBOUND_TIMEOUT_MS },
-		demand: { minCount: e.DEMAND_MIN_COUNT, floorHz: e.INTEREST_FLOOR_HZ },
+		demand: { minCount: e.DEMAND_MIN_COUNT, floorHz: e.INTEREST_FLOOR_HZ ?? defaultFloorHz(e.POSITION_MAX_HZ, e.VENDOR_OFFLINE_AFTER_S) },
 	};
 }
 

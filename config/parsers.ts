@@ -32,8 +32,8 @@ export const integer = (fallback: number, min: number, max: number) =>
 		return n;
 	});
 
-export const positive = (fallback: number, max: number) =>
-	optionalString.transform((v, ctx) => {
+export const positive = <F extends number | undefined>(fallback: F, max: number) =>
+	optionalString.transform((v, ctx): number | F => {
 		if (v === undefined) return fallback;
 		const n = Number(v);
 		if (!Number.isFinite(n) || n <= 0 || n > max) {

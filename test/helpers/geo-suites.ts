@@ -55,7 +55,7 @@ export function geoServiceSuite(store: GeoStoreKind, clusterUrl?: () => string):
 		beforeAll(async () => {
 			engine = await startTestEngine(
 				// The short offline window needs a floor rate that still gives two positions in it.
-				{ SERVICES: "geo", REDIS_URL: redisUrlOf(store, clusterUrl), VENDOR_OFFLINE_AFTER_S: "1.5", INTEREST_FLOOR_HZ: "2" },
+				{ SERVICES: "geo", REDIS_URL: redisUrlOf(store, clusterUrl), VENDOR_OFFLINE_AFTER_S: "1.5" },
 				[recorder(seen)]
 			);
 		});

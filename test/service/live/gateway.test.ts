@@ -31,7 +31,7 @@ describe("live gateway on one node", () => {
 
 	beforeAll(async () => {
 		// A floor that keeps a vendor nobody watches online within the short VENDOR_OFFLINE_AFTER_S.
-		engine = await startTestEngine({ VENDOR_OFFLINE_AFTER_S: "2", INTEREST_FLOOR_HZ: "1", POSITION_MAX_HZ: "5", WATCH_MAX_CELLS: "500" });
+		engine = await startTestEngine({ VENDOR_OFFLINE_AFTER_S: "2", POSITION_MAX_HZ: "5", WATCH_MAX_CELLS: "500" });
 		await waitForRoutes(engine.baseUrl);
 		ownerToken = await engine.token("user_live_owner");
 		otherToken = await engine.token("user_live_other");

@@ -9,6 +9,16 @@ const production = (env: Record<string, string>) =>
 	loadConfig({ NODE_ENV: "production", CLERK_JWT_KEY: PEM, DATA_DIR: ":memory:", ...env });
 
 describe("configuration", () => {
+	it("suggests 0.1 Hz to an unwatched vendor unless that would let it go offline; a floor set so is refused", () => {
+		const floor = (env: Record<string, string>) => loadConfig({ DATA_DIR: ":memory:", ...env }).demand.floorHz;
+		expect(floor({})).toBe(0.1);
+		expect(floor({ VENDOR_OFFLINE_AFTER_S: "2" })).toBe(1);
+		expect(floor({ VENDOR_OFFLINE_AFTER_S: "0.2", POSITION_MAX_HZ: "5" })).toBe(5);
+		expect(floor({ INTEREST_FLOOR_HZ: "0.5" })).toBe(0.5);
+		expect(() => floor({ INTEREST_FLOOR_HZ: "0.5", VENDOR_OFFLINE_AFTER_S: "2" })).toThrow(/INTEREST_FLOOR_HZ must be at most/);
+		expect(() => floor({ INTEREST_FLOOR_HZ: "6" })).toThrow(/INTEREST_FLOOR_HZ must be at most POSITION_MAX_HZ/);
+	});
+
 	it("binds 127.0.0.1 unless HOST says otherwise", () => {
 		expect(loadConfig({ DATA_DIR: ":memory:" }).host).toBe("127.0.0.1");
 		expect(loadConfig({ DATA_DIR: ":memory:", HOST: "0.0.0.0" }).host).toBe("0.0.0.0");
