@@ -125,3 +125,14 @@ export const invalidBBox = () =>
 	validationError("bbox must be w,s,e,n: lng in [-180, 180] (w > e crosses the antimeridian), lat in [-90, 90], s < n", [
 		{ type: "bbox", field: "bbox", message: "invalid bbox" },
 	]);
+
+/**
+ * A call to a service that is not in the mesh answers `fallback` (no geo: no live positions; no
+ * live gateway: nobody watches); any other failure stays one.
+ */
+export function orWhenAbsent<T>(call: Promise<T>, fallback: T): Promise<T> {
+	return call.catch((err: unknown) => {
+		if (err instanceof Errors.ServiceNotFoundError) return fallback;
+		throw err;
+	});
+}

@@ -1,7 +1,7 @@
-import { Errors, type Context } from "moleculer";
+import type { Context } from "moleculer";
 import { servicePart, type VentaService } from "../../config/settings.ts";
 import { demandLevels, visibleCount } from "../../lib/demand.ts";
-import { forbidden, invalidBBox, validationError } from "../../lib/errors.ts";
+import { forbidden, invalidBBox, orWhenAbsent, validationError } from "../../lib/errors.ts";
 import { distanceM, parseBBox, type BBox, type LatLng } from "../../lib/geo.ts";
 import { serviceCaller, type CallerMeta } from "../../lib/identity.ts";
 import type { GetParams as GeoGetParams, VendorLocation } from "../geo/contract.ts";
@@ -29,10 +29,7 @@ function boxWithin([w, s, e, n]: BBox, at: LatLng, radius: number): boolean {
 
 /** Where one of the caller's vendors is: its live position while online (geo), else its stall's fixed location. */
 async function positionOf(ctx: Context, vendor: Vendor): Promise<LatLng | undefined> {
-	const live = await ctx.call<VendorLocation | null, GeoGetParams>("geo.get", { vendorId: vendor.id }).catch((err: Error) => {
-		if (err instanceof Errors.ServiceNotFoundError) return null;
-		throw err;
-	});
+	const live = await orWhenAbsent(ctx.call<VendorLocation | null, GeoGetParams>("geo.get", { vendorId: vendor.id }), null);
 	return live?.online ? live : vendor.location;
 }
 
@@ -80,17 +77,14 @@ export const demandActions = servicePart({
 				const bbox = parseBBox(ctx.params.bbox);
 				if (!bbox) throw invalidBBox();
 				await assertOwnArea(ctx, bbox);
-				const counts = await this.broker
-					.call<DemandCounts, DemandCountsParams>(
+				const counts = await orWhenAbsent<Pick<DemandCounts, "cells">>(
+					this.broker.call<DemandCounts, DemandCountsParams>(
 						"live.demand",
 						{ bbox, res },
 						{ parentCtx: ctx, meta: { user: serviceCaller("discovery") } }
-					)
-					.catch((err: Error) => {
-						// No live gateway in the mesh: nobody watches.
-						if (err instanceof Errors.ServiceNotFoundError) return { cells: [] };
-						throw err;
-					});
+					),
+					{ cells: [] }
+				);
 				const cells = counts.cells
 					.filter(c => visibleCount(c.watchers, demand.minCount) > 0)
 					.sort((a, b) => b.watchers - a.watchers || a.cell.localeCompare(b.cell));

@@ -1,5 +1,6 @@
-import { Errors, type Context } from "moleculer";
+import type { Context } from "moleculer";
 import type { VentaServiceSchema } from "../../config/settings.ts";
+import { orWhenAbsent } from "../../lib/errors.ts";
 import { circleBounds, distanceM, MAX_RADIUS_M, type LatLng } from "../../lib/geo.ts";
 import {
 	HEATMAP_RESULT_SCHEMA,
@@ -106,10 +107,7 @@ const DiscoveryService: VentaServiceSchema<{ rest: string }, DiscoveryMethods, D
 		 */
 		async fetchPositions(ctx: Context, center: LatLng, radius: number): Promise<VendorPosition[]> {
 			const [live, stalls] = await Promise.all([
-				ctx.call<NearbyHit[], GeoNearbyParams>("geo.nearby", { ...center, radius, limit: MAX_NEARBY_LIMIT }).catch((err: Error) => {
-					if (err instanceof Errors.ServiceNotFoundError) return [];
-					throw err;
-				}),
+				orWhenAbsent(ctx.call<NearbyHit[], GeoNearbyParams>("geo.nearby", { ...center, radius, limit: MAX_NEARBY_LIMIT }), []),
 				this.cards.stallsIn(ctx, circleBounds(center, radius)),
 			]);
 			// geo already measured the live hits; only the stalls need a distance.

@@ -1,8 +1,8 @@
 import { cellToLatLng } from "h3-js";
-import { Errors, type Context } from "moleculer";
+import type { Context } from "moleculer";
 import { servicePart, type VentaService } from "../../config/settings.ts";
 import { demandLevels, demandScore } from "../../lib/demand.ts";
-import { conflict } from "../../lib/errors.ts";
+import { conflict, orWhenAbsent } from "../../lib/errors.ts";
 import { circleBounds, distanceM, type BBox, type LatLng } from "../../lib/geo.ts";
 import { vendorIdParam } from "../../lib/ids.ts";
 import { serviceCaller } from "../../lib/identity.ts";
@@ -24,14 +24,6 @@ import type { Vendor } from "./contract.ts";
 import type { VendorRecords, VendorsState } from "./records.ts";
 
 type SuggestionsThis = VentaService<object, DbMethods, VendorsState>;
-
-/** A call to a service that is not in the mesh answers `fallback` (no geo: no live positions; no live gateway: nobody watches). */
-function orWhenAbsent<T>(call: Promise<T>, fallback: T): Promise<T> {
-	return call.catch((err: Error) => {
-		if (err instanceof Errors.ServiceNotFoundError) return fallback;
-		throw err;
-	});
-}
 
 /** circleBounds as a BBox: longitudes past ±180 wrap (west > east then crosses the antimeridian). */
 function circleBox(center: LatLng, radius: number): BBox {
